@@ -1,0 +1,30 @@
+"""ipdmeta: systematic reviews with individual-patient-data (IPD) meta-analysis.
+
+Importing the package is cheap: plotting, templating and the command line are loaded only
+by the parts that need them. Subpackages:
+
+- :mod:`ipdmeta.data`: read, check and explain the extraction spreadsheet;
+- :mod:`ipdmeta.meta`: two-stage (study-level) random-effects meta-analysis;
+- :mod:`ipdmeta.mixed`: one-stage linear mixed models;
+- :mod:`ipdmeta.simulate`: simulated IPD meta-analysis data sets.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ipdmeta.errors import IpdmetaError
+
+__version__ = "0.1.0"
+
+__all__ = ["IpdmetaError", "__version__", "data", "meta", "mixed", "simulate"]
+
+_SUBMODULES = {"data", "meta", "mixed", "simulate"}
+
+
+def __getattr__(name: str) -> Any:
+    # Subpackages load on first use so that `import ipdmeta` stays fast.
+    if name in _SUBMODULES:
+        return importlib.import_module(f"ipdmeta.{name}")
+    raise AttributeError(f"module 'ipdmeta' has no attribute {name!r}")

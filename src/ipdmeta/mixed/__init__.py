@@ -1,0 +1,3 @@
+"""One-stage linear mixed models, agreeing with lme4, lmerTest, emmeans and pbkrtest."""
+
+__all__: list[str] = []
