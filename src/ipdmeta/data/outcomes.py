@@ -1,0 +1,275 @@
+"""Percentage pain relief and responder flags, derived per patient.
+
+``relief_pct = (pain_pre - pain_post) / pain_pre * 100`` on the patient's pain scale. When
+pain scores are missing a reported ``relief_pct`` is used; when both exist and disagree by
+more than ``agreement_tolerance`` percentage points the disagreement is reported and the
+value computed from the scores is used. ``pain_pre = 0`` leaves relief undefined: the
+reported value is used if there is one, otherwise it is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from ipdmeta.data.problems import Severity
+from ipdmeta.data.typing import TypedTable, range_text
+
+__all__ = [
+    "DEFAULT_RESPONDER_THRESHOLDS",
+    "SCALE_MAXIMUM",
+    "OutcomeOptions",
+    "ReliefSource",
+    "Worsening",
+    "derive_outcomes",
+    "responder_column",
+]
+
+SCALE_MAXIMUM = {"VAS-10": 10.0, "VAS-100": 100.0, "NRS-10": 10.0}
+DEFAULT_RESPONDER_THRESHOLDS = (30.0, 40.0, 50.0)
+
+
+class Worsening(StrEnum):
+    """What to do with negative relief (pain worse after stimulation)."""
+
+    KEEP = "keep"  # keep it negative: no information is thrown away (the default)
+    FLOOR = "floor"  # set it to 0, as a review reporting relief from 0 to 100 % does
+
+
+class ReliefSource(StrEnum):
+    COMPUTED = "computed"  # from pain_pre and pain_post
+    REPORTED = "reported"  # the paper's relief_pct
+
+
+@dataclass(frozen=True)
+class OutcomeOptions:
+    """How % relief is derived.
+
+    Parameters
+    ----------
+    worsening
+        ``"keep"`` (default) or ``"floor"`` negative relief at 0.
+    responder_thresholds
+        Relief (%) at or above which a patient counts as a responder; one flag column
+        ``responder_<t>`` per threshold.
+    agreement_tolerance
+        Percentage points by which a reported relief may differ from the one computed from
+        pain scores before the difference is reported (papers round).
+    default_scale
+        Scale for rows with pain scores but no ``pain_scale``; when None the scale is
+        inferred per study (VAS-100 when any score in the study exceeds 10, else VAS-10)
+        and the inference is reported.
+    """
+
+    worsening: Worsening | str = Worsening.KEEP
+    responder_thresholds: Sequence[float] = DEFAULT_RESPONDER_THRESHOLDS
+    agreement_tolerance: float = 1.0
+    default_scale: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "worsening", Worsening(self.worsening))
+        if self.default_scale is not None and self.default_scale not in SCALE_MAXIMUM:
+            raise ValueError(
+                f"default_scale must be one of {', '.join(SCALE_MAXIMUM)}, "
+                f"got {self.default_scale!r}"
+            )
+
+
+def responder_column(threshold: float) -> str:
+    return f"responder_{threshold:g}".replace(".", "_")
+
+
+def derive_outcomes(table: TypedTable, options: OutcomeOptions) -> None:
+    """Add ``relief_pct``, ``relief_source`` and responder columns to the patients table.
+
+    Problems go to ``table.problems``. Columns kept as read: ``relief_reported`` holds the
+    paper's own value when the file had one.
+    """
+    frame = table.frame
+    n = len(frame)
+    has = set(frame.columns)
+    pre = frame["pain_pre"].to_numpy(float) if "pain_pre" in has else np.full(n, np.nan)
+    post = frame["pain_post"].to_numpy(float) if "pain_post" in has else np.full(n, np.nan)
+    reported = frame["relief_pct"].to_numpy(float) if "relief_pct" in has else np.full(n, np.nan)
+
+    if not {"pain_pre", "pain_post"} <= has and "relief_pct" not in has:
+        table.problems.append(
+            table.raw.problem(
+                "no outcome columns",
+                rows=(1,),
+                expected="pain_pre and pain_post, or relief_pct",
+                hint="Add the pain scores before and after, or the reported % relief",
+            )
+        )
+    scale = _resolve_scales(table, pre, post, options)
+    _check_scores(table, pre, post, scale)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        computed = (pre - post) / pre * 100.0
+    computable = ~np.isnan(pre) & ~np.isnan(post) & (pre > 0)
+    relief = np.where(computable, computed, reported)
+    source = np.full(n, None, dtype=object)
+    source[~np.isnan(reported)] = str(ReliefSource.REPORTED)
+    source[computable] = str(ReliefSource.COMPUTED)
+
+    zero_pre = (pre == 0) & ~np.isnan(post)
+    if zero_pre.any():
+        with_reported = zero_pre & ~np.isnan(reported)
+        if with_reported.any():
+            table.problems.append(
+                table.problem(
+                    "pain_pre is 0, so % relief cannot be computed from the scores; "
+                    "the reported relief_pct is used",
+                    column="pain_pre",
+                    rows=table.rows_where(with_reported),
+                    value=0,
+                    severity=Severity.WARNING,
+                )
+            )
+        without = zero_pre & np.isnan(reported)
+        if without.any():
+            table.problems.append(
+                table.problem(
+                    "pain_pre is 0, so % relief is undefined",
+                    column="pain_pre",
+                    rows=table.rows_where(without),
+                    value=0,
+                    expected="a pain score above 0 before stimulation",
+                    hint="Check the extraction, or give the paper's relief_pct",
+                )
+            )
+
+    post_only = np.isnan(pre) & ~np.isnan(post)
+    if post_only.any():
+        table.problems.append(
+            table.problem(
+                "pain_post is given without pain_pre",
+                column="pain_pre",
+                rows=table.rows_where(post_only),
+                expected="pain_pre in every row with pain_post",
+                hint="Fill in pain_pre, or give relief_pct and leave both scores empty",
+            )
+        )
+    # A row whose outcome cell was already reported as unreadable needs no second message.
+    flagged = _rows_with_problems(table, ("pain_pre", "pain_post", "relief_pct"))
+    no_outcome = np.isnan(relief) & ~post_only & ~zero_pre & ~flagged
+    if no_outcome.any():
+        table.problems.append(
+            table.problem(
+                "the patient has no outcome",
+                column="relief_pct",
+                rows=table.rows_where(no_outcome),
+                expected="pain_pre and pain_post, or relief_pct",
+                hint="Fill in the outcome, or remove the patient and record why",
+            )
+        )
+    _report_disagreement(table, computable, computed, reported, options.agreement_tolerance)
+
+    if options.worsening is Worsening.FLOOR:
+        relief = np.where(relief < 0, 0.0, relief)
+    frame["pain_scale"] = scale
+    if "relief_pct" in has:
+        frame["relief_reported"] = reported
+    frame["relief_pct"] = relief
+    frame["relief_source"] = source
+    for threshold in options.responder_thresholds:
+        flag = pd.array(relief >= threshold, dtype="boolean")
+        flag[np.isnan(relief)] = pd.NA
+        frame[responder_column(threshold)] = flag
+
+
+def _rows_with_problems(table: TypedTable, columns: tuple[str, ...]) -> np.ndarray:
+    headers = {table.header_of.get(c, c) for c in columns}
+    rows = {r for p in table.problems if p.column in headers for r in p.rows}
+    return table.frame["source_row"].isin(rows).to_numpy()
+
+
+def _resolve_scales(
+    table: TypedTable, pre: np.ndarray, post: np.ndarray, options: OutcomeOptions
+) -> np.ndarray:
+    frame = table.frame
+    n = len(frame)
+    scale = np.full(n, None, object)
+    if "pain_scale" in frame:
+        scale[frame["pain_scale"].notna().to_numpy()] = frame["pain_scale"].dropna().to_numpy()
+    unknown = np.array([s is not None and s not in SCALE_MAXIMUM for s in scale])
+    if unknown.any():
+        _, first = np.unique(scale[unknown].astype(str), return_index=True)
+        for value in scale[unknown][first]:
+            table.problems.append(
+                table.problem(
+                    "unknown pain scale",
+                    column="pain_scale",
+                    rows=table.rows_where(scale == value),
+                    value=value,
+                    expected=", ".join(SCALE_MAXIMUM),
+                )
+            )
+    scored = ~(np.isnan(pre) & np.isnan(post))
+    blank = scored & np.array([s is None for s in scale])
+    if not blank.any():
+        return scale
+    if options.default_scale is not None:
+        scale[blank] = options.default_scale
+        return scale
+    studies = frame["study_id"].to_numpy(object) if "study_id" in frame else np.full(n, None)
+    for study in pd.unique(studies[blank]):
+        rows = blank & (studies == study)
+        top = np.nanmax(np.concatenate([pre[studies == study], post[studies == study]]))
+        guess = "VAS-100" if top > 10 else "VAS-10"
+        scale[rows] = guess
+        table.problems.append(
+            table.problem(
+                f"pain_scale is empty; taken as {guess} because the largest score in study "
+                f"{study} is {top:g}",
+                column="pain_scale",
+                rows=table.rows_where(rows),
+                severity=Severity.WARNING,
+                hint="Fill in pain_scale (VAS-10, VAS-100 or NRS-10) to silence this",
+            )
+        )
+    return scale
+
+
+def _check_scores(table: TypedTable, pre: np.ndarray, post: np.ndarray, scale: np.ndarray) -> None:
+    top = np.array([SCALE_MAXIMUM.get(s, np.nan) if s else np.nan for s in scale], dtype=float)
+    for name, values in (("pain_pre", pre), ("pain_post", post)):
+        above = values > top
+        for scale_name in pd.unique(scale[above]):
+            rows = above & (scale == scale_name)
+            for value in pd.unique(values[rows]):
+                table.problems.append(
+                    table.problem(
+                        f"pain score above the maximum of its scale {scale_name}",
+                        column=name,
+                        rows=table.rows_where(rows & (values == value)),
+                        value=f"{value:g}",
+                        expected=range_text(0, SCALE_MAXIMUM[scale_name]),
+                        hint="Check the score, or correct pain_scale",
+                    )
+                )
+
+
+def _report_disagreement(
+    table: TypedTable,
+    computable: np.ndarray,
+    computed: np.ndarray,
+    reported: np.ndarray,
+    tolerance: float,
+) -> None:
+    differs = computable & ~np.isnan(reported) & (np.abs(computed - reported) > tolerance)
+    for i in np.flatnonzero(differs):
+        table.problems.append(
+            table.problem(
+                f"reported relief_pct differs from the {computed[i]:.1f} % computed from "
+                "pain_pre and pain_post; the computed value is used",
+                column="relief_pct",
+                rows=(int(table.frame["source_row"].iloc[i]),),
+                value=f"{reported[i]:g}",
+                severity=Severity.WARNING,
+            )
+        )

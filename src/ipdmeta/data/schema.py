@@ -1,0 +1,195 @@
+"""The tables ipdmeta reads: their canonical columns, types, aliases and limits."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = [
+    "PATIENTS",
+    "QUALITY",
+    "STUDIES",
+    "ColumnKind",
+    "ColumnSpec",
+    "TableSchema",
+    "normalise_header",
+]
+
+
+class ColumnKind(StrEnum):
+    """How a column's cells are typed."""
+
+    ID = "identifier"
+    TEXT = "text"
+    CATEGORY = "category"
+    NUMBER = "number"
+    INTEGER = "integer"
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One documented column: its name, kind, accepted aliases and valid range."""
+
+    name: str
+    kind: ColumnKind
+    description: str
+    aliases: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """A table's documented columns and which are required."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    required: tuple[str, ...]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def canonical_name(self, header: str) -> str | None:
+        """The documented name a header stands for, or None if it is an extra column."""
+        key = normalise_header(header)
+        for column in self.columns:
+            if key == column.name or key in column.aliases:
+                return column.name
+        return None
+
+
+def normalise_header(header: str) -> str:
+    """Lower-case a header and turn spaces, hyphens and brackets into underscores.
+
+    ``"Pain pre (VAS)"`` becomes ``"pain_pre_vas"``; ``"Relief %"`` becomes ``"relief_pct"``.
+    """
+    text = str(header).strip().lower().replace("%", " pct ")
+    text = re.sub(r"[^0-9a-z]+", "_", text)
+    return text.strip("_")
+
+
+PATIENTS = TableSchema(
+    name="patients",
+    columns=(
+        ColumnSpec(
+            "study_id",
+            ColumnKind.ID,
+            "the paper the patient comes from",
+            ("study", "paper", "paper_id", "study_label", "reference", "ref"),
+        ),
+        ColumnSpec(
+            "patient_id",
+            ColumnKind.ID,
+            "the patient's label within the paper",
+            ("patient", "pt", "pt_id", "case", "case_id", "case_no", "patient_no", "subject"),
+        ),
+        ColumnSpec("diagnosis", ColumnKind.CATEGORY, "the disorder", ("dx", "disorder")),
+        ColumnSpec(
+            "lesion_location",
+            ColumnKind.CATEGORY,
+            "where the lesion causing the pain lies",
+            ("lesion", "location", "cause", "lesion_site", "aetiology", "etiology"),
+        ),
+        ColumnSpec("age", ColumnKind.NUMBER, "age in years", ("age_years",), 0, 120),
+        ColumnSpec("sex", ColumnKind.CATEGORY, "sex", ("gender",)),
+        ColumnSpec("side", ColumnKind.CATEGORY, "side of the pain", ("pain_side", "laterality")),
+        ColumnSpec(
+            "pain_scale",
+            ColumnKind.CATEGORY,
+            "the scale of pain_pre and pain_post: VAS-10, VAS-100 or NRS-10",
+            ("scale",),
+        ),
+        ColumnSpec(
+            "pain_pre",
+            ColumnKind.NUMBER,
+            "pain before stimulation on pain_scale",
+            ("vas_pre", "pre_vas", "pre", "baseline", "baseline_pain", "pain_before"),
+            0,
+        ),
+        ColumnSpec(
+            "pain_post",
+            ColumnKind.NUMBER,
+            "pain at last follow-up on pain_scale",
+            ("vas_post", "post_vas", "post", "pain_after", "followup_pain"),
+            0,
+        ),
+        ColumnSpec(
+            "relief_pct",
+            ColumnKind.NUMBER,
+            "percentage pain relief as reported (negative = worse)",
+            ("relief", "pain_relief", "pain_relief_pct", "relief_percent", "pct_relief"),
+            None,
+            100,
+        ),
+        ColumnSpec(
+            "pain_duration_years",
+            ColumnKind.NUMBER,
+            "years of pain before implantation",
+            ("pain_duration", "duration", "duration_years"),
+            0,
+            100,
+        ),
+        ColumnSpec(
+            "followup_months",
+            ColumnKind.NUMBER,
+            "months of follow-up",
+            ("followup", "follow_up", "follow_up_months", "fu_months"),
+            0,
+            600,
+        ),
+        ColumnSpec(
+            "electrode_position",
+            ColumnKind.CATEGORY,
+            "epidural or subdural",
+            ("electrode", "position", "electrode_placement"),
+        ),
+        ColumnSpec(
+            "preop_test",
+            ColumnKind.CATEGORY,
+            "result of a pre-operative test such as rTMS",
+            ("preoperative_test", "pre_op_test", "rtms", "rtms_test"),
+        ),
+    ),
+    required=("study_id", "patient_id", "diagnosis"),
+)
+
+STUDIES = TableSchema(
+    name="studies",
+    columns=(
+        ColumnSpec("study_id", ColumnKind.ID, "the paper's label", ("study", "paper", "paper_id")),
+        ColumnSpec("first_author", ColumnKind.TEXT, "first author", ("author", "authors")),
+        ColumnSpec("year", ColumnKind.INTEGER, "publication year", ("pub_year",), 1900, 2100),
+        ColumnSpec("title", ColumnKind.TEXT, "title"),
+        ColumnSpec("doi", ColumnKind.TEXT, "DOI"),
+        ColumnSpec("pmid", ColumnKind.TEXT, "PubMed ID", ("pubmed_id",)),
+        ColumnSpec("design", ColumnKind.TEXT, "study design", ("study_design",)),
+        ColumnSpec(
+            "n_patients", ColumnKind.INTEGER, "patients included", ("n", "patients"), 1, None
+        ),
+    ),
+    required=("study_id",),
+)
+
+QUALITY = TableSchema(
+    name="quality",
+    columns=(
+        ColumnSpec("study_id", ColumnKind.ID, "the paper appraised", ("study", "paper")),
+        ColumnSpec("tool", ColumnKind.TEXT, "the appraisal tool", ("checklist",)),
+        ColumnSpec("item", ColumnKind.TEXT, "the checklist item", ("question", "criterion")),
+        ColumnSpec(
+            "judgement",
+            ColumnKind.CATEGORY,
+            "yes, no, unclear or not applicable",
+            ("judgment", "answer", "rating"),
+        ),
+        ColumnSpec("note", ColumnKind.TEXT, "the appraiser's note", ("notes", "comment")),
+    ),
+    required=("study_id", "item", "judgement"),
+)
+
+SCHEMAS = {schema.name: schema for schema in (PATIENTS, STUDIES, QUALITY)}
