@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck pytest
 
+PY_DIRS := $(wildcard src tests benchmarks)
+
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
