@@ -206,6 +206,24 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         {"patients.csv": 'study_id,patient_id,diagnosis,relief_pct\nS1,P1,"TN,50\n'},
         ["patients.csv"],
     ),
+    "two-headers-mean-the-same-column": (
+        {
+            "patients.csv": "study_id,patient_id,diagnosis,VAS pre,pain_pre,relief_pct\n"
+            "S1,1,TN,8,8,50\n"
+        },
+        ["row 1", "the columns 'VAS pre' and 'pain_pre' both mean 'pain_pre'"],
+    ),
+    "duplicate-study-in-studies-table": (
+        {
+            "patients.csv": patients_csv(OK_1, OK_2, OK_3),
+            "studies.csv": "study_id,year\nS1,1993\nS2,1997\nS1,1993\n",
+        },
+        ["studies.csv", "rows 2, 4", "study_id='S1' appears 2 times"],
+    ),
+    "two-patients-files": (
+        {"patients.csv": patients_csv(OK_1), "patients.xlsx": _corrupt_xlsx()},
+        ["several files could be the patients table (patients.csv, patients.xlsx)"],
+    ),
     "no-patients-file-in-folder": ({"notes.txt.md": "hello"}, ["no patients file found"]),
 }
 
