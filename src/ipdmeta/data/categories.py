@@ -279,7 +279,9 @@ class CategoryMap:
         rules = self.rules.get(column, {})
         if not rules:
             return None
+        # token_sort_ratio forgives typos and word order but, unlike WRatio, does not match
+        # any label sharing one word ("pain"); 75 keeps "thalamic" -> "thalamic pain".
         found = process.extractOne(
-            normalise_label(raw_label), list(rules), scorer=fuzz.WRatio, score_cutoff=60
+            normalise_label(raw_label), list(rules), scorer=fuzz.token_sort_ratio, score_cutoff=75
         )
         return rules[found[0]].category if found else None

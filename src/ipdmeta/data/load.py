@@ -113,8 +113,9 @@ def load_review(
     Parameters
     ----------
     path
-        A review folder (see :func:`find_review_files`; a ``categories.csv`` there extends
-        the category map), a workbook, or a single patients file.
+        A review folder (see :func:`find_review_files`), a workbook, or a single patients
+        file. A ``categories.csv`` in the folder (or beside the file) extends the category
+        map unless ``category_files`` are given.
     studies, quality
         Explicit studies and quality files, overriding what the folder holds.
     outcome
@@ -138,8 +139,9 @@ def load_review(
     raw = _read_all(path, studies, quality)
     categories = CategoryMap.from_vocabularies(vocabularies)
     extra_maps = list(category_files)
-    if path.is_dir() and not extra_maps:
-        extra_maps = [path / name for name in CATEGORY_MAP_NAMES if (path / name).is_file()]
+    if not extra_maps:
+        folder = path if path.is_dir() else path.parent
+        extra_maps = [folder / name for name in CATEGORY_MAP_NAMES if (folder / name).is_file()]
     for map_file in extra_maps:
         categories.extend_from_file(map_file)
     if category_map:

@@ -227,10 +227,14 @@ def _map_labels(
             if match.suggestion:
                 hint = (
                     f"Closest category: {match.suggestion!r}. If that is what it means, add the "
-                    f"line '{column},{text},{match.suggestion}' to your category map. {hint}"
+                    f"line '{column},{text},{match.suggestion}' to categories.csv (the review's "
+                    f"category map, columns column,label,category). {hint}"
                 )
             else:
-                hint += f". Map it in your category map ('{column},{text},<category>')"
+                hint += (
+                    f". Map it in categories.csv (the review's category map): "
+                    f"'{column},{text},<category>'"
+                )
             table.problems.append(
                 table.problem(
                     f"unknown {column} label",
