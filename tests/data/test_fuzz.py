@@ -7,7 +7,7 @@ import contextlib
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ipdmeta.data import load_review
@@ -61,5 +61,14 @@ def garbled_csv(draw):
 
 @FUZZ
 @given(garbled_csv())
+# Found by this test in CI: a row with a blank study_id and no pain_scale crashed the
+# scale guess, which groups rows by study.
+@example(
+    data=(
+        b"study_id,patient_id,diagnosis,lesion_location,age,pain_scale,pain_pre,pain_post,"
+        b"relief_pct\n,TN,trigeminal nerve,50,VAS-10,8,2,\n"
+        b"S1,P2,atypical facial pain,none,61,VAS-100,70,35,\nS2,P1,Wallenberg,thalamus,70,,,,55\n"
+    )
+)
 def test_garbled_csv(data):
     _load_bytes(data, "patients.csv")

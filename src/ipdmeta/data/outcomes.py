@@ -217,9 +217,13 @@ def _resolve_scales(
         scale[blank] = options.default_scale
         return scale
     studies = frame["study_id"].to_numpy(object) if "study_id" in frame else np.full(n, None)
+    # A blank study_id is reported elsewhere; here those rows form one group of their own.
+    studies = np.array([None if pd.isna(s) else s for s in studies], dtype=object)
     for study in pd.unique(studies[blank]):
-        rows = blank & (studies == study)
-        top = np.nanmax(np.concatenate([pre[studies == study], post[studies == study]]))
+        same_study = np.array([s == study for s in studies])
+        rows = blank & same_study
+        scores = np.concatenate([pre[same_study], post[same_study]])
+        top = np.nanmax(scores) if np.isfinite(scores).any() else 0.0
         guess = "VAS-100" if top > 10 else "VAS-10"
         scale[rows] = guess
         table.problems.append(
