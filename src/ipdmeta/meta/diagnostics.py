@@ -1,0 +1,222 @@
+"""Leave-one-out analysis and outlier/influence diagnostics (Viechtbauer & Cheung 2010)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ipdmeta.errors import EstimationError
+from ipdmeta.meta._core import CoreFit, fit_model
+from ipdmeta.meta._options import Method
+from ipdmeta.meta.univariate import MetaResult
+
+__all__ = ["InfluenceResult", "LeaveOneOutResult", "influence", "leave_one_out"]
+
+
+def refit(parent: MetaResult, yi: np.ndarray, vi: np.ndarray) -> CoreFit:
+    """Refit ``parent``'s model to other data, with its method, test, level and tolerance.
+
+    With one study left, metafor fits it with tau2 = 0 (its "k = 1" case); so do we.
+    """
+    k = yi.shape[0]
+    fixed = parent.tau2 if parent.tau2_fixed else None
+    if k == 1 and parent.method is not Method.FE:
+        fixed = 0.0
+    return fit_model(
+        np.ones((k, 1)),
+        yi,
+        vi,
+        parent.method,
+        parent.test,
+        parent.level,
+        tau2=fixed,
+        tol=parent.tol,
+        max_iter=parent.max_iter,
+    )
+
+
+# eq=False: fields hold arrays, whose == is elementwise
+@dataclass(frozen=True, eq=False)
+class LeaveOneOutResult:
+    """The pooled result with each study left out in turn (metafor's ``leave1out()``).
+
+    ``table`` has one row per omitted study (in data order): ``label, estimate, se,
+    statistic, pvalue, ci_lower, ci_upper, Q, Q_pvalue, tau2, I2, H2``.
+    """
+
+    table: pd.DataFrame
+    parent: MetaResult = field(repr=False)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # columns as arrays: res.estimate, res.tau2, ...
+        table = self.__dict__.get("table")
+        if table is not None and name in table.columns:
+            return table[name].to_numpy()
+        raise AttributeError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The leave-one-out table (a copy)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """The table as text."""
+        return "Leave-one-out analysis\n" + self.table.to_string(
+            index=False, float_format=lambda x: f"{x:.4f}"
+        )
+
+
+def leave_one_out(res: MetaResult) -> LeaveOneOutResult:
+    """Refit the model k times, each time without one study.
+
+    Agrees with ``metafor::leave1out()``. A refit that fails leaves a row of NaN.
+    """
+    k = res.k
+    if k < 2:
+        raise EstimationError("leave-one-out needs at least 2 studies")
+    cols = [
+        "estimate",
+        "se",
+        "statistic",
+        "pvalue",
+        "ci_lower",
+        "ci_upper",
+        "Q",
+        "Q_pvalue",
+        "tau2",
+        "I2",
+        "H2",
+    ]
+    out = np.full((k, len(cols)), np.nan)
+    for i in range(k):
+        keep = np.arange(k) != i
+        try:
+            f = refit(res, res.yi[keep], res.vi[keep])
+        except EstimationError:
+            continue
+        out[i] = [
+            f.beta[0],
+            f.se[0],
+            f.statistic[0],
+            f.pvalue[0],
+            f.ci_lower[0],
+            f.ci_upper[0],
+            f.QE,
+            f.QE_pvalue,
+            f.tau2,
+            f.I2,
+            f.H2,
+        ]
+    table = pd.DataFrame(out, columns=cols)
+    table.insert(0, "label", list(res.labels))
+    return LeaveOneOutResult(table=table, parent=res)
+
+
+# eq=False: fields hold arrays, whose == is elementwise
+@dataclass(frozen=True, eq=False)
+class InfluenceResult:
+    """Case-deletion diagnostics of every study (metafor's ``influence()``).
+
+    ``table`` columns: ``label, rstudent, dffits, cooks_distance, cov_ratio, tau2_deleted,
+    QE_deleted, hat, weight, dfbetas, influential``. ``hat`` is a fraction, ``weight``
+    a percentage; ``influential`` marks a study that exceeds any of metafor's cut-offs.
+    """
+
+    table: pd.DataFrame
+    parent: MetaResult = field(repr=False)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        table = self.__dict__.get("table")
+        if table is not None and name in table.columns:
+            return table[name].to_numpy()
+        raise AttributeError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The diagnostics table (a copy)."""
+        return self.table.copy()
+
+    def summary(self) -> str:
+        """The table as text, influential studies marked with ``*``."""
+        t = self.table.copy()
+        t["influential"] = np.where(t["influential"], "*", "")
+        return "Influence diagnostics\n" + t.to_string(
+            index=False, float_format=lambda x: f"{x:.4f}"
+        )
+
+
+def influence(res: MetaResult) -> InfluenceResult:
+    """Outlier and influence diagnostics by deleting each study in turn.
+
+    Agrees with ``metafor::influence()`` (``rstudent``, ``dffits``, ``cook.d``,
+    ``cov.r``, ``tau2.del``, ``QE.del``, ``hat``, ``weight``, ``dfbs`` and the ``inf``
+    flag) for the intercept-only model.
+    """
+    k = res.k
+    if k < 2:
+        raise EstimationError("influence diagnostics need at least 2 studies")
+    p = 1
+    yi, vi, tau2 = res.yi, res.vi, res.tau2
+    w = 1.0 / (vi + tau2)
+    hat = w / w.sum()
+    hat = np.where(hat > 1 - 10 * np.finfo(float).eps, 1.0, hat)
+    weight = 100.0 * hat
+    vb_full = res.se**2
+    beta = res.estimate
+    names = [
+        "rstudent",
+        "dffits",
+        "cooks_distance",
+        "cov_ratio",
+        "tau2_deleted",
+        "QE_deleted",
+        "dfbetas",
+    ]
+    vals = {n: np.full(k, np.nan) for n in names}
+    for i in range(k):
+        keep = np.arange(k) != i
+        try:
+            f = refit(res, yi[keep], vi[keep])
+        except EstimationError:
+            continue
+        t2d = f.tau2
+        bd = float(f.beta[0])
+        vbd = float(f.vb[0, 0])  # includes the Knapp-Hartung factor s2w
+        s2w = f.s2w
+        resid = yi[i] - bd
+        if abs(resid) < 100 * np.finfo(float).eps:
+            resid = 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vals["rstudent"][i] = resid / math.sqrt(vi[i] * s2w + vbd + t2d * s2w)
+            vals["dffits"][i] = (beta - bd) / math.sqrt(s2w * hat[i] * (t2d + vi[i]))
+            vb_del = 1.0 / np.sum(1.0 / (vi + t2d))  # all k studies at the deleted tau2
+            vals["dfbetas"][i] = (beta - bd) / math.sqrt(s2w * vb_del)
+            vals["cooks_distance"][i] = (beta - bd) ** 2 / vb_full
+            vals["cov_ratio"][i] = vbd / vb_full
+        vals["tau2_deleted"][i] = t2d
+        vals["QE_deleted"][i] = f.QE
+    with np.errstate(invalid="ignore"):
+        infl = (
+            (np.abs(vals["dffits"]) > 3.0 * math.sqrt(p / (k - p)))
+            | (stats.chi2.cdf(vals["cooks_distance"], p) > 0.5)
+            | (hat > 3.0 * p / k)
+            | (np.abs(vals["dfbetas"]) > 1.0)
+        )
+    table = pd.DataFrame(
+        {
+            "label": list(res.labels),
+            "rstudent": vals["rstudent"],
+            "dffits": vals["dffits"],
+            "cooks_distance": vals["cooks_distance"],
+            "cov_ratio": vals["cov_ratio"],
+            "tau2_deleted": vals["tau2_deleted"],
+            "QE_deleted": vals["QE_deleted"],
+            "hat": hat,
+            "weight": weight,
+            "dfbetas": vals["dfbetas"],
+            "influential": infl,
+        }
+    )
+    return InfluenceResult(table=table, parent=res)
