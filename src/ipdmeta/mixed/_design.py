@@ -1,0 +1,439 @@
+"""Turn a parsed formula and a data frame into the matrices a mixed model is fitted to."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.linalg as sla
+
+from ipdmeta.errors import DataError, ModelSpecError
+from ipdmeta.mixed._formula import ParsedFormula, RandomTerm
+
+# R's qr() (LINPACK dqrdc2) treats a column as aliased when its norm after removing the
+# earlier columns falls below 1e-7 of its original norm; lme4 drops such columns.
+RANK_TOL = 1e-7
+
+# Full rank is taken as proven when every pivot of the Cholesky factor of the scaled Gram
+# matrix exceeds this (a relative residual norm of 1e-4, far above RANK_TOL).
+SCREEN_PIVOT = 1e-4
+
+_C_CALL = re.compile(r"^C\(\s*([A-Za-z_][A-Za-z0-9_.]*)")
+
+
+@dataclass(frozen=True)
+class FixedTerm:
+    """One term of the fixed part: its label (variables joined by ':') and columns of X."""
+
+    label: str
+    variables: tuple[str, ...]
+    columns: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effects term after expansion: grouping factor and effect columns."""
+
+    group: str
+    effects: tuple[str, ...]
+    codes: np.ndarray  # level index of each row
+    levels: tuple[str, ...]
+    values: np.ndarray  # n x k model matrix of the term
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    @property
+    def k(self) -> int:
+        return len(self.effects)
+
+
+class ColumnFrame:
+    """The few DataFrame features the design code needs (``frame[v]``, ``len``) over a
+    dict of Series: building a DataFrame costs more than the rest for small data."""
+
+    def __init__(self, cols: dict[str, pd.Series], n: int) -> None:
+        self.cols = cols
+        self.n = n
+
+    def __getitem__(self, key: str) -> pd.Series:
+        return self.cols[key]
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass(frozen=True)
+class Design:
+    response: str
+    y: np.ndarray
+    X: np.ndarray
+    x_names: tuple[str, ...]
+    terms: tuple[FixedTerm, ...]
+    has_intercept: bool
+    random: tuple[ReTerm, ...]
+    aliased: tuple[str, ...]
+    n_dropped: int
+    columns: ColumnFrame
+    model_spec: Any
+    kinds: dict[str, str] = field(default_factory=dict)
+    levels: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    xtx: np.ndarray | None = None
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The rows used, restricted to the model's variables (factors as categoricals)."""
+        if "frame" not in self._cache:
+            self._cache["frame"] = pd.DataFrame(dict(self.columns.cols), copy=False)
+        out: pd.DataFrame = self._cache["frame"]
+        return out
+
+
+def _variable_of(expr: str) -> str:
+    m = _C_CALL.match(expr)
+    return m.group(1) if m else expr
+
+
+def r_sorted(values: Any) -> list[Any]:
+    """Levels in sorted order: numbers numerically, text by code point (as formulaic and
+    R's sort(method = "radix"); R's default collation may order mixed case differently)."""
+    vals = list(values)
+    if all(isinstance(v, int | float | np.integer | np.floating | bool | np.bool_) for v in vals):
+        return sorted(vals)
+    return sorted(vals, key=str)
+
+
+def _is_factor(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series))
+
+
+def aliased_columns(
+    X: np.ndarray, tol: float = RANK_TOL, xtx: np.ndarray | None = None
+) -> list[int]:
+    """Indices of columns that are (numerically) linear combinations of earlier ones.
+
+    A column is aliased when its norm after projecting out the earlier columns is below
+    ``tol`` times its own norm (R's qr(), which lme4 uses to drop columns).
+    """
+    p = X.shape[1]
+    gram = X.T @ X if xtx is None else xtx
+    norms = np.sqrt(np.diag(gram))
+    if np.all(norms > 0):
+        # Screen: a Cholesky of the scaled Gram matrix with every pivot well above the
+        # threshold proves full rank without a QR of the n x p matrix.
+        G = gram / np.outer(norms, norms)
+        try:
+            c = np.linalg.cholesky(G)
+            if np.min(np.abs(np.diag(c))) > SCREEN_PIVOT:
+                return []
+        except np.linalg.LinAlgError:
+            pass
+    R = sla.qr(X, mode="r", pivoting=False, check_finite=False)[0]
+    dropped: list[int] = []
+    kept: list[int] = []
+    for j in range(p):
+        if norms[j] == 0.0:
+            dropped.append(j)
+            continue
+        # Residual of column j after the kept earlier columns (R's dqrdc2 criterion).
+        if kept:
+            Rk = R[: j + 1, kept]
+            coef, *_ = np.linalg.lstsq(Rk, R[: j + 1, j], rcond=None)
+            r = float(np.linalg.norm(R[: j + 1, j] - Rk @ coef))
+        else:
+            r = norms[j]
+        if r < tol * norms[j]:
+            dropped.append(j)
+        else:
+            kept.append(j)
+    return dropped
+
+
+def _check_frame(data: object) -> pd.DataFrame:
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if len(data) == 0:
+        raise DataError("data has no rows")
+    return data
+
+
+def _as_categorical(series: pd.Series) -> pd.Categorical:
+    if pd.api.types.is_string_dtype(series.dtype):
+        try:
+            # Hashing the column itself (Arrow-backed strings stay in Arrow) is much
+            # faster than going through Python objects.
+            codes, uniques = pd.factorize(series, sort=True)
+            return pd.Categorical.from_codes(codes, categories=list(uniques))
+        except TypeError:
+            pass
+    return pd.Categorical(series, categories=r_sorted(series.unique()))
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+
+def _simple_terms(fixed: str, kinds: dict[str, str], frame: ColumnFrame) -> list[str] | None:
+    """The variables of a fixed part that is only ``a + b + ...`` (main effects with an
+    intercept, no C(), no interactions, no bool columns); None otherwise."""
+    parts = [p.strip() for p in fixed.split("+")]
+    out: list[str] = []
+    for p in parts:
+        if p == "1":
+            continue
+        if not _IDENT.match(p) or p not in kinds or p in out:
+            return None
+        if pd.api.types.is_bool_dtype(frame[p]):
+            return None
+        out.append(p)
+    return out
+
+
+class SimpleEncoder:
+    """Treatment-coded main effects, named and ordered exactly as formulaic would:
+    ``Intercept``, then per variable ``v`` (numeric) or ``v[T.level]`` (factor)."""
+
+    def __init__(self, variables: list[str], levels: dict[str, tuple[Any, ...]]) -> None:
+        self.variables = variables
+        self.levels = levels
+        names = ["Intercept"]
+        self.structure: list[tuple[tuple[str, ...], list[int]]] = [((), [0])]
+        for v in variables:
+            start = len(names)
+            if v in levels:
+                names += [f"{v}[T.{lv}]" for lv in levels[v][1:]]
+            else:
+                names.append(v)
+            self.structure.append(((v,), list(range(start, len(names)))))
+        self.column_names = tuple(names)
+
+    def matrix(self, frame: pd.DataFrame | ColumnFrame) -> np.ndarray:
+        n = len(frame)
+        # Filled row by row as its transpose: contiguous writes; X itself is Fortran-ordered.
+        Xt = np.empty((len(self.column_names), n))
+        X = Xt.T
+        X[:, 0] = 1.0
+        for (vars_, cols), v in zip(self.structure[1:], self.variables, strict=True):
+            if v in self.levels:
+                lv = self.levels[v]
+                col = frame[v]
+                if isinstance(col.dtype, pd.CategoricalDtype) and tuple(col.cat.categories) == lv:
+                    codes = col.cat.codes.to_numpy()
+                else:
+                    codes = pd.Index(list(lv)).get_indexer(np.asarray(col, dtype=object))
+                    unseen = (codes < 0) & np.asarray(pd.notna(col))
+                    if np.any(unseen):
+                        bad = sorted({str(x) for x in np.asarray(col)[unseen]})
+                        raise ModelSpecError(
+                            f"{v} has level(s) {', '.join(bad)} that the model was not fitted to"
+                        )
+                Xt[cols, :] = codes[None, :] == np.arange(1, len(lv))[:, None]
+            else:
+                X[:, cols[0]] = frame[v].to_numpy(dtype=float)
+            del vars_
+        return X
+
+    def get_model_matrix(self, frame: pd.DataFrame, **_: Any) -> pd.DataFrame:
+        return pd.DataFrame(self.matrix(frame), columns=list(self.column_names))
+
+
+def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
+    """Build X, y and the random-effects terms; drop incomplete rows as R's na.omit."""
+    data = _check_frame(data)
+    missing = [v for v in parsed.variables if v not in data.columns]
+    if missing:
+        cols = ", ".join(map(str, data.columns[:30]))
+        raise ModelSpecError(
+            f"unknown variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"in the formula; the data has the columns: {cols}"
+        )
+    used = list(parsed.variables)
+    # Column by column (cheaper than whole-frame pandas operations on small data).
+    series = {v: data[v] for v in used}
+    complete = np.ones(len(data), dtype=bool)
+    for sv in series.values():
+        if isinstance(sv.dtype, np.dtype) and sv.dtype.kind == "f":
+            complete &= ~np.isnan(sv.to_numpy())
+        else:
+            complete &= sv.notna().to_numpy()
+    n_dropped = int(len(data) - complete.sum())
+    keep = np.flatnonzero(complete)
+    if n_dropped:
+        series = {v: sv[complete] for v, sv in series.items()}
+    if not isinstance(data.index, pd.RangeIndex) or n_dropped or data.index.start != 0:
+        series = {v: sv.reset_index(drop=True) for v, sv in series.items()}
+    if not keep.size:
+        raise ModelSpecError("no row has a value for every variable in the formula")
+
+    y_series = series[parsed.response]
+    if not pd.api.types.is_numeric_dtype(y_series) or pd.api.types.is_bool_dtype(y_series):
+        raise ModelSpecError(
+            f"the outcome {parsed.response!r} must be numeric, got {y_series.dtype}"
+        )
+    y = y_series.to_numpy(dtype=float)
+    if not np.all(np.isfinite(y)):
+        raise ModelSpecError(f"the outcome {parsed.response!r} has infinite values")
+    if np.ptp(y) == 0.0:
+        raise ModelSpecError(
+            f"the outcome {parsed.response!r} is constant ({y[0]:g}) in all {len(y)} rows used; "
+            "a mixed model needs variation to estimate"
+        )
+
+    kinds: dict[str, str] = {}
+    for v in parsed.fixed_variables:
+        kinds[v] = "factor" if _is_factor(series[v]) else "numeric"
+    # formulaic would treat strings as categories anyway; C(x) marks numbers as factors.
+    for m in re.finditer(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed):
+        kinds[m.group(1)] = "factor"
+    for v, kind in kinds.items():
+        if kind == "numeric" and not np.all(np.isfinite(series[v].to_numpy(dtype=float))):
+            raise ModelSpecError(f"the variable {v!r} has infinite values")
+        if kind == "factor" and not isinstance(series[v].dtype, pd.CategoricalDtype):
+            series[v] = pd.Series(_as_categorical(series[v]), name=v)
+        elif kind == "factor":
+            # As R's model.frame(drop.unused.levels = TRUE): no level without rows.
+            series[v] = series[v].cat.remove_unused_categories()
+    frame = ColumnFrame(series, len(keep))
+
+    simple = _simple_terms(parsed.fixed, kinds, frame)
+    levels: dict[str, tuple[Any, ...]] = {}
+    structure: list[tuple[tuple[str, ...], list[int]]] = []
+    spec: Any
+    if simple is not None:
+        spec = SimpleEncoder(
+            simple, {v: tuple(frame[v].cat.categories) for v in simple if kinds[v] == "factor"}
+        )
+        X_all = spec.matrix(frame)
+        names_all = list(spec.column_names)
+        levels = dict(spec.levels)
+        structure = spec.structure
+    else:
+        from formulaic import model_matrix
+
+        try:
+            mm = model_matrix(parsed.fixed, pd.DataFrame(frame.cols), na_action="raise")
+        except Exception as exc:  # formulaic raises many types; the user needs one message
+            raise ModelSpecError(f"cannot build the fixed effects {parsed.fixed!r}: {exc}") from exc
+        spec = mm.model_spec
+        X_all = np.asarray(mm.to_numpy(dtype=float))
+        names_all = [str(c) for c in mm.columns]
+        if X_all.shape[0] != len(frame):
+            raise ModelSpecError("the fixed-effects design lost rows; check the formula")
+        for expr, (kind, state) in spec.encoder_state.items():
+            if str(kind).endswith("CATEGORICAL"):
+                var = _variable_of(expr)
+                cstate = state.get("contrasts")
+                lv = list(state.get("categories", []))
+                base = getattr(getattr(cstate, "contrasts", None), "base", None)
+                if base is not None and base in lv and not str(base).startswith("UNSET"):
+                    # The reference level leads, as R's relevel() would put it.
+                    lv = [base] + [x for x in lv if x != base]
+                levels[var] = tuple(lv)
+                kinds[var] = "factor"
+        for st in spec.structure:
+            st_cols = [spec.column_names.index(c) for c in st.columns]
+            st_vars = tuple(dict.fromkeys(_variable_of(str(f.expr)) for f in st.term.factors))
+            structure.append((st_vars, st_cols))
+
+    xtx_all = X_all.T @ X_all
+    drop = aliased_columns(X_all, xtx=xtx_all)
+    aliased = tuple(names_all[j] for j in drop)
+    keep_cols = [j for j in range(X_all.shape[1]) if j not in set(drop)]
+    new_index = {old: new for new, old in enumerate(keep_cols)}
+    X = X_all if not drop else np.asfortranarray(X_all[:, keep_cols])
+    xtx = xtx_all if not drop else xtx_all[np.ix_(keep_cols, keep_cols)]
+    x_names = tuple(names_all[j] for j in keep_cols)
+
+    terms: list[FixedTerm] = []
+    has_intercept = False
+    for term_vars, term_cols in structure:
+        if not term_vars or term_vars == ("1",):
+            has_intercept = True
+            continue
+        kept = tuple(new_index[c] for c in term_cols if c in new_index)
+        terms.append(FixedTerm(":".join(term_vars), term_vars, kept))
+
+    random = tuple(_build_random(t, frame) for t in parsed.random)
+    random = _lme4_order(random)
+    n = len(y)
+    for t in random:
+        if t.n_levels < 2:
+            raise ModelSpecError(
+                f"the grouping factor {t.group!r} has a single level ({t.levels[0]!r}) in the "
+                f"{n} rows used; a random effect needs at least two groups"
+            )
+        if t.n_levels * t.k >= n:
+            raise ModelSpecError(
+                f"the random term for {t.group!r} has {t.n_levels * t.k} random effects for "
+                f"{n} observations; the model is not identifiable"
+            )
+    if X.shape[1] >= n:
+        raise ModelSpecError(f"{X.shape[1]} fixed effects for {n} observations is too many")
+    return Design(
+        response=parsed.response,
+        y=y,
+        X=X,
+        x_names=x_names,
+        terms=tuple(terms),
+        has_intercept=has_intercept,
+        random=random,
+        aliased=aliased,
+        n_dropped=n_dropped,
+        columns=frame,
+        model_spec=spec,
+        kinds=kinds,
+        levels=levels,
+        keep=keep,
+        xtx=xtx,
+    )
+
+
+def group_codes(
+    frame: pd.DataFrame | ColumnFrame, group: tuple[str, ...]
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Level index of each row and the sorted level labels of a (possibly interacted)
+    grouping factor; an interaction's labels are ``a:b``."""
+    first = frame[group[0]]
+    if len(group) == 1:
+        try:
+            codes, uniques = pd.factorize(first, sort=True)
+            return np.asarray(codes, dtype=np.intp), tuple(str(u) for u in uniques)
+        except TypeError:
+            pass
+    labels = first.astype(str)
+    for g in group[1:]:
+        labels = labels + ":" + frame[g].astype(str)
+    codes, uniques = pd.factorize(labels, sort=True)
+    return np.asarray(codes, dtype=np.intp), tuple(str(u) for u in uniques)
+
+
+def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
+    codes, levels = group_codes(frame, term.group)
+    cols = []
+    for e in term.effects:
+        if e == "(Intercept)":
+            cols.append(np.ones(len(frame)))
+            continue
+        s = frame[e]
+        if _is_factor(s):
+            raise ModelSpecError(
+                f"the random slope {e!r} is not numeric; random slopes for factors are not "
+                "supported"
+            )
+        cols.append(s.to_numpy(dtype=float))
+    return ReTerm(term.group_name, term.effects, codes, levels, np.column_stack(cols))
+
+
+def _lme4_order(terms: tuple[ReTerm, ...]) -> tuple[ReTerm, ...]:
+    # lme4's mkReTrms puts terms in decreasing order of their number of levels, but only
+    # when some later term has more levels than an earlier one (rev(order(nl))).
+    nl = np.array([t.n_levels for t in terms])
+    if len(nl) > 1 and np.any(np.diff(nl) > 0):
+        order = np.argsort(nl, kind="stable")[::-1]
+        return tuple(terms[i] for i in order)
+    return terms

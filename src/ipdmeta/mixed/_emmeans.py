@@ -1,0 +1,104 @@
+"""Estimated marginal means over emmeans' default reference grid, and their contrasts."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ipdmeta.errors import ModelSpecError
+from ipdmeta.mixed._design import Design
+
+
+def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
+    """Level labels and the rows L (levels x kept columns of X) of the marginal means.
+
+    The grid crosses every level of every factor in the fixed part with each numeric
+    covariate at its mean over the rows used; the mean for a level averages the grid with
+    equal weights (emmeans' default).
+    """
+    kinds = design.kinds
+    if factor not in kinds:
+        raise ModelSpecError(
+            f"{factor!r} is not a variable of the fixed part; choose one of "
+            f"{', '.join(k for k, v in kinds.items() if v == 'factor')}"
+        )
+    if kinds[factor] != "factor":
+        raise ModelSpecError(f"{factor!r} is numeric; marginal means need a factor")
+    frame = design.frame
+    axes: dict[str, list[object]] = {}
+    for v, kind in kinds.items():
+        if kind == "factor":
+            lv = design.levels.get(v)
+            axes[v] = list(lv) if lv is not None else sorted(frame[v].unique().tolist())
+        else:
+            axes[v] = [float(frame[v].to_numpy(dtype=float).mean())]
+    names = list(axes)
+    grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=names)
+    for v in names:
+        if kinds[v] == "factor":
+            # Keep the data's dtype so the encoder sees the same categories.
+            src = frame[v]
+            if isinstance(src.dtype, pd.CategoricalDtype):
+                grid[v] = pd.Categorical(grid[v], categories=src.cat.categories)
+            else:
+                grid[v] = grid[v].astype(src.dtype)
+    grid[design.response] = 0.0
+    Xg = design.model_spec.get_model_matrix(grid)
+    cols = [str(c) for c in Xg.columns]
+    Xg = np.asarray(Xg.to_numpy(dtype=float))
+    idx = [cols.index(c) for c in design.x_names]
+    Xg = Xg[:, idx]
+    levels = axes[factor]
+    L = np.vstack([Xg[(grid[factor] == lv).to_numpy()].mean(axis=0) for lv in levels])
+    return [str(lv) for lv in levels], L
+
+
+def pairwise_rows(levels: list[str], L: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """All differences "A - B" for A before B in level order (emmeans' pairs())."""
+    names, rows = [], []
+    for i in range(len(levels)):
+        for j in range(i + 1, len(levels)):
+            names.append(f"{levels[i]} - {levels[j]}")
+            rows.append(L[i] - L[j])
+    return names, np.vstack(rows) if rows else np.zeros((0, L.shape[1]))
+
+
+def adjust_pvalues(
+    p: np.ndarray,
+    method: str,
+    t: np.ndarray | None = None,
+    df: np.ndarray | None = None,
+    n_means: int = 0,
+) -> np.ndarray:
+    """Multiplicity adjustment as R's p.adjust (holm, bonferroni, fdr) or emmeans' tukey."""
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    if m == 0 or method == "none":
+        return p
+    if method == "bonferroni":
+        return np.minimum(1.0, p * m)
+    if method == "holm":
+        o = np.argsort(p, kind="stable")
+        adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[o]))
+        out = np.empty(m)
+        out[o] = adj
+        return out
+    if method == "fdr":
+        o = np.argsort(p, kind="stable")[::-1]
+        i = np.arange(m, 0, -1)
+        adj = np.minimum(1.0, np.minimum.accumulate(m / i * p[o]))
+        out = np.empty(m)
+        out[o] = adj
+        return out
+    if method == "tukey":
+        if t is None or df is None:
+            raise ValueError("tukey needs t and df")
+        qv = np.sqrt(2.0) * np.abs(t)
+        out = np.empty(m)
+        for k in range(m):
+            out[k] = stats.studentized_range.sf(qv[k], n_means, df[k])
+        return np.minimum(1.0, out)
+    raise ModelSpecError(f"unknown adjustment {method!r}")

@@ -1,0 +1,93 @@
+"""Text and HTML views of a fitted mixed model."""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from ipdmeta.mixed._model import LmmResult
+    from ipdmeta.mixed._options import DDF
+
+
+def _fmt(x: object, decimals: int = 4) -> str:
+    if isinstance(x, float | np.floating):
+        if not np.isfinite(x):
+            return "Inf" if np.isinf(x) else "NA"
+        return f"{x:.{decimals}f}"
+    return str(x)
+
+
+def _table(df: pd.DataFrame, decimals: dict[str, int] | None = None) -> str:
+    dec = decimals or {}
+    cells = [[str(c) for c in df.columns]] + [
+        [_fmt(v, dec.get(str(c), 4)) for c, v in zip(df.columns, row, strict=True)]
+        for row in df.itertuples(index=False)
+    ]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = []
+    for k, r in enumerate(cells):
+        parts = [r[0].ljust(widths[0])] + [r[i].rjust(widths[i]) for i in range(1, len(r))]
+        lines.append("  ".join(parts))
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt_p(p: float) -> str:
+    if not np.isfinite(p):
+        return "NA"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def summary_text(fit: LmmResult, ddf: DDF) -> str:
+    crit = "REML" if fit.reml else "ML"
+    lines = [
+        f"Linear mixed model fit by {crit} (t-tests use {ddf.value} df)",
+        f"Formula: {fit.formula}",
+        f"Observations: {fit.nobs}"
+        + (f" ({fit.n_dropped} rows with missing values dropped)" if fit.n_dropped else ""),
+        "Groups: " + ", ".join(f"{g} {k}" for g, k in fit.ngroups.items()),
+        f"logLik {fit.loglik:.4f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}",
+    ]
+    if fit.aliased:
+        lines.append("Aliased columns dropped: " + ", ".join(fit.aliased))
+    if fit.is_singular:
+        lines.append("Singular fit: a random-effect variance is estimated at (or near) zero.")
+    lines += ["", "Random effects:"]
+    vc = fit.variance_components[["group", "name", "variance", "sd"]]
+    lines.append(_table(vc))
+    for row in fit.correlations.itertuples(index=False):
+        lines.append(f"  corr({row.name1}, {row.name2} | {row.group}) = {row.correlation:.3f}")
+    icc = fit.icc
+    if np.isfinite(icc):
+        lines.append(f"ICC (between-group share of variance): {icc:.4f}")
+    lines += ["", "Fixed effects:"]
+    fe = fit.fixed_effects(ddf).copy()
+    fe["pvalue"] = [_fmt_p(p) for p in fe["pvalue"]]
+    lines.append(_table(fe[["term", "estimate", "se", "df", "t", "pvalue"]], {"df": 2, "t": 3}))
+    return "\n".join(lines)
+
+
+def summary_html(fit: LmmResult) -> str:
+    crit = "REML" if fit.reml else "ML"
+    head = (
+        f"<p><b>Linear mixed model</b> fit by {crit}: <code>{html.escape(fit.formula)}</code><br>"
+        f"{fit.nobs} observations; groups: "
+        + html.escape(", ".join(f"{g} {k}" for g, k in fit.ngroups.items()))
+        + f"; logLik {fit.loglik:.3f}"
+        + (" ; <b>singular fit</b>" if fit.is_singular else "")
+        + "</p>"
+    )
+    vc = fit.variance_components[["group", "name", "variance", "sd"]]
+    fe = fit.fixed_effects()
+    return (
+        head
+        + "<p>Random effects</p>"
+        + vc.to_html(index=False, float_format=lambda x: f"{x:.5g}")
+        + "<p>Fixed effects (Satterthwaite df)</p>"
+        + fe.to_html(index=False, float_format=lambda x: f"{x:.5g}")
+    )
