@@ -106,7 +106,20 @@ def test_xlsx_one_sheet_per_table(tmp_path):
     review = load_review(tmp_path)
     assert len(review.patients) == 3
     assert list(review.studies["year"]) == [1993, 2001]
+    assert str(review.studies["year"].dtype) == "Int64"  # 2001.0 in a workbook is the year 2001
     assert "sheet Patients" in review.sources["patients"]
+
+
+def test_integer_column_may_be_empty(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct\nS1,1,TN,50\nS2,1,TN,40\n"
+    )
+    (tmp_path / "studies.csv").write_text("study_id,year,n_patients\nS1,1993,\nS2,,1\n")
+    review = load_review(tmp_path)
+    assert str(review.studies["year"].dtype) == "Int64"
+    assert review.studies["year"].iloc[0] == 1993
+    assert review.studies["year"].isna().iloc[1]
+    assert review.studies["n_patients"].isna().iloc[0]
 
 
 def test_xlsx_single_sheet_is_the_patients_table(tmp_path):

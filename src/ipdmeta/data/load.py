@@ -10,7 +10,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ipdmeta.data.categories import CategoryMap
@@ -259,7 +258,7 @@ def _check_studies(patients: TypedTable, studies: TypedTable) -> None:
                     severity=Severity.WARNING,
                 )
             )
-        elif "n_patients" in frame and not np.isnan(frame["n_patients"].iloc[i]):
+        elif "n_patients" in frame and not pd.isna(frame["n_patients"].iloc[i]):
             stated = int(frame["n_patients"].iloc[i])
             if stated != counts[study]:
                 studies.problems.append(

@@ -144,7 +144,7 @@ def _group_problems(
         )
 
 
-def _type_numbers(table: TypedTable, spec: ColumnSpec, cells: list[Any]) -> np.ndarray:
+def _type_numbers(table: TypedTable, spec: ColumnSpec, cells: list[Any]) -> Any:
     out = np.full(len(cells), np.nan)
     bad_rows: list[int] = []
     bad_values: list[Any] = []
@@ -170,6 +170,12 @@ def _type_numbers(table: TypedTable, spec: ColumnSpec, cells: list[Any]) -> np.n
         f"{kind} ({spec.description}) or an empty cell",
     )
     _check_range(table, spec, out, cells)
+    if spec.kind is ColumnKind.INTEGER:
+        # A nullable integer column: a year is 1993, not 1993.0, and may still be empty.
+        valid = ~np.isnan(out) & (out % 1 == 0)
+        integers = pd.array(np.where(valid, out, 0).astype(np.int64), dtype="Int64")
+        integers[~valid] = pd.NA
+        return integers
     return out
 
 
