@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ipdmeta.cli import main
+from ipdmeta.simulate import Covariate, SimulationDesign, simulate_review
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "imcs-cnop"
@@ -56,3 +57,75 @@ def digest(path: Path) -> str:
 
 def patients_csv(*rows: str, header: str = PATIENT_HEADER) -> str:
     return "\n".join([header, *rows]) + "\n"
+
+
+# --- simulated review folders with awkward shapes (all simulated data) ---
+
+REVIEW_SPEC = """
+[report]
+title = "Simulated review"
+
+[[models]]
+name = "primary"
+formula = "relief_pct ~ diagnosis + (1 | study_id)"
+factor = "diagnosis"
+headline = ["TN - DPS"]
+
+[confounders]
+candidates = ["age"]
+model = "primary"
+
+[sensitivity]
+leave_one_study_out = true
+"""
+
+
+def write_review(
+    folder: Path, design: SimulationDesign, seed: int, spec: str = REVIEW_SPEC
+) -> Path:
+    """Write a simulated review (patients, studies, quality, review.toml) into ``folder``."""
+    review = simulate_review(design, seed=seed)
+    review.write(folder)
+    (folder / "review.toml").write_text(spec)
+    return folder
+
+
+BASE = dict(
+    categories={"diagnosis": {"TN": 0.4, "DPS": 0.3, "AD": 0.3}},
+    effects={"diagnosis": {"TN": 15.0, "DPS": -10.0}},
+    covariates={"age": Covariate(mean=55.0, sd=12.0, lower=18, upper=90, decimals=0)},
+)
+
+
+@pytest.fixture
+def singular_review(tmp_path: Path) -> Path:
+    # No between-study variation at all: the REML estimate of tau2 is 0 (a singular fit).
+    design = SimulationDesign(n_studies=12, n_patients=90, between_study_sd=0.0,
+                              residual_sd=20.0, **BASE)  # fmt: skip
+    return write_review(tmp_path / "singular", design, seed=11)
+
+
+@pytest.fixture
+def two_eligible_studies_review(tmp_path: Path) -> Path:
+    # Three studies, one a case report: two studies are eligible for the two-stage analysis.
+    design = SimulationDesign(n_studies=3, n_patients=14, study_size_skew=4.0, **BASE)
+    return write_review(tmp_path / "two", design, seed=5)
+
+
+@pytest.fixture
+def one_eligible_study_review(tmp_path: Path) -> Path:
+    # Four studies of sizes 5, 1, 1, 1: only one study is eligible for two-stage.
+    design = SimulationDesign(n_studies=4, n_patients=8, study_size_skew=6.0, **BASE)
+    return write_review(tmp_path / "one", design, seed=2)
+
+
+@pytest.fixture
+def single_patient_category_review(tmp_path: Path) -> Path:
+    import pandas as pd
+
+    design = SimulationDesign(n_studies=10, n_patients=70, **BASE)
+    folder = write_review(tmp_path / "single", design, seed=3)
+    patients = pd.read_csv(folder / "patients.csv")
+    patients.loc[5, "diagnosis"] = "PHN"  # the only patient with post-herpetic neuralgia
+    patients.to_csv(folder / "patients.csv", index=False)
+    return folder

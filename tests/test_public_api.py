@@ -3,12 +3,63 @@
 from __future__ import annotations
 
 import ipdmeta
+import ipdmeta.analysis
 import ipdmeta.data
 import ipdmeta.errors
+import ipdmeta.meta
+import ipdmeta.mixed
+import ipdmeta.report
 import ipdmeta.simulate
 
 PUBLIC = {
-    ipdmeta: ["IpdmetaError", "__version__", "data", "meta", "mixed", "simulate"],
+    ipdmeta: [
+        "IpdmetaError",
+        "__version__",
+        "analysis",
+        "data",
+        "meta",
+        "mixed",
+        "report",
+        "run",
+        "simulate",
+    ],
+    ipdmeta.analysis: ["ReviewRun", "ReviewSpec", "load_spec", "parse_spec", "run_review"],
+    ipdmeta.report: ["run", "write_report"],
+    ipdmeta.mixed: ["DDF", "Adjust", "BootstrapResult", "ConfintMethod", "LmmResult", "lmm", "lrt"],
+    ipdmeta.meta: [
+        "BatchResult",
+        "CommonTau2",
+        "EffectSizes",
+        "EggerResult",
+        "HeterogeneityCI",
+        "InfluenceResult",
+        "LeaveOneOutResult",
+        "Measure",
+        "MetaRegressionResult",
+        "MetaResult",
+        "Method",
+        "PermutationResult",
+        "StudySummaries",
+        "SubgroupResult",
+        "Tau2Model",
+        "Test",
+        "TrimFillResult",
+        "back_transform",
+        "egger_test",
+        "escalc",
+        "forest_plot",
+        "funnel_plot",
+        "influence",
+        "leave_one_out",
+        "meta_regression",
+        "permutation_test",
+        "random_effects",
+        "random_effects_batch",
+        "study_summaries",
+        "subgroups",
+        "transf_ipft",
+        "trim_and_fill",
+    ],
     ipdmeta.errors: [
         "ConvergenceError",
         "DataError",

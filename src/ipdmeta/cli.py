@@ -84,6 +84,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the summary and problems as JSON"
     )
 
+    run = commands.add_parser(
+        "run",
+        help="analyse a review folder and write the report",
+        description=(
+            "Analyse the review folder DIR as its review.toml says (defaults without one) and "
+            "write report.html, results.json, tables/ and figures/ to OUT (default DIR/out). "
+            "The previous output is replaced only when the new one is complete."
+        ),
+    )
+    run.add_argument("folder", type=Path, metavar="DIR", help="the review folder")
+    run.add_argument("--out", type=Path, help="the output folder (default DIR/out)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
     simulate = commands.add_parser(
         "simulate",
         help="write a simulated review from a parameter file",
@@ -101,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return _validate(args)
+        if args.command == "run":
+            return _run(args)
         return _simulate(args)
     except IpdmetaError as exc:
         if args.debug:
@@ -173,6 +188,40 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in review.warnings:
             print(f"  - {problem}")
     print("\nThe data can be analysed.")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import time
+
+    from ipdmeta.analysis.pipeline import STAGES
+    from ipdmeta.report.build import run
+
+    started = time.perf_counter()
+    total = len(STAGES) + 1
+    count = 0
+    console = None
+    if not args.quiet:
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
+
+    def progress(stage: str) -> None:
+        nonlocal count
+        count += 1
+        if console is not None:
+            elapsed = time.perf_counter() - started
+            console.print(f"[dim]{elapsed:5.1f} s[/dim]  [{count}/{total}] {stage}")
+
+    result = run(args.folder, args.out, progress=progress)
+    output = result.output or args.folder / "out"
+    if console is not None:
+        elapsed = time.perf_counter() - started
+        console.print(f"[dim]{elapsed:5.1f} s[/dim]  done")
+        print(f"Report: {output / 'report.html'}")
+        print(f"Numbers: {output / 'results.json'}; tables and figures beside them")
+        for panel in result.robustness:
+            print(f"  {panel.model}: {panel.contrast} {panel.verdict()}")
     return 0
 
 

@@ -46,7 +46,7 @@ class DataSpec:
     patients: str = "patients.csv"
     studies: str | None = "studies.csv"
     quality: str | None = "quality.csv"
-    category_maps: tuple[str, ...] = ("categories.csv",)
+    category_maps: tuple[str, ...] = ()  # () means categories.csv when the folder has one
     vocabularies: tuple[str, ...] = ("general", "cnop")
 
 
@@ -241,7 +241,10 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
         "patients": (_text, "the patients file (one row per patient), relative to the folder"),
         "studies": (_optional_text, 'the studies file, or "" for none'),
         "quality": (_optional_text, 'the quality-appraisal file, or "" for none'),
-        "category_maps": (_texts, "category map CSV files (column,label,category)"),
+        "category_maps": (
+            _texts,
+            "category map CSV files (column,label,category); by default categories.csv if present",
+        ),
         "vocabularies": (_choices("general", "cnop"), "built-in vocabularies to start from"),
     },
     "outcome": {

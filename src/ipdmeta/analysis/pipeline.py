@@ -1,0 +1,212 @@
+"""Run a whole review: read the spec and data, fit everything, return one result object.
+
+:func:`run_review` is numerics only; :func:`ipdmeta.run` (in :mod:`ipdmeta.report.run`)
+adds writing the report. Stages are announced through an optional ``progress`` callback.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
+from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
+from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
+from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
+from ipdmeta.analysis.spec import ReviewSpec, load_spec
+from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
+from ipdmeta.data.summary import DataSummary
+from ipdmeta.errors import ModelSpecError, SpecError
+
+__all__ = ["STAGES", "ReviewRun", "run_review"]
+
+Progress = Callable[[str], None]
+
+STAGES = (
+    "reading the data",
+    "describing the data",
+    "two-stage meta-analysis",
+    "mixed models",
+    "confounder screening",
+    "robustness refits",
+)
+
+
+@dataclass(frozen=True)
+class ReviewRun:
+    """Everything one run of a review computed; its parts are the library's own results.
+
+    Attributes
+    ----------
+    spec, data, summary
+        The analysis spec, the loaded data and its summary.
+    analysis_data
+        The data the models saw (one row per patient, the columns the models use).
+    two_stage
+        The two-stage meta-analysis of study mean relief.
+    models
+        Model name -> :class:`~ipdmeta.analysis.models.FittedModel`.
+    confounders
+        The confounder screen, or None when the spec lists no candidates.
+    robustness
+        One panel per headline contrast.
+    software, seconds
+        Versions used, and the time each stage took.
+    output
+        The report folder, when the run wrote one (:func:`ipdmeta.run`).
+    """
+
+    spec: ReviewSpec
+    data: ReviewData
+    summary: DataSummary
+    analysis_data: pd.DataFrame
+    two_stage: TwoStage
+    models: dict[str, FittedModel]
+    confounders: ConfounderScreen | None
+    robustness: list[ContrastRobustness]
+    software: dict[str, str]
+    seconds: dict[str, float] = field(default_factory=dict)
+    output: Path | None = None
+
+    @property
+    def primary(self) -> FittedModel:
+        return next(iter(self.models.values()))
+
+    @property
+    def icc(self) -> float:
+        """Between-study share of variance of the primary model."""
+        return float(self.primary.fit.icc)
+
+
+def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
+    """Analyse the review in folder ``path`` as its ``review.toml`` says."""
+    folder = Path(path)
+    spec = load_spec(folder)
+    say = progress or (lambda stage: None)
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = now - clock
+        clock = now
+
+    say(STAGES[0])
+    data = _load(spec)
+    lap(STAGES[0])
+    say(STAGES[1])
+    summary = summarise(data)
+    analysis_data, relief_kept = _analysis_data(spec, data)
+    lap(STAGES[1])
+
+    say(STAGES[2])
+    meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
+    lap(STAGES[2])
+
+    say(STAGES[3])
+    models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
+    lap(STAGES[3])
+
+    say(STAGES[4])
+    confounders = None
+    if spec.confounders.candidates:
+        confounders = screen_confounders(
+            models[spec.confounders.model], analysis_data, spec.confounders, spec.inference
+        )
+    lap(STAGES[4])
+
+    say(STAGES[5])
+    robustness = [
+        panel
+        for model in models.values()
+        for panel in assess_robustness(
+            model,
+            analysis_data,
+            relief_kept,
+            spec.inference,
+            spec.sensitivity,
+            spec.outcome.worsening,
+        )
+    ]
+    lap(STAGES[5])
+    return ReviewRun(
+        spec=spec,
+        data=data,
+        summary=summary,
+        analysis_data=analysis_data,
+        two_stage=meta_analysis,
+        models=models,
+        confounders=confounders,
+        robustness=robustness,
+        software=software_versions(),
+        seconds=seconds,
+    )
+
+
+def _load(spec: ReviewSpec) -> ReviewData:
+    folder = spec.folder
+    maps = [folder / name for name in spec.data.category_maps]
+    for path in maps:
+        if not path.is_file():
+            raise SpecError(f"{spec.source}: the category map {path.name!r} is not in {folder}")
+    optional = {
+        name: (folder / value if value and (folder / value).is_file() else None)
+        for name, value in (("studies", spec.data.studies), ("quality", spec.data.quality))
+    }
+    # Worsening is always kept at loading, so the robustness panel can floor it itself.
+    outcome = OutcomeOptions(
+        worsening="keep",
+        responder_thresholds=spec.outcome.responder_thresholds,
+        agreement_tolerance=spec.outcome.agreement_tolerance,
+        default_scale=spec.outcome.default_scale,
+    )
+    return load_review(
+        folder / spec.data.patients,
+        studies=optional["studies"],
+        quality=optional["quality"],
+        outcome=outcome,
+        vocabularies=spec.data.vocabularies,
+        category_files=maps,
+    )
+
+
+def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd.Series]:
+    """The columns the models use, with relief as the spec defines it."""
+    patients = data.patients
+    wanted = ["study_id", "patient_id", "source_row", "relief_pct"]
+    for model in spec.models:
+        for name in model_variables(model.formula):
+            if name not in patients.columns:
+                known = ", ".join(c for c in patients.columns if c != "source_row")
+                raise ModelSpecError(
+                    f"model {model.name!r}: the formula {model.formula!r} uses {name!r}, "
+                    f"which is not a column of the patients table; columns: {known}"
+                )
+            wanted.append(name)
+    wanted += [c for c in spec.confounders.candidates if c in patients.columns]
+    frame = patients[list(dict.fromkeys(wanted))].copy()
+    kept = frame["relief_pct"].copy()
+    if spec.outcome.worsening == "floor":
+        frame["relief_pct"] = kept.clip(lower=0)
+    return frame.reset_index(drop=True), kept.reset_index(drop=True)
+
+
+def software_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("ipdmeta", "numpy", "scipy", "pandas", "matplotlib"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def describe_stages(seconds: dict[str, float]) -> str:
+    return ", ".join(f"{stage} {s:.2f} s" for stage, s in seconds.items())

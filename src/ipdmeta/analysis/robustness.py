@@ -1,0 +1,209 @@
+"""Does a headline finding survive other reasonable analysis choices?
+
+For each headline contrast of each model, the p-value is recomputed under every df method
+and multiplicity adjustment the spec lists, over leave-one-study-out refits, and with
+worsening kept negative or floored at 0. Each row gets a plain verdict: the finding holds
+when p < alpha and the estimate keeps the sign of the main analysis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipdmeta.analysis.models import FittedModel, contrast_summary
+from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
+from ipdmeta.errors import IpdmetaError
+
+__all__ = ["ContrastRobustness", "assess_robustness"]
+
+DDF_LABELS = {
+    "satterthwaite": "Satterthwaite df",
+    "kenward-roger": "Kenward-Roger df",
+    "residual": "residual df",
+    "asymptotic": "asymptotic (z)",
+}
+
+
+@dataclass(frozen=True)
+class ContrastRobustness:
+    """The robustness panel of one headline contrast.
+
+    ``table`` columns: ``group, choice, estimate, pvalue, pvalue_low, pvalue_high, holds,
+    note``; the first row is the main analysis.
+    """
+
+    model: str
+    contrast: str
+    alpha: float
+    table: pd.DataFrame
+    leave_one_out: pd.DataFrame
+
+    @property
+    def holds_everywhere(self) -> bool:
+        return bool(self.table["holds"].all())
+
+    def verdict(self) -> str:
+        held = int(self.table["holds"].sum())
+        total = len(self.table)
+        if held == total:
+            return f"holds under all {total} analysis choices"
+        if held == 0:
+            return f"does not hold under any of the {total} analysis choices"
+        failing = ", ".join(self.table.loc[~self.table["holds"], "choice"].head(4))
+        return f"holds under {held} of {total} analysis choices; not under {failing}"
+
+
+def _row(
+    group: str,
+    choice: str,
+    summary: dict[str, float],
+    main_sign: float,
+    alpha: float,
+    note: str = "",
+    low: float = np.nan,
+    high: float = np.nan,
+) -> dict[str, Any]:
+    p = summary["pvalue"]
+    holds = bool(p < alpha and np.sign(summary["estimate"]) == main_sign)
+    if not np.isnan(high):
+        holds = bool(high < alpha and holds)
+    return {
+        "group": group,
+        "choice": choice,
+        "estimate": summary["estimate"],
+        "pvalue": p,
+        "pvalue_low": low,
+        "pvalue_high": high,
+        "holds": holds,
+        "note": note,
+    }
+
+
+def assess_robustness(
+    model: FittedModel,
+    data: pd.DataFrame,
+    relief_kept: pd.Series,
+    inference: InferenceSpec,
+    sensitivity: SensitivitySpec,
+    main_worsening: str,
+) -> list[ContrastRobustness]:
+    """The robustness panel for each headline contrast of ``model``.
+
+    ``data`` is what the main model saw; ``relief_kept`` is % relief with worsening kept
+    negative, aligned with ``data``, from which the floored version is made.
+    """
+    from ipdmeta import mixed
+
+    spec = model.spec
+    fit = model.fit
+    main_adjust = inference.adjust
+    alpha = inference.alpha
+    outcome = spec.formula.split("~")[0].strip()
+    panels = []
+    for contrast in spec.headline:
+        main = contrast_summary(model.pairwise[main_adjust], contrast)
+        sign = float(np.sign(main["estimate"])) or 1.0
+        label = f"{DDF_LABELS[inference.ddf]}, {main_adjust} (main analysis)"
+        rows = [_row("main analysis", label, main, sign, alpha)]
+        for ddf in sensitivity.ddf:
+            if ddf == inference.ddf:
+                continue
+            table = fit.pairwise(spec.factor, adjust=main_adjust, ddf=ddf)
+            rows.append(
+                _row("df method", DDF_LABELS[ddf], contrast_summary(table, contrast), sign, alpha)
+            )
+        for adjust in sensitivity.adjust:
+            if adjust == main_adjust:
+                continue
+            table = fit.pairwise(spec.factor, adjust=adjust, ddf=inference.ddf)
+            rows.append(
+                _row(
+                    "multiplicity",
+                    f"{adjust} adjustment",
+                    contrast_summary(table, contrast),
+                    sign,
+                    alpha,
+                )
+            )
+
+        loo = pd.DataFrame()
+        if sensitivity.leave_one_study_out:
+            loo = _leave_one_study_out(spec, data, contrast, inference)
+            usable = loo.dropna(subset=["pvalue"])
+            if not usable.empty:
+                worst = usable.loc[usable["pvalue"].idxmax()]
+                note = f"largest p without study {worst['left_out']}"
+                if len(usable) < len(loo):
+                    note += f"; {len(loo) - len(usable)} refits could not estimate the contrast"
+                summary = {"estimate": float(worst["estimate"]), "pvalue": float(worst["pvalue"])}
+                rows.append(
+                    _row(
+                        "leave one study out",
+                        f"leave one study out ({len(loo)} refits)",
+                        summary,
+                        sign,
+                        alpha,
+                        note,
+                        float(usable["pvalue"].min()),
+                        float(usable["pvalue"].max()),
+                    )
+                )
+
+        for worsening in sensitivity.worsening:
+            if worsening == main_worsening:
+                continue
+            values = relief_kept.clip(lower=0) if worsening == "floor" else relief_kept
+            changed = data.assign(**{outcome: values.to_numpy()})
+            refit = mixed.lmm(spec.formula, changed, reml=inference.reml)
+            table = refit.pairwise(spec.factor, adjust=main_adjust, ddf=inference.ddf)
+            n_changed = int((values.to_numpy() != data[outcome].to_numpy()).sum())
+            rows.append(
+                _row(
+                    "worsening",
+                    f"worsening {'floored at 0' if worsening == 'floor' else 'kept negative'}",
+                    contrast_summary(table, contrast),
+                    sign,
+                    alpha,
+                    f"{n_changed} patients' relief changes",
+                )
+            )
+        panels.append(ContrastRobustness(spec.name, contrast, alpha, pd.DataFrame(rows), loo))
+    return panels
+
+
+def _leave_one_study_out(
+    spec: Any, data: pd.DataFrame, contrast: str, inference: InferenceSpec
+) -> pd.DataFrame:
+    from ipdmeta import mixed
+
+    rows = []
+    for study in pd.unique(data["study_id"]):
+        subset = data[data["study_id"] != study]
+        try:
+            fit = mixed.lmm(spec.formula, subset, reml=inference.reml)
+            table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
+            summary = contrast_summary(table, contrast)
+            rows.append(
+                {
+                    "left_out": study,
+                    "estimate": summary["estimate"],
+                    "pvalue": summary["pvalue"],
+                    "note": "",
+                }
+            )
+        except IpdmetaError as exc:
+            # Leaving out the only study of a level (or the last but one study) is a
+            # defined outcome of this analysis, not a failure of the run.
+            rows.append(
+                {
+                    "left_out": study,
+                    "estimate": np.nan,
+                    "pvalue": np.nan,
+                    "note": str(exc).splitlines()[0],
+                }
+            )
+    return pd.DataFrame(rows, columns=["left_out", "estimate", "pvalue", "note"])

@@ -1,0 +1,324 @@
+"""Write a review's report folder: report.html, results.json, tables/, figures/.
+
+The output is built in a temporary folder beside the target and swapped in only when
+complete, so a failed run leaves the previous output untouched and nothing partial.
+A folder is only ever replaced if ipdmeta made it (it holds a marker file) or is empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup
+
+from ipdmeta.analysis.pipeline import ReviewRun, run_review
+from ipdmeta.data.writers import write_csv, write_text
+from ipdmeta.errors import ReportError
+from ipdmeta.report import figures
+from ipdmeta.report.html import render_report
+from ipdmeta.report.methods import methods_paragraph
+from ipdmeta.report.results import relief_by_category, results_json
+
+__all__ = ["MARKER", "run", "write_report"]
+
+MARKER = ".ipdmeta-output"
+
+Progress = Callable[[str], None]
+
+
+def run(
+    path: str | Path, out: str | Path | None = None, progress: Progress | None = None
+) -> ReviewRun:
+    """Analyse the review folder ``path`` and write its report to ``out`` (``path/out``).
+
+    Returns the :class:`~ipdmeta.analysis.pipeline.ReviewRun`, whose ``output`` is the
+    report folder. The same as ``ipdmeta run PATH --out OUT``.
+    """
+    folder = Path(path)
+    target = Path(out) if out is not None else folder / "out"
+    _check_target(folder, target)
+    result = run_review(folder, progress)
+    (progress or (lambda stage: None))("writing the report")
+    write_report(result, target)
+    return dataclasses.replace(result, output=target)
+
+
+def _check_target(folder: Path, target: Path) -> None:
+    if target.resolve() == folder.resolve():
+        raise ReportError(f"{target}: the output folder cannot be the review folder itself")
+    if target.exists():
+        if not target.is_dir():
+            raise ReportError(f"{target}: exists and is not a folder; choose another --out")
+        if not (target / MARKER).exists() and any(target.iterdir()):
+            raise ReportError(
+                f"{target}: exists, is not empty and was not made by ipdmeta; it is left "
+                "untouched. Choose another --out, or empty it"
+            )
+
+
+def write_report(result: ReviewRun, target: Path) -> None:
+    """Write everything into a new folder, then swap it in for ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    try:
+        _write_all(result, building)
+        (building / MARKER).write_text("made by ipdmeta run; safe to replace\n")
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            target.rename(old / target.name)
+            building.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            building.rename(target)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+
+
+def _write_all(result: ReviewRun, folder: Path) -> None:
+    (folder / "tables").mkdir()
+    (folder / "figures").mkdir()
+    tables = _tables(result)
+    for name, frame in tables.items():
+        write_csv(frame, folder / "tables" / f"{name}.csv")
+    svgs = _figures(result, folder / "figures")
+    write_text(folder / "results.json", results_json(result))
+    write_text(folder / "report.html", render_report(_context(result, tables, svgs)))
+
+
+def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame] = {
+        "analysis_data": result.analysis_data,
+        "studies": _study_table(result),
+        "responders": result.summary.responders,
+        "two_stage_studies": result.two_stage.studies,
+        "category_map": result.data.label_map,
+    }
+    for name, model in result.models.items():
+        tables[f"{name}_fixed_effects"] = model.fixed_effects
+        tables[f"{name}_anova"] = model.anova
+        tables[f"{name}_emmeans"] = model.emmeans
+        tables[f"{name}_pairwise"] = pd.concat(list(model.pairwise.values()), ignore_index=True)
+        tables[f"{name}_variance_components"] = model.fit.variance_components
+        tables[f"relief_by_{model.spec.factor}"] = relief_by_category(
+            result.analysis_data, model.spec.factor
+        )
+    if result.confounders is not None:
+        tables["confounder_screen"] = result.confounders.table
+    for i, panel in enumerate(result.robustness):
+        tables[f"robustness_{i}_{panel.model}"] = panel.table.assign(contrast=panel.contrast)
+    if result.data.quality is not None:
+        tables["quality"] = result.data.quality
+    return tables
+
+
+def _study_table(result: ReviewRun) -> pd.DataFrame:
+    data = result.analysis_data
+    per_study = data.groupby("study_id").agg(
+        n_extracted=("patient_id", "count"),
+        mean_relief=("relief_pct", "mean"),
+    )
+    studies = result.data.studies
+    if studies is None:
+        return per_study.reset_index()
+    columns = [
+        c for c in ("study_id", "first_author", "year", "design", "n_patients") if c in studies
+    ]
+    return studies[columns].merge(per_study.reset_index(), on="study_id", how="left")
+
+
+def _figures(result: ReviewRun, folder: Path) -> dict[str, Markup]:
+    formats = result.spec.report.figure_formats
+    svgs: dict[str, str] = {}
+
+    def save(name: str, ax: Any) -> None:
+        svgs[name] = figures.save_figure(ax, folder, name, formats)
+
+    if result.spec.prisma.given:
+        save("prisma", figures.prisma_diagram(_prisma_counts(result)))
+    if result.data.quality is not None:
+        save("quality", figures.quality_traffic_light(result.data.quality))
+    for model in result.models.values():
+        factor = model.spec.factor
+        save(f"relief_by_{factor}", figures.relief_by_category(result.analysis_data, factor))
+        save(f"emmeans_{model.spec.name}", figures.emmeans_plot(model.emmeans, factor))
+        ranef = model.fit.ranef()
+        caterpillar = pd.DataFrame(
+            {"group": ranef["level"], "value": ranef["estimate"], "sd": ranef["se"]}
+        )
+        diagnostics = figures.diagnostics_panel(
+            model.fit.fitted(), model.fit.residuals(), caterpillar
+        )
+        save(f"diagnostics_{model.spec.name}", diagnostics)
+    if result.two_stage.result is not None:
+        from ipdmeta.meta import forest_plot
+
+        save("forest", forest_plot(result.two_stage.result))
+    for i, panel in enumerate(result.robustness):
+        save(f"robustness_{i}", figures.robustness_dot_plot(panel.table, panel.alpha))
+    return {name: Markup(_strip_xml_header(svg)) for name, svg in svgs.items()}
+
+
+def _strip_xml_header(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _prisma_counts(result: ReviewRun) -> dict[str, Any]:
+    return dataclasses.asdict(result.spec.prisma)
+
+
+def prisma_notes(result: ReviewRun) -> list[str]:
+    """Where the PRISMA counts do not add up, or disagree with the data."""
+    p = result.spec.prisma
+    notes = []
+
+    def check(label: str, left: int | None, right: int | None) -> None:
+        if left is not None and right is not None and left != right:
+            notes.append(f"PRISMA counts do not add up: {label} ({left} vs {right}).")
+
+    identified = sum(p.records_identified.values()) if p.records_identified else None
+    if identified is not None and p.duplicates_removed is not None:
+        removed = p.duplicates_removed + (p.records_removed_other or 0)
+        check("identified - removed = screened", identified - removed, p.records_screened)
+    if p.records_screened is not None and p.records_excluded is not None:
+        check(
+            "screened - excluded = sought",
+            p.records_screened - p.records_excluded,
+            p.reports_sought,
+        )
+    if p.reports_sought is not None and p.reports_not_retrieved is not None:
+        check(
+            "sought - not retrieved = assessed",
+            p.reports_sought - p.reports_not_retrieved,
+            p.reports_assessed,
+        )
+    if p.reports_assessed is not None and p.reports_excluded:
+        check(
+            "assessed - excluded = included",
+            p.reports_assessed - sum(p.reports_excluded.values()),
+            p.studies_included,
+        )
+    check("studies included vs studies in the data", p.studies_included, result.summary.n_studies)
+    check(
+        "patients included vs patients in the data", p.patients_included, result.summary.n_patients
+    )
+    return notes
+
+
+def _context(
+    result: ReviewRun, tables: dict[str, pd.DataFrame], svgs: dict[str, Markup]
+) -> dict[str, Any]:
+    spec = result.spec
+    summary = result.summary.to_dict()
+    patients = result.data.patients
+    age = None
+    if "age" in patients:
+        values = patients["age"]
+        age = {
+            "median": values.median(),
+            "min": values.min(),
+            "max": values.max(),
+            "missing": int(values.isna().sum()),
+        }
+    sex = patients["sex"].fillna("missing").value_counts().to_dict() if "sex" in patients else None
+    primary = result.primary
+    components = primary.fit.variance_components
+    between = components.loc[components["group"] != "Residual", "variance"].sum()
+    residual = components.loc[components["group"] == "Residual", "variance"].sum()
+    models = []
+    for name, model in result.models.items():
+        adjusts = list(model.pairwise)
+        pairwise = model.pairwise[adjusts[0]][["contrast", "estimate", "se", "df", "t", "pvalue"]]
+        for adjust in adjusts[1:]:
+            pairwise = pairwise.assign(
+                **{f"pvalue_{adjust}": model.pairwise[adjust]["pvalue"].to_numpy()}
+            )
+        caption = "unadjusted" if adjusts[0] == "none" else f"adjusted by {adjusts[0]}"
+        if adjusts[1:]:
+            caption += "; " + ", ".join(f"pvalue_{a}: adjusted by {a}" for a in adjusts[1:])
+        models.append(
+            {
+                "name": name,
+                "description": model.spec.description,
+                "formula": model.formula,
+                "nobs": model.fit.nobs,
+                "ngroups": ", ".join(str(v) for v in model.fit.ngroups.values()),
+                "singular": bool(model.fit.is_singular),
+                "ddf": model.ddf,
+                "fixed": model.fixed_effects,
+                "anova": model.anova[["term", "num_df", "den_df", "F", "pvalue"]],
+                "emmeans": model.emmeans,
+                "pairwise": pairwise,
+                "adjust_caption": caption,
+            }
+        )
+    quality = result.data.quality
+    quality_items: list[str] = []
+    quality_table = pd.DataFrame()
+    if quality is not None:
+        quality_items = list(dict.fromkeys(quality["item"]))
+        wide = quality.pivot_table(
+            index="study_id", columns="item", values="judgement", aggfunc="first", sort=False
+        )
+        wide.columns = [f"Q{quality_items.index(c) + 1}" for c in wide.columns]
+        quality_table = wide.reset_index()
+    two = result.two_stage
+    excluded = two.studies[~two.studies["included"].astype(bool)][["study", "n", "reason"]]
+    return {
+        "title": spec.report.title,
+        "authors": list(spec.report.authors),
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "folder": str(spec.folder),
+        "software": result.software,
+        "summary": result.summary,
+        "relief": summary["relief_pct"],
+        "per_study": summary["patients_per_study"],
+        "age": age,
+        "sex": sex,
+        "responders": result.summary.responders,
+        "by_category": {
+            m.spec.factor: tables[f"relief_by_{m.spec.factor}"] for m in result.models.values()
+        },
+        "figures": _Figures(svgs),
+        "prisma_notes": prisma_notes(result) if spec.prisma.given else [],
+        "study_table": tables["studies"],
+        "quality_items": quality_items,
+        "quality_table": quality_table,
+        "two_stage": two,
+        "excluded_studies": excluded,
+        "min_patients": spec.heterogeneity.min_patients_per_study,
+        "tau2_method": spec.heterogeneity.method,
+        "tau2_test": spec.heterogeneity.test,
+        "icc": result.icc,
+        "one_stage": {
+            "between": between,
+            "residual": residual,
+            "singular": bool(primary.fit.is_singular),
+        },
+        "models": models,
+        "reml": spec.inference.reml,
+        "confounders": result.confounders,
+        "robustness": result.robustness,
+        "robustness_tables": [
+            p.table[["choice", "estimate", "pvalue", "pvalue_low", "pvalue_high", "holds", "note"]]
+            for p in result.robustness
+        ],
+        "methods": methods_paragraph(result),
+        "label_map": result.data.label_map,
+        "warnings": [str(w) for w in result.data.warnings],
+    }
+
+
+class _Figures(dict[str, Markup]):
+    """Figures by name; a figure that was not drawn renders as nothing."""
+
+    def __missing__(self, key: str) -> Markup:
+        return Markup("")

@@ -1,0 +1,328 @@
+"""The report's figures. Each function draws on ``ax`` (a new one when None) and returns it.
+
+matplotlib is imported here, never by the numerics, so ``import ipdmeta`` stays light.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")  # files only: never open a window, work on machines without a screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy import stats
+
+from ipdmeta.data.writers import write_text
+
+__all__ = [
+    "caterpillar_plot",
+    "diagnostics_panel",
+    "emmeans_plot",
+    "prisma_diagram",
+    "qq_plot",
+    "quality_traffic_light",
+    "relief_by_category",
+    "residuals_vs_fitted",
+    "robustness_dot_plot",
+    "save_figure",
+]
+
+JUDGEMENT_COLOURS = {
+    "yes": "#2e7d32",
+    "no": "#c62828",
+    "unclear": "#f9a825",
+    "not applicable": "#9e9e9e",
+}
+HOLDS_COLOUR = "#1565c0"
+FAILS_COLOUR = "#c62828"
+
+plt.rcParams.update(
+    {
+        "svg.fonttype": "none",  # keep text as text: smaller, searchable, selectable
+        "font.family": "DejaVu Sans",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "figure.dpi": 100,
+        # Laid out once when drawn; savefig's bbox="tight" would draw every figure twice.
+        "figure.constrained_layout.use": True,
+    }
+)
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is not None:
+        return ax
+    _, new = plt.subplots(figsize=size)
+    return new
+
+
+def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> str:
+    """Write the figure of ``ax`` as ``folder/name.<fmt>`` and return its SVG text.
+
+    The SVG text is what the HTML report embeds, so it is made even when SVG files are
+    not asked for.
+    """
+    figure = ax.figure
+    if not isinstance(figure, Figure):
+        raise TypeError("the axes belong to a subfigure; save the parent figure instead")
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    if "svg" in formats:
+        write_text(folder / f"{name}.svg", svg)
+    if "png" in formats:
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=150, metadata={"Software": None})
+        target = folder / f"{name}.png"
+        temporary = folder / f".{name}.png.tmp"
+        temporary.write_bytes(png.getvalue())
+        temporary.replace(target)
+    plt.close(figure)
+    return svg
+
+
+def relief_by_category(
+    patients: pd.DataFrame, column: str, outcome: str = "relief_pct", ax: Axes | None = None
+) -> Axes:
+    """Box plot with every patient as a dot, one box per category, n under each label."""
+    data = patients[[column, outcome]].dropna()
+    levels = sorted(data[column].unique(), key=str)
+    ax = _axes(ax, (max(4.0, 1.1 * len(levels) + 1.5), 3.6))
+    groups = [data.loc[data[column] == level, outcome].to_numpy(float) for level in levels]
+    ax.boxplot(groups, widths=0.55, showfliers=False, medianprops={"color": "black"})
+    rng = np.random.default_rng(0)  # fixed jitter: the same data give the same picture
+    for i, values in enumerate(groups, start=1):
+        ax.scatter(
+            i + rng.uniform(-0.18, 0.18, values.size),
+            values,
+            s=14,
+            alpha=0.6,
+            color=HOLDS_COLOUR,
+            linewidths=0,
+        )
+    ax.set_xticks(range(1, len(levels) + 1))
+    ax.set_xticklabels([f"{lv}\n(n={g.size})" for lv, g in zip(levels, groups, strict=True)])
+    ax.set_ylabel("% pain relief")
+    ax.set_xlabel(column.replace("_", " "))
+    ax.axhline(0, color="#bbbbbb", linewidth=0.8, zorder=0)
+    return ax
+
+
+def quality_traffic_light(quality: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """One row per study, one column per checklist item, coloured by judgement."""
+    items = list(dict.fromkeys(quality["item"]))
+    studies = list(dict.fromkeys(quality["study_id"]))
+    ax = _axes(ax, (max(5.0, 0.45 * len(items) + 2.5), max(3.0, 0.28 * len(studies) + 1.5)))
+    lookup = {(r.study_id, r.item): r.judgement for r in quality.itertuples()}
+    cells = [(x, y, lookup.get((s, i))) for y, s in enumerate(studies) for x, i in enumerate(items)]
+    ax.scatter(
+        [c[0] for c in cells],
+        [c[1] for c in cells],
+        s=90,
+        c=[JUDGEMENT_COLOURS.get(str(c[2]), "white") for c in cells],
+        edgecolors="#555555",
+        linewidths=0.4,
+    )
+    ax.set_xticks(range(len(items)))
+    ax.set_xticklabels([f"Q{i + 1}" for i in range(len(items))])
+    ax.set_yticks(range(len(studies)))
+    ax.set_yticklabels(studies, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(-0.7, len(items) - 0.3)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(length=0)
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=c, label=j)
+        for j, c in JUDGEMENT_COLOURS.items()
+    ]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    return ax
+
+
+def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
+    """The PRISMA 2020 flow diagram for new reviews (databases and registers only).
+
+    ``counts`` holds ``records_identified`` (by source), ``duplicates_removed``,
+    ``records_removed_other``, ``records_screened``, ``records_excluded``,
+    ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
+    ``reports_excluded`` (by reason), ``studies_included`` and ``patients_included``;
+    a missing count is drawn as "n = ?".
+    """
+    ax = _axes(ax, (8.5, 7.5))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+
+    def n(key: str) -> str:
+        value = counts.get(key)
+        return "?" if value is None else f"{value:,}"
+
+    identified = counts.get("records_identified") or {}
+    total = sum(identified.values()) if identified else None
+    sources = "\n".join(f"  {name} (n = {value:,})" for name, value in identified.items())
+    excluded = counts.get("reports_excluded") or {}
+    reasons = "\n".join(f"  {reason} (n = {value:,})" for reason, value in excluded.items())
+    left = [
+        (
+            8.6,
+            f"Records identified from:\n{sources or '  (not given)'}\nTotal (n = "
+            f"{'?' if total is None else f'{total:,}'})",
+        ),
+        (6.5, f"Records screened\n(n = {n('records_screened')})"),
+        (4.9, f"Reports sought for retrieval\n(n = {n('reports_sought')})"),
+        (3.3, f"Reports assessed for eligibility\n(n = {n('reports_assessed')})"),
+        (
+            1.1,
+            f"Studies included in review\n(n = {n('studies_included')})\n"
+            f"Patients included\n(n = {n('patients_included')})",
+        ),
+    ]
+    right = [
+        (
+            8.6,
+            f"Records removed before screening:\n  Duplicates (n = {n('duplicates_removed')})"
+            f"\n  Other reasons (n = {n('records_removed_other')})",
+        ),
+        (6.5, f"Records excluded\n(n = {n('records_excluded')})"),
+        (4.9, f"Reports not retrieved\n(n = {n('reports_not_retrieved')})"),
+        (3.3, f"Reports excluded:\n{reasons or '  (not given)'}"),
+    ]
+    box = {"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "#37474f"}
+    for y, text in left:
+        ax.text(2.6, y, text, ha="center", va="center", fontsize=8.5, bbox=box)
+    for y, text in right:
+        ax.text(7.6, y, text, ha="center", va="center", fontsize=8.5, bbox=box)
+    arrow = {"arrowstyle": "->", "color": "#37474f"}
+    for (y0, _), (y1, _) in itertools.pairwise(left):
+        ax.annotate("", xy=(2.6, y1 + 0.55), xytext=(2.6, y0 - 0.7), arrowprops=arrow)
+    for y, _ in right:
+        ax.annotate("", xy=(5.6, y), xytext=(4.7, y), arrowprops=arrow)
+    ax.text(0.1, 9.9, "Identification", fontsize=9, fontweight="bold", va="top")
+    ax.text(0.1, 7.2, "Screening", fontsize=9, fontweight="bold", va="top")
+    ax.text(0.1, 1.9, "Included", fontsize=9, fontweight="bold", va="top")
+    return ax
+
+
+def emmeans_plot(emmeans: pd.DataFrame, factor: str, ax: Axes | None = None) -> Axes:
+    """Estimated marginal means with their confidence intervals."""
+    ax = _axes(ax, (5.5, 0.45 * len(emmeans) + 1.2))
+    y = np.arange(len(emmeans))
+    ax.errorbar(
+        emmeans["emmean"],
+        y,
+        xerr=[emmeans["emmean"] - emmeans["ci_lower"], emmeans["ci_upper"] - emmeans["emmean"]],
+        fmt="o",
+        color=HOLDS_COLOUR,
+        capsize=3,
+    )
+    ax.set_yticks(y)
+    ax.set_yticklabels(emmeans["level"])
+    ax.invert_yaxis()
+    ax.set_xlabel("estimated marginal mean % relief (95% CI)")
+    ax.set_ylabel(factor.replace("_", " "))
+    return ax
+
+
+def robustness_dot_plot(rows: pd.DataFrame, alpha: float, ax: Axes | None = None) -> Axes:
+    """p-value of a contrast under each analysis choice, on a log axis, alpha marked.
+
+    ``rows`` has columns ``choice`` and ``pvalue`` and optionally ``pvalue_low`` /
+    ``pvalue_high`` for a range (leave-one-study-out).
+    """
+    ax = _axes(ax, (6.0, 0.32 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    p = rows["pvalue"].to_numpy(float).clip(1e-12, 1)
+    colours = [HOLDS_COLOUR if v < alpha else FAILS_COLOUR for v in p]
+    if {"pvalue_low", "pvalue_high"} <= set(rows.columns):
+        low = rows["pvalue_low"].to_numpy(float)
+        high = rows["pvalue_high"].to_numpy(float)
+        has = ~np.isnan(low)
+        ax.hlines(y[has], low[has].clip(1e-12, 1), high[has].clip(1e-12, 1), color="#90a4ae")
+    ax.scatter(p, y, color=colours, zorder=3, s=28)
+    ax.axvline(alpha, color="black", linestyle="--", linewidth=0.8)
+    ax.set_xscale("log")
+    # Whole decades only, from below the smallest p (or alpha) up to 1: readable ticks.
+    low = np.nanmin(np.append(p, [alpha, rows.get("pvalue_low", pd.Series([1.0])).min()]))
+    ax.set_xlim(10 ** np.floor(np.log10(max(low, 1e-12)) - 0.3), 1.5)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_yticks(y)
+    ax.set_yticklabels(rows["choice"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"p-value (log scale); dashed line: alpha = {alpha:g}")
+    return ax
+
+
+def qq_plot(residuals: np.ndarray, ax: Axes | None = None) -> Axes:
+    """Normal Q-Q plot of residuals."""
+    ax = _axes(ax, (4.0, 4.0))
+    values = np.sort(np.asarray(residuals, dtype=float))
+    n = values.size
+    theoretical = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
+    ax.scatter(theoretical, values, s=12, color=HOLDS_COLOUR, alpha=0.7)
+    slope, intercept = np.polyfit(theoretical, values, 1) if n > 1 else (1.0, 0.0)
+    ax.plot(theoretical, intercept + slope * theoretical, color="black", linewidth=0.8)
+    ax.set_xlabel("normal quantiles")
+    ax.set_ylabel("residuals")
+    return ax
+
+
+def residuals_vs_fitted(fitted: np.ndarray, residuals: np.ndarray, ax: Axes | None = None) -> Axes:
+    """Residuals against fitted values, with a zero line."""
+    ax = _axes(ax, (4.5, 4.0))
+    ax.scatter(fitted, residuals, s=12, color=HOLDS_COLOUR, alpha=0.7)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("fitted % relief")
+    ax.set_ylabel("residual")
+    return ax
+
+
+def diagnostics_panel(fitted: np.ndarray, residuals: np.ndarray, ranef: pd.DataFrame) -> Axes:
+    """Residual Q-Q, residuals vs fitted and the caterpillar plot side by side."""
+    height = max(3.8, 0.2 * len(ranef) + 1.2)
+    _, axes = plt.subplots(1, 3, figsize=(13.0, height), width_ratios=[1, 1, 1.1])
+    qq_plot(residuals, ax=axes[0])
+    axes[0].set_title("residual Q-Q", fontsize=10)
+    residuals_vs_fitted(fitted, residuals, ax=axes[1])
+    axes[1].set_title("residuals vs fitted", fontsize=10)
+    caterpillar_plot(ranef, ax=axes[2])
+    axes[2].set_title("study random effects", fontsize=10)
+    return axes[0]
+
+
+def caterpillar_plot(ranef: pd.DataFrame, ax: Axes | None = None) -> Axes:
+    """Study random effects (conditional modes), sorted, with +-1.96 conditional SD when given.
+
+    ``ranef`` has columns ``group`` and ``value`` and optionally ``sd``.
+    """
+    data = ranef.sort_values("value").reset_index(drop=True)
+    ax = _axes(ax, (5.0, 0.25 * len(data) + 1.2))
+    y = np.arange(len(data))
+    if "sd" in data:
+        ax.errorbar(
+            data["value"],
+            y,
+            xerr=1.96 * data["sd"],
+            fmt="o",
+            color=HOLDS_COLOUR,
+            capsize=2,
+            markersize=4,
+        )
+    else:
+        ax.scatter(data["value"], y, color=HOLDS_COLOUR, s=16)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(data["group"], fontsize=7)
+    ax.set_xlabel("study random intercept (percentage points)")
+    return ax

@@ -1,0 +1,72 @@
+"""Render the self-contained HTML report (inline CSS and SVG figures, no network)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+
+__all__ = ["render_report"]
+
+
+def fmt(value: Any, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def pvalue(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return "<0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def p_equals(value: Any) -> str:
+    """ "p = 0.030" or "p < 0.001", for running text."""
+    text = pvalue(value)
+    return f"p {text[0]} {text[1:]}" if text.startswith("<") else f"p = {text}"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    return fmt(100 * value, digits) + " %" if isinstance(value, float) else fmt(value)
+
+
+def table(frame: pd.DataFrame, digits: int = 2, pcols: tuple[str, ...] = ("pvalue",)) -> Markup:
+    """A DataFrame as an HTML table: p-values as p, numbers rounded, text escaped."""
+    head = "".join(f"<th>{jinja2.filters.escape(str(c))}</th>" for c in frame.columns)
+    body = []
+    for row in frame.itertuples(index=False):
+        cells = []
+        for column, value in zip(frame.columns, row, strict=True):
+            text = (
+                pvalue(value)
+                if column in pcols or column.startswith("pvalue")
+                else fmt(value, digits)
+            )
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            cells.append(f"<td{' class=num' if numeric else ''}>{jinja2.filters.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return Markup(f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def render_report(context: dict[str, Any]) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("ipdmeta.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(
+        fmt=fmt, pvalue=pvalue, p_equals=p_equals, percent=percent, table=table
+    )
+    return environment.get_template("report.html.j2").render(**context)

@@ -1,0 +1,195 @@
+"""``results.json``: every number in the report, for scripts and checks.
+
+Top level: ``descriptive``, ``heterogeneity``, ``models``, ``robustness``, ``confounders``,
+``software``, ``warnings``. Each model has ``name``, ``formula`` (lme4 syntax over the
+columns of ``tables/analysis_data.csv``), ``ddf``, ``fixed_effects``, ``anova``,
+``emmeans``, ``pairwise`` (every adjustment, with an ``adjust`` column) and its variance
+components. Missing or undefined numbers are ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipdmeta.analysis.pipeline import ReviewRun
+
+__all__ = ["results_dict", "results_json"]
+
+FIXED_COLUMNS = ["term", "estimate", "se", "df", "t", "pvalue", "ci_lower", "ci_upper"]
+ANOVA_COLUMNS = ["term", "num_df", "den_df", "F", "pvalue", "sum_sq", "mean_sq"]
+PAIRWISE_COLUMNS = ["contrast", "estimate", "se", "df", "t", "pvalue", "adjust"]
+EMMEANS_COLUMNS = ["level", "emmean", "se", "df", "ci_lower", "ci_upper"]
+
+
+def clean(value: Any) -> Any:
+    """Make a value JSON-safe: numpy scalars to Python, NaN and infinities to None."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return None if math.isnan(number) or math.isinf(number) else number
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
+    if columns is not None:
+        frame = frame[[c for c in columns if c in frame.columns]]
+    return [clean(row) for row in frame.to_dict(orient="records")]
+
+
+def results_dict(run: ReviewRun) -> dict[str, Any]:
+    """Every number of the run as plain JSON-ready data."""
+    return clean(
+        {
+            "descriptive": _descriptive(run),
+            "heterogeneity": _heterogeneity(run),
+            "models": [_model(run, name) for name in run.models],
+            "confounders": _confounders(run),
+            "robustness": [
+                {
+                    "model": panel.model,
+                    "contrast": panel.contrast,
+                    "alpha": panel.alpha,
+                    "verdict": panel.verdict(),
+                    "holds_everywhere": panel.holds_everywhere,
+                    "rows": records(panel.table),
+                    "leave_one_out": records(panel.leave_one_out),
+                }
+                for panel in run.robustness
+            ],
+            "software": run.software,
+            "warnings": [p.to_dict() for p in run.data.warnings],
+            "seconds": run.seconds,
+        }
+    )
+
+
+def results_json(run: ReviewRun) -> str:
+    return json.dumps(results_dict(run), indent=2, allow_nan=False) + "\n"
+
+
+def relief_by_category(patients: pd.DataFrame, column: str) -> pd.DataFrame:
+    """n, median, quartiles, range and mean of % relief per category of ``column``."""
+    grouped = patients.dropna(subset=["relief_pct"]).groupby(column)["relief_pct"]
+    table = grouped.agg(
+        n="count",
+        median="median",
+        q1=lambda s: s.quantile(0.25),
+        q3=lambda s: s.quantile(0.75),
+        min="min",
+        max="max",
+        mean="mean",
+    )
+    return table.reset_index().rename(columns={column: "level"})
+
+
+def _descriptive(run: ReviewRun) -> dict[str, Any]:
+    out = run.summary.to_dict()
+    out["relief_by_category"] = {
+        model.spec.factor: records(relief_by_category(run.analysis_data, model.spec.factor))
+        for model in run.models.values()
+    }
+    return out
+
+
+def _heterogeneity(run: ReviewRun) -> dict[str, Any]:
+    two = run.two_stage
+    two_stage: dict[str, Any] = {
+        "method": run.spec.heterogeneity.method,
+        "test": run.spec.heterogeneity.test,
+        "min_patients_per_study": run.spec.heterogeneity.min_patients_per_study,
+        "k": two.k,
+        "note": two.note,
+        "studies": records(two.studies),
+    }
+    if two.result is not None:
+        r = two.result
+        for name in (
+            "estimate",
+            "se",
+            "statistic",
+            "pvalue",
+            "ci_lower",
+            "ci_upper",
+            "pi_lower",
+            "pi_upper",
+            "tau2",
+            "I2",
+            "H2",
+            "Q",
+            "Q_df",
+            "Q_pvalue",
+        ):
+            two_stage[name] = getattr(r, name)
+    primary = run.primary
+    components = primary.fit.variance_components
+    return {
+        "two_stage": two_stage,
+        "one_stage": {
+            "model": primary.spec.name,
+            "icc": run.icc,
+            "is_singular": bool(primary.fit.is_singular),
+            "variance_components": records(components),
+        },
+    }
+
+
+def _model(run: ReviewRun, name: str) -> dict[str, Any]:
+    model = run.models[name]
+    fit = model.fit
+    pairwise = pd.concat(list(model.pairwise.values()), ignore_index=True)
+    return {
+        "name": name,
+        "description": model.spec.description,
+        "formula": model.formula,
+        "factor": model.spec.factor,
+        "ddf": model.ddf,
+        "reml": run.spec.inference.reml,
+        "nobs": fit.nobs,
+        "ngroups": fit.ngroups,
+        "is_singular": bool(fit.is_singular),
+        "icc": fit.icc,
+        "loglik": fit.loglik,
+        "aic": fit.aic,
+        "bic": fit.bic,
+        "variance_components": records(fit.variance_components),
+        "fixed_effects": records(model.fixed_effects, FIXED_COLUMNS),
+        "anova": records(model.anova, ANOVA_COLUMNS),
+        "emmeans": records(model.emmeans, EMMEANS_COLUMNS),
+        "pairwise": records(pairwise, PAIRWISE_COLUMNS),
+    }
+
+
+def _confounders(run: ReviewRun) -> dict[str, Any] | None:
+    screen = run.confounders
+    if screen is None:
+        return None
+    multivariable = screen.multivariable
+    return {
+        "model": screen.model,
+        "factor": screen.factor,
+        "threshold": screen.threshold,
+        "screen": records(screen.table),
+        "selected": list(screen.selected),
+        "multivariable": None
+        if multivariable is None
+        else {
+            "formula": multivariable.formula,
+            "nobs": multivariable.fit.nobs,
+            "fixed_effects": records(multivariable.fixed_effects, FIXED_COLUMNS),
+            "anova": records(multivariable.anova, ANOVA_COLUMNS),
+        },
+    }

@@ -1,0 +1,103 @@
+"""Running whole reviews: the example and simulated folders with awkward shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipdmeta import mixed
+from ipdmeta.analysis.pipeline import run_review
+from ipdmeta.errors import ModelSpecError, SpecError
+from tests.conftest import EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def example_run():
+    return run_review(EXAMPLE)
+
+
+def test_example_runs_every_part(example_run):
+    run = example_run
+    assert run.summary.n_patients == 140 and run.summary.n_studies == 23
+    assert set(run.models) == {"primary", "secondary"}
+    assert run.two_stage.result is not None and run.two_stage.k >= 15
+    assert 0 < run.icc < 1
+    assert [(p.model, p.contrast) for p in run.robustness] == [
+        ("primary", "TN - DPS"),
+        ("secondary", "supranuclear - trigeminal_nerve"),
+    ]
+    assert run.confounders is not None and len(run.confounders.table) == 7
+
+
+def test_models_agree_with_a_direct_fit(example_run):
+    primary = example_run.models["primary"]
+    direct = mixed.lmm("relief_pct ~ diagnosis + (1 | study_id)", example_run.analysis_data)
+    expected = direct.fixed_effects(ddf="satterthwaite")
+    pd.testing.assert_frame_equal(primary.fixed_effects, expected)
+
+
+def test_robustness_rows(example_run):
+    panel = example_run.robustness[0]
+    groups = list(panel.table["group"])
+    assert groups[0] == "main analysis"
+    assert groups.count("df method") == 2 and groups.count("multiplicity") == 2
+    assert "leave one study out" in groups and "worsening" in groups
+    assert len(panel.leave_one_out) == 23
+    loo = panel.table[panel.table["group"] == "leave one study out"].iloc[0]
+    assert loo["pvalue_low"] <= loo["pvalue"] <= loo["pvalue_high"]
+    holm = panel.table[panel.table["choice"] == "holm adjustment"].iloc[0]
+    assert holm["pvalue"] >= panel.table["pvalue"].iloc[0]  # adjusting never lowers p
+
+
+def test_worsening_floor_changes_the_data_it_should(example_run):
+    panel = example_run.robustness[0]
+    row = panel.table[panel.table["group"] == "worsening"].iloc[0]
+    negative = int((example_run.analysis_data["relief_pct"] < 0).sum())
+    assert negative > 0 and row["note"] == f"{negative} patients' relief changes"
+
+
+def test_singular_fit_is_reported_not_a_crash(singular_review):
+    run = run_review(singular_review)
+    primary = run.models["primary"]
+    assert primary.fit.is_singular
+    assert run.icc == pytest.approx(0.0, abs=1e-8)
+
+
+def test_single_patient_category(single_patient_category_review):
+    run = run_review(single_patient_category_review)
+    emmeans = run.models["primary"].emmeans.set_index("level")
+    assert "PHN" in emmeans.index and np.isfinite(emmeans.loc["PHN", "se"])
+    counts = run.analysis_data["diagnosis"].value_counts()
+    assert counts["PHN"] == 1
+
+
+def test_two_eligible_studies_pooled_with_a_caveat(two_eligible_studies_review):
+    run = run_review(two_eligible_studies_review)
+    assert run.two_stage.k == 2
+    assert "only 2 studies are eligible" in run.two_stage.note
+
+
+def test_one_eligible_study_explained(one_eligible_study_review):
+    run = run_review(one_eligible_study_review)
+    assert run.two_stage.result is None
+    assert "needs 2 or more, so none was run" in run.two_stage.note
+    assert int(run.two_stage.studies["included"].astype(bool).sum()) == 1
+    loo = run.robustness[0].leave_one_out
+    # leaving out the only study with several patients leaves too little to fit: a note
+    assert loo["pvalue"].isna().any() and loo["note"].str.len().gt(0).any()
+
+
+def test_unknown_formula_variable_names_it(tmp_path, singular_review):
+    (singular_review / "review.toml").write_text(
+        '[[models]]\nname = "m"\nformula = "relief_pct ~ diagnosys + (1 | study_id)"\n'
+        'factor = "diagnosys"\n'
+    )
+    with pytest.raises(ModelSpecError, match="uses 'diagnosys', which is not a column"):
+        run_review(singular_review)
+
+
+def test_missing_category_map_named_in_spec(singular_review):
+    (singular_review / "review.toml").write_text('[data]\ncategory_maps = ["mine.csv"]\n')
+    with pytest.raises(SpecError, match=r"the category map 'mine\.csv' is not in"):
+        run_review(singular_review)

@@ -1,0 +1,45 @@
+"""The report as a reader sees it: opened in headless Chromium, every figure drawn, no
+errors logged, a screenshot taken. Chromium is Debian's (make test installs it)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_report_renders_in_chromium(example_report, tmp_path):
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed; `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    messages: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+        page.on("requestfailed", lambda r: messages.append(f"request failed: {r.url}"))
+        page.goto((example_report / "report.html").as_uri())
+        sizes = page.evaluate(
+            "Array.from(document.querySelectorAll('.figure svg'))"
+            ".map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; })"
+        )
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert len(sizes) >= 10
+    assert all(w > 100 and h > 100 for w, h in sizes), sizes
+    assert messages == []
+    assert shot.stat().st_size > 100_000

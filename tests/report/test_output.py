@@ -1,0 +1,151 @@
+"""What `ipdmeta run` writes: the results.json contract, tables, figures, a
+self-contained report, and output that is replaced only whole."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipdmeta import mixed
+from ipdmeta.cli import main
+from ipdmeta.report.build import MARKER
+from tests.conftest import EXAMPLE
+
+# The JSON is rounded by nothing: a refit on the CSV the models saw must give the same
+# numbers up to the CSV's own round trip of floats (repr, exact) and the optimiser's
+# tolerance; 1e-8 relative is far tighter than any printed digit.
+RTOL = 1e-8
+
+
+def _results(out):
+    return json.loads((out / "results.json").read_text())
+
+
+def test_results_json_contract(example_report):
+    results = _results(example_report)
+    assert {"descriptive", "heterogeneity", "models", "robustness", "software"} <= set(results)
+    for model in results["models"]:
+        assert {"name", "formula", "ddf", "fixed_effects", "anova", "pairwise"} <= set(model)
+        assert set(model["fixed_effects"][0]) >= {"term", "estimate", "se", "df", "t", "pvalue"}
+        assert set(model["anova"][0]) >= {"term", "num_df", "den_df", "F", "pvalue"}
+        assert set(model["pairwise"][0]) >= {
+            "contrast",
+            "estimate",
+            "se",
+            "df",
+            "t",
+            "pvalue",
+            "adjust",
+        }
+    assert results["heterogeneity"]["two_stage"]["I2"] is not None
+    assert 0 < results["heterogeneity"]["one_stage"]["icc"] < 1
+
+
+def test_results_equal_a_refit_on_the_analysis_data(example_report):
+    data = pd.read_csv(example_report / "tables" / "analysis_data.csv")
+    for model in _results(example_report)["models"]:
+        fit = mixed.lmm(model["formula"], data, reml=model["reml"])
+        fixed = fit.fixed_effects(ddf=model["ddf"])
+        reported = pd.DataFrame(model["fixed_effects"])
+        assert list(reported["term"]) == list(fixed["term"])
+        for column in ("estimate", "se", "df", "t", "pvalue"):
+            np.testing.assert_allclose(reported[column], fixed[column], rtol=RTOL)
+        anova = fit.anova(type=3, ddf=model["ddf"])
+        np.testing.assert_allclose(pd.DataFrame(model["anova"])["F"], anova["F"], rtol=RTOL)
+        pairs = pd.DataFrame(model["pairwise"])
+        for adjust, table in pairs.groupby("adjust"):
+            expected = fit.pairwise(model["factor"], adjust=adjust, ddf=model["ddf"])
+            np.testing.assert_allclose(table["pvalue"], expected["pvalue"], rtol=RTOL)
+
+
+def test_files_written(example_report):
+    names = {p.name for p in (example_report / "figures").iterdir()}
+    for figure in (
+        "prisma",
+        "quality",
+        "forest",
+        "relief_by_diagnosis",
+        "emmeans_primary",
+        "robustness_0",
+        "diagnostics_primary",
+    ):
+        assert {f"{figure}.svg", f"{figure}.png"} <= names, figure
+    tables = {p.name for p in (example_report / "tables").iterdir()}
+    assert {"analysis_data.csv", "primary_fixed_effects.csv", "confounder_screen.csv"} <= tables
+    assert not [p for p in example_report.parent.iterdir() if p.name.startswith(".out.")]
+
+
+def test_report_is_self_contained(example_report):
+    html = (example_report / "report.html").read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html)
+    assert html.count("<svg") >= 10
+    for section in (
+        "PRISMA 2020",
+        "Quality appraisal",
+        "Heterogeneity",
+        "Confounder screening",
+        "Robustness of the headline findings",
+        "Model diagnostics",
+        "Methods paragraph",
+    ):
+        assert section in html
+
+
+def test_failed_run_keeps_previous_output(tmp_path, example_report):
+    review = tmp_path / "review"
+    review.mkdir()
+    for name in ("patients.csv", "studies.csv", "quality.csv", "categories.csv", "review.toml"):
+        (review / name).write_bytes((EXAMPLE / name).read_bytes())
+    out = tmp_path / "out"
+    assert main(["run", str(review), "--out", str(out), "--quiet"]) == 0
+    before = (out / "results.json").read_bytes()
+    (review / "review.toml").write_text("[inference]\nddf = 'wald'\n")
+    assert main(["run", str(review), "--out", str(out), "--quiet"]) == 2
+    assert (out / "results.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "review"]
+
+
+def test_foreign_output_folder_is_not_replaced(tmp_path, capsys):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "thesis.docx").write_text("precious")
+    assert main(["run", str(EXAMPLE), "--out", str(foreign)]) == 2
+    assert "was not made by ipdmeta" in capsys.readouterr().err
+    assert (foreign / "thesis.docx").read_text() == "precious"
+
+
+def test_output_folder_marker(example_report):
+    assert (example_report / MARKER).is_file()
+
+
+@pytest.mark.parametrize("spec", ["[inference]\nddf = 'wald'\n", "[models]\n"])
+def test_bad_spec_is_a_clear_error(tmp_path, spec, capsys):
+    review = tmp_path / "review"
+    review.mkdir()
+    (review / "patients.csv").write_bytes((EXAMPLE / "patients.csv").read_bytes())
+    (review / "review.toml").write_text(spec)
+    assert main(["run", str(review)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ipdmeta: error:") and "review.toml" in err
+
+
+@pytest.mark.parametrize(
+    ("review", "explanation"),
+    [
+        ("singular_review", "Singular fit:"),
+        ("one_eligible_study_review", "needs 2 or more, so none was run"),
+        ("two_eligible_studies_review", "only 2 studies are eligible"),
+        ("single_patient_category_review", "PHN"),
+    ],
+)
+def test_awkward_reviews_give_an_explained_report(review, explanation, request, tmp_path):
+    folder = request.getfixturevalue(review)
+    out = tmp_path / "out"
+    assert main(["run", str(folder), "--out", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    assert explanation in html
+    json.loads((out / "results.json").read_text())  # valid JSON: no NaN, no Infinity
