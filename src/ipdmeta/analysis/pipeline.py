@@ -10,11 +10,14 @@ import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
@@ -33,8 +36,7 @@ STAGES = (
     "describing the data",
     "two-stage meta-analysis",
     "mixed models",
-    "confounder screening",
-    "robustness refits",
+    "confounder screening and robustness refits",
 )
 
 
@@ -114,19 +116,12 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
     models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
     lap(STAGES[3])
 
+    # The confounder screen and each model's robustness refits are independent: they run
+    # side by side where there are cores for it.
     say(STAGES[4])
-    confounders = None
-    if spec.confounders.candidates:
-        confounders = screen_confounders(
-            models[spec.confounders.model], analysis_data, spec.confounders, spec.inference
-        )
-    lap(STAGES[4])
-
-    say(STAGES[5])
-    robustness = [
-        panel
-        for model in models.values()
-        for panel in assess_robustness(
+    jobs: list[Callable[[], Any]] = [
+        partial(
+            assess_robustness,
             model,
             analysis_data,
             relief_kept,
@@ -134,8 +129,22 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
             spec.sensitivity,
             spec.outcome.worsening,
         )
+        for model in models.values()
     ]
-    lap(STAGES[5])
+    if spec.confounders.candidates:
+        jobs.append(
+            partial(
+                screen_confounders,
+                models[spec.confounders.model],
+                analysis_data,
+                spec.confounders,
+                spec.inference,
+            )
+        )
+    outcomes = parallel_map(_call, jobs)
+    robustness = [panel for panels in outcomes[: len(models)] for panel in panels]
+    confounders = outcomes[len(models)] if spec.confounders.candidates else None
+    lap(STAGES[4])
     return ReviewRun(
         spec=spec,
         data=data,
@@ -148,6 +157,10 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
         software=software_versions(),
         seconds=seconds,
     )
+
+
+def _call(job: Callable[[], Any]) -> Any:
+    return job()
 
 
 def _load(spec: ReviewSpec) -> ReviewData:

@@ -12,12 +12,15 @@ import datetime as dt
 import shutil
 import tempfile
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
 
+from ipdmeta._parallel import BackgroundMap
+from ipdmeta.analysis.models import FittedModel
 from ipdmeta.analysis.pipeline import ReviewRun, run_review
 from ipdmeta.data.writers import write_csv, write_text
 from ipdmeta.errors import ReportError
@@ -31,6 +34,7 @@ __all__ = ["MARKER", "run", "write_report"]
 MARKER = ".ipdmeta-output"
 
 Progress = Callable[[str], None]
+FigureTask = tuple[str, Callable[[], Any]]
 
 
 def run(
@@ -85,11 +89,24 @@ def write_report(result: ReviewRun, target: Path) -> None:
 def _write_all(result: ReviewRun, folder: Path) -> None:
     (folder / "tables").mkdir()
     (folder / "figures").mkdir()
-    tables = _tables(result)
-    for name, frame in tables.items():
-        write_csv(frame, folder / "tables" / f"{name}.csv")
-    svgs = _figures(result, folder / "figures")
-    write_text(folder / "results.json", results_json(result))
+    formats = result.spec.report.figure_formats
+    tasks = _figure_tasks(result)
+
+    def draw(task: FigureTask) -> str:
+        name, make = task
+        return figures.save_figure(make(), folder / "figures", name, formats)
+
+    # Drawing figures is most of the work; worker processes do it while the tables are
+    # written here.
+    with BackgroundMap(draw, tasks) as drawing:
+        tables = _tables(result)
+        for name, frame in tables.items():
+            write_csv(frame, folder / "tables" / f"{name}.csv")
+        write_text(folder / "results.json", results_json(result))
+        svgs = {
+            name: Markup(_strip_xml_header(svg))
+            for (name, _), svg in zip(tasks, drawing.results(), strict=True)
+        }
     write_text(folder / "report.html", render_report(_context(result, tables, svgs)))
 
 
@@ -134,36 +151,50 @@ def _study_table(result: ReviewRun) -> pd.DataFrame:
     return studies[columns].merge(per_study.reset_index(), on="study_id", how="left")
 
 
-def _figures(result: ReviewRun, folder: Path) -> dict[str, Markup]:
-    formats = result.spec.report.figure_formats
-    svgs: dict[str, str] = {}
-
-    def save(name: str, ax: Any) -> None:
-        svgs[name] = figures.save_figure(ax, folder, name, formats)
-
+def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
+    tasks: list[FigureTask] = []
     if result.spec.prisma.given:
-        save("prisma", figures.prisma_diagram(_prisma_counts(result)))
-    if result.data.quality is not None:
-        save("quality", figures.quality_traffic_light(result.data.quality))
+        counts = _prisma_counts(result)
+        tasks.append(("prisma", lambda: figures.prisma_diagram(counts)))
+    quality = result.data.quality
+    if quality is not None:
+        tasks.append(("quality", lambda: figures.quality_traffic_light(quality)))
     for model in result.models.values():
-        factor = model.spec.factor
-        save(f"relief_by_{factor}", figures.relief_by_category(result.analysis_data, factor))
-        save(f"emmeans_{model.spec.name}", figures.emmeans_plot(model.emmeans, factor))
+        tasks += _model_figure_tasks(result, model)
+    two_stage = result.two_stage.result
+    if two_stage is not None:
+
+        def forest() -> Any:
+            from ipdmeta.meta import forest_plot
+
+            return forest_plot(two_stage)
+
+        tasks.append(("forest", forest))
+    for i, panel in enumerate(result.robustness):
+        tasks.append(
+            (f"robustness_{i}", partial(figures.robustness_dot_plot, panel.table, panel.alpha))
+        )
+    return tasks
+
+
+def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTask]:
+    factor = model.spec.factor
+
+    def diagnostics() -> Any:
         ranef = model.fit.ranef()
         caterpillar = pd.DataFrame(
             {"group": ranef["level"], "value": ranef["estimate"], "sd": ranef["se"]}
         )
-        diagnostics = figures.diagnostics_panel(
-            model.fit.fitted(), model.fit.residuals(), caterpillar
-        )
-        save(f"diagnostics_{model.spec.name}", diagnostics)
-    if result.two_stage.result is not None:
-        from ipdmeta.meta import forest_plot
+        return figures.diagnostics_panel(model.fit.fitted(), model.fit.residuals(), caterpillar)
 
-        save("forest", forest_plot(result.two_stage.result))
-    for i, panel in enumerate(result.robustness):
-        save(f"robustness_{i}", figures.robustness_dot_plot(panel.table, panel.alpha))
-    return {name: Markup(_strip_xml_header(svg)) for name, svg in svgs.items()}
+    return [
+        (
+            f"relief_by_{factor}",
+            lambda: figures.relief_by_category(result.analysis_data, factor),
+        ),
+        (f"emmeans_{model.spec.name}", lambda: figures.emmeans_plot(model.emmeans, factor)),
+        (f"diagnostics_{model.spec.name}", diagnostics),
+    ]
 
 
 def _strip_xml_header(svg: str) -> str:

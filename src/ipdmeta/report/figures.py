@@ -81,6 +81,8 @@ def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> st
     svg = buffer.getvalue()
     if "svg" in formats:
         write_text(folder / f"{name}.svg", svg)
+    # The layout is done; keep it as it is rather than computing it again for the PNG.
+    figure.set_layout_engine("none")
     if "png" in formats:
         png = io.BytesIO()
         figure.savefig(png, format="png", dpi=150, metadata={"Software": None})

@@ -1,0 +1,77 @@
+"""Run independent pieces of work on every core, where the platform allows it.
+
+``ipdmeta run`` has a few stages made of independent parts: the robustness refits of each
+model, the confounder screen, the report's figures. Where processes can be forked (Linux),
+:class:`BackgroundMap` shares them out among worker processes. The workers are forked
+after the work is set up, so they inherit the function and its inputs; only the results
+travel back (pickled). Elsewhere, or with a single core, the parts run in turn, in this
+process, when the results are asked for.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+# The work of the map being started; a forked worker reads it from its copy of memory.
+_WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def _call(index: int) -> Any:
+    assert _WORK is not None
+    function, items = _WORK
+    return function(items[index])
+
+
+class BackgroundMap(Generic[Item, Result]):
+    """``function(item)`` for every item, started at once in worker processes.
+
+    Use as a context manager; ``results()`` waits and returns them in the items' order.
+    Leaving the block early stops the workers.
+    """
+
+    def __init__(self, function: Callable[[Item], Result], items: Sequence[Item]):
+        global _WORK
+        self._function = function
+        self._items = list(items)
+        self._pool: Any = None
+        self._pending: Any = None
+        workers = min(len(self._items), usable_cores())
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            _WORK = (function, self._items)
+            try:
+                self._pool = multiprocessing.get_context("fork").Pool(workers)
+                self._pending = self._pool.map_async(_call, range(len(self._items)), chunksize=1)
+            finally:
+                _WORK = None  # the workers have their copy; the parent needs none
+
+    def results(self) -> list[Result]:
+        if self._pending is None:
+            return [self._function(item) for item in self._items]
+        return list(self._pending.get())
+
+    def __enter__(self) -> BackgroundMap[Item, Result]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool.join()
+
+
+def parallel_map(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    """``[function(item) for item in items]``, in worker processes where possible."""
+    with BackgroundMap(function, items) as work:
+        return work.results()
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1

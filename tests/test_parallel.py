@@ -1,0 +1,42 @@
+"""The parallel map gives what the plain loop gives, in order, and passes errors on."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipdmeta import _parallel
+from ipdmeta._parallel import BackgroundMap, parallel_map
+from ipdmeta.errors import ModelSpecError
+
+
+def square_unless_three(x: int) -> int:
+    if x == 3:
+        raise ModelSpecError("three is refused")
+    return x * x
+
+
+def test_results_in_item_order() -> None:
+    items = [5, 1, 4, 2, 0]
+    assert parallel_map(square_unless_three, items) == [25, 1, 16, 4, 0]
+
+
+def test_closures_reach_forked_workers() -> None:
+    offset = 10
+    assert parallel_map(lambda x: x + offset, [1, 2, 3]) == [11, 12, 13]
+
+
+def test_serial_fallback_gives_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: 1)
+    with BackgroundMap(square_unless_three, [2, 4]) as work:
+        assert work._pool is None
+        assert work.results() == [4, 16]
+
+
+def test_worker_error_reaches_the_caller() -> None:
+    with pytest.raises(ModelSpecError, match="three is refused"):
+        parallel_map(square_unless_three, [1, 2, 3, 4])
+
+
+def test_empty_and_single_items() -> None:
+    assert parallel_map(square_unless_three, []) == []
+    assert parallel_map(square_unless_three, [7]) == [49]
