@@ -160,7 +160,8 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
     ``records_removed_other``, ``records_screened``, ``records_excluded``,
     ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
     ``reports_excluded`` (by reason), ``studies_included`` and ``patients_included``;
-    a missing count is drawn as "n = ?".
+    a missing count is drawn as "n = ?", except ``records_removed_other``, whose line is
+    left out when not given.
     """
     ax = _axes(ax, (8.5, 7.5))
     ax.set_xlim(0, 10)
@@ -191,12 +192,11 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
             f"Patients included\n(n = {n('patients_included')})",
         ),
     ]
+    removed = f"Records removed before screening:\n  Duplicates (n = {n('duplicates_removed')})"
+    if counts.get("records_removed_other") is not None:  # optional: most reviews have none
+        removed += f"\n  Other reasons (n = {n('records_removed_other')})"
     right = [
-        (
-            8.6,
-            f"Records removed before screening:\n  Duplicates (n = {n('duplicates_removed')})"
-            f"\n  Other reasons (n = {n('records_removed_other')})",
-        ),
+        (8.6, removed),
         (6.5, f"Records excluded\n(n = {n('records_excluded')})"),
         (4.9, f"Reports not retrieved\n(n = {n('reports_not_retrieved')})"),
         (3.3, f"Reports excluded:\n{reasons or '  (not given)'}"),

@@ -1,0 +1,31 @@
+"""The report's figures say what they are given, and no more."""
+
+from __future__ import annotations
+
+from ipdmeta.report import figures
+
+COUNTS = {
+    "records_identified": {"PubMed": 10, "Embase": 5},
+    "duplicates_removed": 3,
+    "records_screened": 12,
+    "studies_included": 2,
+}
+
+
+def _svg(counts, tmp_path):
+    return figures.save_figure(figures.prisma_diagram(counts), tmp_path, "prisma", ("svg",))
+
+
+def test_prisma_leaves_out_other_reasons_when_not_given(tmp_path):
+    svg = _svg(COUNTS, tmp_path)
+    assert "Other reasons" not in svg
+    assert "Duplicates (n = 3)" in svg
+    assert "Total (n = 15)" in svg
+    # A main box whose count is missing says so rather than hiding the step.
+    assert "Records excluded" in svg
+    assert "n = ?" in svg
+
+
+def test_prisma_shows_other_reasons_when_given(tmp_path):
+    svg = _svg({**COUNTS, "records_removed_other": 4}, tmp_path)
+    assert "Other reasons (n = 4)" in svg
