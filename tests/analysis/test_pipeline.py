@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from ipdmeta import mixed
+from ipdmeta.analysis.models import contrast_summary
 from ipdmeta.analysis.pipeline import run_review
 from ipdmeta.errors import ModelSpecError, SpecError
 from tests.conftest import EXAMPLE
@@ -101,3 +102,24 @@ def test_missing_category_map_named_in_spec(singular_review):
     (singular_review / "review.toml").write_text('[data]\ncategory_maps = ["mine.csv"]\n')
     with pytest.raises(SpecError, match=r"the category map 'mine\.csv' is not in"):
         run_review(singular_review)
+
+
+def test_two_headlines_share_the_leave_one_out_refits(singular_review):
+    spec = (singular_review / "review.toml").read_text()
+    (singular_review / "review.toml").write_text(
+        spec.replace('headline = ["TN - DPS"]', 'headline = ["TN - DPS", "AD - TN"]')
+    )
+    run = run_review(singular_review)
+    first, second = run.robustness
+    assert (first.contrast, second.contrast) == ("TN - DPS", "AD - TN")
+    assert list(first.leave_one_out["left_out"]) == list(second.leave_one_out["left_out"])
+    # Each left-out study's refit gives each contrast as a direct fit without it does.
+    study = first.leave_one_out["left_out"].iloc[0]
+    data = run.analysis_data[run.analysis_data["study_id"] != study]
+    refit = mixed.lmm("relief_pct ~ diagnosis + (1 | study_id)", data)
+    table = refit.pairwise("diagnosis", adjust="none", ddf="satterthwaite")
+    for panel in (first, second):
+        expected = contrast_summary(table, panel.contrast)
+        got = panel.leave_one_out.iloc[0]
+        assert got["estimate"] == pytest.approx(expected["estimate"], rel=1e-12)
+        assert got["pvalue"] == pytest.approx(expected["pvalue"], rel=1e-12)

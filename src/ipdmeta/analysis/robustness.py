@@ -8,6 +8,7 @@ when p < alpha and the estimate keeps the sign of the main analysis.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import pandas as pd
 
 from ipdmeta.analysis.models import FittedModel, contrast_summary
 from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
-from ipdmeta.errors import IpdmetaError
+from ipdmeta.errors import IpdmetaError, ModelSpecError
 
 __all__ = ["ContrastRobustness", "assess_robustness"]
 
@@ -103,6 +104,9 @@ def assess_robustness(
     main_adjust = inference.adjust
     alpha = inference.alpha
     outcome = spec.formula.split("~")[0].strip()
+    loo_by_contrast: dict[str, pd.DataFrame] = {}
+    if sensitivity.leave_one_study_out:
+        loo_by_contrast = _leave_one_study_out(spec, data, spec.headline, inference)
     panels = []
     for contrast in spec.headline:
         main = contrast_summary(model.pairwise[main_adjust], contrast)
@@ -130,9 +134,8 @@ def assess_robustness(
                 )
             )
 
-        loo = pd.DataFrame()
+        loo = loo_by_contrast.get(contrast, pd.DataFrame())
         if sensitivity.leave_one_study_out:
-            loo = _leave_one_study_out(spec, data, contrast, inference)
             usable = loo.dropna(subset=["pvalue"])
             if not usable.empty:
                 worst = usable.loc[usable["pvalue"].idxmax()]
@@ -176,34 +179,30 @@ def assess_robustness(
 
 
 def _leave_one_study_out(
-    spec: Any, data: pd.DataFrame, contrast: str, inference: InferenceSpec
-) -> pd.DataFrame:
+    spec: Any, data: pd.DataFrame, contrasts: Sequence[str], inference: InferenceSpec
+) -> dict[str, pd.DataFrame]:
+    """One refit per left-out study, shared by all the model's headline contrasts."""
     from ipdmeta import mixed
 
-    rows = []
+    rows: dict[str, list[dict[str, Any]]] = {contrast: [] for contrast in contrasts}
     for study in pd.unique(data["study_id"]):
         subset = data[data["study_id"] != study]
         try:
             fit = mixed.lmm(spec.formula, subset, reml=inference.reml)
             table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
-            summary = contrast_summary(table, contrast)
-            rows.append(
-                {
-                    "left_out": study,
-                    "estimate": summary["estimate"],
-                    "pvalue": summary["pvalue"],
-                    "note": "",
-                }
-            )
         except IpdmetaError as exc:
             # Leaving out the only study of a level (or the last but one study) is a
             # defined outcome of this analysis, not a failure of the run.
-            rows.append(
-                {
-                    "left_out": study,
-                    "estimate": np.nan,
-                    "pvalue": np.nan,
-                    "note": str(exc).splitlines()[0],
-                }
-            )
-    return pd.DataFrame(rows, columns=["left_out", "estimate", "pvalue", "note"])
+            table, failure = None, str(exc).splitlines()[0]
+        for contrast in contrasts:
+            row = {"left_out": study, "estimate": np.nan, "pvalue": np.nan, "note": ""}
+            try:
+                if table is None:
+                    raise ModelSpecError(failure)
+                summary = contrast_summary(table, contrast)
+                row.update(estimate=summary["estimate"], pvalue=summary["pvalue"])
+            except IpdmetaError as exc:
+                row["note"] = str(exc).splitlines()[0]
+            rows[contrast].append(row)
+    columns = ["left_out", "estimate", "pvalue", "note"]
+    return {contrast: pd.DataFrame(found, columns=columns) for contrast, found in rows.items()}
