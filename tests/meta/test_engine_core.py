@@ -263,45 +263,6 @@ def test_import_does_not_load_matplotlib() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_public_api_is_pinned() -> None:
-    assert sorted(meta.__all__) == [
-        "BatchResult",
-        "CommonTau2",
-        "EffectSizes",
-        "EggerResult",
-        "HeterogeneityCI",
-        "InfluenceResult",
-        "LeaveOneOutResult",
-        "Measure",
-        "MetaRegressionResult",
-        "MetaResult",
-        "Method",
-        "PermutationResult",
-        "StudySummaries",
-        "SubgroupResult",
-        "Tau2Model",
-        "Test",
-        "TrimFillResult",
-        "back_transform",
-        "egger_test",
-        "escalc",
-        "forest_plot",
-        "funnel_plot",
-        "influence",
-        "leave_one_out",
-        "meta_regression",
-        "permutation_test",
-        "random_effects",
-        "random_effects_batch",
-        "study_summaries",
-        "subgroups",
-        "transf_ipft",
-        "trim_and_fill",
-    ]
-    for name in meta.__all__:
-        assert hasattr(meta, name), name
-
-
 def test_reml_converges_where_fisher_scoring_cycles() -> None:
     # Simulated data (not from a study) on which metafor 3.8's rma() stops with "Fisher
     # scoring algorithm did not converge"; with control = list(stepadj = 0.5,
