@@ -52,9 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ipdmeta run examples/imcs-cnop ({args.repeats} runs, fresh process each)")
     print(f"{'':14}{'median':>10}{'min':>10}{'max':>10}")
     for name, values in (("wall seconds", walls), ("CPU seconds", cpus)):
-        print(
-            f"{name:14}{statistics.median(values):10.2f}{min(values):10.2f}{max(values):10.2f}"
-        )
+        print(f"{name:14}{statistics.median(values):10.2f}{min(values):10.2f}{max(values):10.2f}")
     return 0
 
 
