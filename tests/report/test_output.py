@@ -149,3 +149,17 @@ def test_awkward_reviews_give_an_explained_report(review, explanation, request, 
     html = (out / "report.html").read_text()
     assert explanation in html
     json.loads((out / "results.json").read_text())  # valid JSON: no NaN, no Infinity
+
+
+def test_folder_without_spec_says_defaults_were_used(singular_review, tmp_path, capsys):
+    (singular_review / "review.toml").unlink()
+    out = tmp_path / "out"
+    assert main(["run", str(singular_review), "--out", str(out)]) == 0
+    assert "No review.toml in the folder: the default analysis was run" in capsys.readouterr().out
+    html = " ".join((out / "report.html").read_text().split())
+    assert "with the default analysis: the folder has no <code>review.toml</code>" in html
+
+
+def test_report_names_its_spec(example_report):
+    html = " ".join((example_report / "report.html").read_text().split())
+    assert "as its <code>review.toml</code> specifies" in html

@@ -6,6 +6,7 @@ adds writing the report. Stages are announced through an optional ``progress`` c
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Callable
@@ -102,6 +103,8 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
 
     say(STAGES[0])
     data = _load(spec)
+    if spec.source is None:
+        spec = _defaults_for(spec, data)
     lap(STAGES[0])
     say(STAGES[1])
     summary = summarise(data)
@@ -188,6 +191,13 @@ def _load(spec: ReviewSpec) -> ReviewData:
         vocabularies=spec.data.vocabularies,
         category_files=maps,
     )
+
+
+def _defaults_for(spec: ReviewSpec, data: ReviewData) -> ReviewSpec:
+    """Without a review.toml, run the default models the data have the columns for."""
+    columns = set(data.patients.columns)
+    models = tuple(m for m in spec.models if set(model_variables(m.formula)) <= columns)
+    return dataclasses.replace(spec, models=models)
 
 
 def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd.Series]:

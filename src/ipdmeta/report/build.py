@@ -304,6 +304,7 @@ def _context(
     two = result.two_stage
     excluded = two.studies[~two.studies["included"].astype(bool)][["study", "n", "reason"]]
     return {
+        "spec_source": spec.source,
         "title": spec.report.title,
         "authors": list(spec.report.authors),
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
