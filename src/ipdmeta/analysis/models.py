@@ -44,10 +44,16 @@ def model_variables(formula: str) -> list[str]:
 
 
 def add_terms(formula: str, terms: list[str]) -> str:
-    """The formula with fixed terms added (``y ~ x + (1 | s)`` + age -> ``... + age``)."""
+    """The formula with fixed terms added before its random part
+    (``y ~ x + (1 | s)`` + age -> ``y ~ x + age + (1 | s)``)."""
     if not terms:
         return formula
-    return f"{formula} + {' + '.join(terms)}"
+    added = " + ".join(terms)
+    random_part = re.search(r"\+\s*\((?=[^()]*\|)", formula)
+    if random_part is None:
+        return f"{formula} + {added}"
+    head = formula[: random_part.start()].rstrip()
+    return f"{head} + {added} {formula[random_part.start() :]}"
 
 
 def fit_model(
