@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import ipdmeta
 import ipdmeta.analysis
 import ipdmeta.data
@@ -112,3 +115,15 @@ def test_public_names_are_pinned():
 def test_every_error_derives_from_the_root():
     for name in ipdmeta.errors.__all__:
         assert issubclass(getattr(ipdmeta.errors, name), ipdmeta.errors.IpdmetaError)
+
+
+def test_engines_import_light():
+    # scipy.stats alone takes ~0.5 s to import; the engines use scipy.special's
+    # distribution functions (the same ones scipy.stats calls) and load scipy.stats only
+    # for Tukey's studentized range.
+    code = (
+        "import sys, ipdmeta.meta, ipdmeta.mixed, ipdmeta.analysis, ipdmeta.data;"
+        "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

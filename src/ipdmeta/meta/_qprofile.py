@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from ipdmeta.meta._core import qe_statistic
 
@@ -34,8 +34,8 @@ def q_profile(
     """
     k, p = X.shape
     alpha = 1.0 - level
-    crit_u = float(stats.chi2.isf(alpha / 2.0, k - p))
-    crit_l = float(stats.chi2.ppf(alpha / 2.0, k - p))
+    crit_u = float(special.chdtri(k - p, alpha / 2.0))
+    crit_l = float(2.0 * special.gammaincinv((k - p) / 2.0, alpha / 2.0))
     t_min = 0.0
     t_max = max(100.0, 10.0 * tau2_hat)
     q_min = qe_statistic(X, yi, vi, t_min)

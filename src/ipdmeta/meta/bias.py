@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ipdmeta.errors import EstimationError, ModelSpecError
 from ipdmeta.meta._core import fit_model
@@ -129,10 +129,10 @@ def egger_test(res: MetaResult, model: EggerModel | str = "rma") -> EggerResult:
     cov = sigma2 * np.linalg.inv(X.T @ (X * w[:, None]))
     se = np.sqrt(np.diag(cov))
     t = coef / se
-    crit = float(stats.t.isf((1 - res.level) / 2, dfr))
+    crit = float(-special.stdtrit(dfr, (1 - res.level) / 2))
     return EggerResult(
         statistic=float(t[1]),
-        pvalue=float(2 * stats.t.sf(abs(t[1]), dfr)),
+        pvalue=float(2 * special.stdtr(dfr, -abs(t[1]))),
         df=float(dfr),
         slope=float(coef[1]),
         slope_se=float(se[1]),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ipdmeta.errors import EstimationError
 from ipdmeta.meta._core import CoreFit, fit_model
@@ -200,7 +200,7 @@ def influence(res: MetaResult) -> InfluenceResult:
     with np.errstate(invalid="ignore"):
         infl = (
             (np.abs(vals["dffits"]) > 3.0 * math.sqrt(p / (k - p)))
-            | (stats.chi2.cdf(vals["cooks_distance"], p) > 0.5)
+            | (special.chdtr(p, vals["cooks_distance"]) > 0.5)
             | (hat > 3.0 * p / k)
             | (np.abs(vals["dfbetas"]) > 1.0)
         )

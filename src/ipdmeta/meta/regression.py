@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ipdmeta.errors import DataError, EstimationError, ModelSpecError
 from ipdmeta.meta._checks import check_yi_vi
@@ -239,8 +239,8 @@ def qm_test(fit: CoreFit, btt: Sequence[int]) -> tuple[float, int, float, float]
     if fit.test is Test.KNHA:
         df2 = float(fit.k - fit.p)
         f = qm / m
-        return f, m, df2, float(stats.f.sf(f, m, df2)) if df2 > 0 else math.nan
-    return qm, m, math.nan, float(stats.chi2.sf(qm, m))
+        return f, m, df2, float(special.fdtrc(m, df2, f)) if df2 > 0 else math.nan
+    return qm, m, math.nan, float(special.chdtrc(m, qm))
 
 
 def _btt_indices(btt: Any, names: list[str], has_int: bool, p: int) -> list[int]:

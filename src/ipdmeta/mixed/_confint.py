@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 if TYPE_CHECKING:
     from ipdmeta.mixed._model import LmmResult
@@ -25,7 +25,7 @@ def _estimates(fit: LmmResult) -> tuple[list[str], np.ndarray]:
 def wald(fit: LmmResult, level: float) -> pd.DataFrame:
     """Fixed effects: estimate -/+ z se; variance parameters NaN (lme4 method = "Wald")."""
     names, est = _estimates(fit)
-    z = stats.norm.ppf(0.5 + level / 2.0)
+    z = special.ndtri(0.5 + level / 2.0)
     se = np.sqrt(np.diag(fit._vcov()))
     nv = len(names) - se.size
     lo = np.concatenate([np.full(nv, np.nan), fit.state.beta - z * se])

@@ -6,7 +6,6 @@ import itertools
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed._design import Design
@@ -96,6 +95,9 @@ def adjust_pvalues(
     if method == "tukey":
         if t is None or df is None:
             raise ValueError("tukey needs t and df")
+        # scipy.stats is slow to import and only the studentized range needs it here.
+        from scipy import stats
+
         qv = np.sqrt(2.0) * np.abs(t)
         out = np.empty(m)
         for k in range(m):

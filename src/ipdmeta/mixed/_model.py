@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
@@ -338,7 +338,7 @@ class LmmResult:
                 Fu = F = float(Lb @ np.linalg.pinv(L @ V @ L.T) @ Lb) / q
                 den = float(self.nobs - self.design.X.shape[1]) if d is DDF.RESIDUAL else np.inf
             ms = Fu * s2
-            p = stats.f.sf(F, q, den) if np.isfinite(den) else stats.chi2.sf(F * q, q)
+            p = special.fdtrc(q, den, F) if np.isfinite(den) else special.chdtrc(q, F * q)
             rows.append(
                 {
                     "term": label,
@@ -690,7 +690,7 @@ def lrt(m0: LmmResult, m1: LmmResult) -> pd.DataFrame:
             chisq = max(0.0, 2.0 * (f.loglik - prev.loglik))
             ddf = f.npar - prev.npar
             row["chisq"], row["df"] = chisq, ddf
-            row["pvalue"] = float(stats.chi2.sf(chisq, ddf)) if ddf > 0 else np.nan
+            row["pvalue"] = float(special.chdtrc(ddf, chisq)) if ddf > 0 else np.nan
         rows.append(row)
         prev = f
     return pd.DataFrame(rows)

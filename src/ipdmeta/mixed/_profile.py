@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.optimize as sopt
-from scipy import stats
+from scipy import special
 
 from ipdmeta.errors import EstimationError
 
@@ -297,7 +297,7 @@ def _bound(
 def profile_intervals(fit: LmmResult, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper limits in confint's row order: variance parameters, sigma, beta."""
     prof = _Profiler(fit)
-    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    z = float(special.ndtri(0.5 + level / 2.0))
     lows: list[float] = []
     highs: list[float] = []
     for k, kind in enumerate(prof.kinds):

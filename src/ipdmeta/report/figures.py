@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from scipy import stats
+from scipy import special
 
 from ipdmeta.data.writers import write_text
 
@@ -271,7 +271,7 @@ def qq_plot(residuals: np.ndarray, ax: Axes | None = None) -> Axes:
     ax = _axes(ax, (4.0, 4.0))
     values = np.sort(np.asarray(residuals, dtype=float))
     n = values.size
-    theoretical = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
+    theoretical = special.ndtri((np.arange(1, n + 1) - 0.5) / n)
     ax.scatter(theoretical, values, s=12, color=HOLDS_COLOUR, alpha=0.7)
     slope, intercept = np.polyfit(theoretical, values, 1) if n > 1 else (1.0, 0.0)
     ax.plot(theoretical, intercept + slope * theoretical, color="black", linewidth=0.8)
