@@ -123,3 +123,31 @@ def test_two_headlines_share_the_leave_one_out_refits(singular_review):
         got = panel.leave_one_out.iloc[0]
         assert got["estimate"] == pytest.approx(expected["estimate"], rel=1e-12)
         assert got["pvalue"] == pytest.approx(expected["pvalue"], rel=1e-12)
+
+
+def test_single_workbook_folder_runs_as_validate_reads_it(tmp_path):
+    # A reviewer's one workbook (Patients and Studies sheets), no review.toml.
+    folder = tmp_path / "workbook-review"
+    folder.mkdir()
+    patients = pd.read_csv(EXAMPLE / "patients.csv")
+    studies = pd.read_csv(EXAMPLE / "studies.csv")
+    with pd.ExcelWriter(folder / "extraction.xlsx") as book:
+        patients.to_excel(book, sheet_name="Patients", index=False)
+        studies.to_excel(book, sheet_name="Studies", index=False)
+    (folder / "categories.csv").write_bytes((EXAMPLE / "categories.csv").read_bytes())
+    run = run_review(folder)
+    assert run.summary.n_patients == 140
+    assert run.data.studies is not None and len(run.data.studies) == 23
+
+
+def test_named_data_file_that_is_missing_names_the_key(singular_review):
+    spec = singular_review / "review.toml"
+    spec.write_text('[data]\nstudies = "papers.csv"\n' + spec.read_text())
+    with pytest.raises(SpecError, match=r"\[data\] studies = 'papers.csv', but .* is not a file"):
+        run_review(singular_review)
+
+
+def test_studies_empty_string_means_none(singular_review):
+    spec = singular_review / "review.toml"
+    spec.write_text('[data]\nstudies = ""\n' + spec.read_text())
+    assert run_review(singular_review).data.studies is None

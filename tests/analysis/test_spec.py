@@ -125,3 +125,9 @@ def test_docs_list_every_key():
         assert f"[{section}]" in docs or f"[[{section}]]" in docs, section
         for key in keys:
             assert f"`{key}`" in docs, f"{section}.{key} is not documented"
+
+
+def test_data_files_default_to_discovery_and_empty_means_none():
+    assert _parse("").data.patients is None and _parse("").data.studies is None
+    spec = _parse("[data]\nstudies = ''\nquality = 'appraisal.csv'\n")
+    assert spec.data.studies == "" and spec.data.quality == "appraisal.csv"

@@ -24,7 +24,8 @@ from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
 from ipdmeta.analysis.spec import ReviewSpec, load_spec
-from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
+from ipdmeta.data import OutcomeOptions, ReviewData, find_review_files, load_review, summarise
+from ipdmeta.data.load import find_table_file
 from ipdmeta.data.summary import DataSummary
 from ipdmeta.errors import ModelSpecError, SpecError
 
@@ -172,10 +173,7 @@ def _load(spec: ReviewSpec) -> ReviewData:
     for path in maps:
         if not path.is_file():
             raise SpecError(f"{spec.source}: the category map {path.name!r} is not in {folder}")
-    optional = {
-        name: (folder / value if value and (folder / value).is_file() else None)
-        for name, value in (("studies", spec.data.studies), ("quality", spec.data.quality))
-    }
+    patients, studies, quality = _data_files(spec)
     # Worsening is always kept at loading, so the robustness panel can floor it itself.
     outcome = OutcomeOptions(
         worsening="keep",
@@ -184,13 +182,40 @@ def _load(spec: ReviewSpec) -> ReviewData:
         default_scale=spec.outcome.default_scale,
     )
     return load_review(
-        folder / spec.data.patients,
-        studies=optional["studies"],
-        quality=optional["quality"],
+        patients,
+        studies=studies,
+        quality=quality,
         outcome=outcome,
         vocabularies=spec.data.vocabularies,
         category_files=maps,
     )
+
+
+def _data_files(spec: ReviewSpec) -> tuple[Path, Path | None, Path | None]:
+    """The patients, studies and quality files: as [data] names them, else found in the
+    folder as ``ipdmeta validate`` finds them (a workbook's own sheets are always read)."""
+    folder = spec.folder
+    where = spec.source or folder
+
+    def named(key: str, value: str) -> Path:
+        path = folder / value
+        if not path.is_file():
+            raise SpecError(f"{where}: [data] {key} = {value!r}, but {path} is not a file")
+        return path
+
+    if spec.data.patients is None:
+        found = find_review_files(folder)
+        patients = found.get("workbook") or found["patients"]
+    else:
+        patients = named("patients", spec.data.patients)
+    tables: list[Path | None] = []
+    for key, value in (("studies", spec.data.studies), ("quality", spec.data.quality)):
+        if value is None:
+            found_file = find_table_file(folder, key)
+            tables.append(found_file if found_file != patients else None)
+        else:
+            tables.append(named(key, value) if value else None)
+    return patients, tables[0], tables[1]
 
 
 def _defaults_for(spec: ReviewSpec, data: ReviewData) -> ReviewSpec:

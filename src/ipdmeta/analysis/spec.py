@@ -43,9 +43,10 @@ TAU2_CHOICES = ("FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 
 @dataclass(frozen=True)
 class DataSpec:
-    patients: str = "patients.csv"
-    studies: str | None = "studies.csv"
-    quality: str | None = "quality.csv"
+    # None: found in the folder as `ipdmeta validate` finds it; "" (studies, quality): none.
+    patients: str | None = None
+    studies: str | None = None
+    quality: str | None = None
     category_maps: tuple[str, ...] = ()  # () means categories.csv when the folder has one
     vocabularies: tuple[str, ...] = ("general", "cnop")
 
@@ -163,9 +164,9 @@ def _text(value: Any) -> str:
     return value
 
 
-def _optional_text(value: Any) -> str | None:
+def _optional_text(value: Any) -> str:
     if value in ("", False):
-        return None
+        return ""  # asked for none, unlike an absent key (None: look in the folder)
     return _text(value)
 
 
@@ -238,9 +239,20 @@ def _optional_scale(value: Any) -> str | None:
 
 KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
     "data": {
-        "patients": (_text, "the patients file (one row per patient), relative to the folder"),
-        "studies": (_optional_text, 'the studies file, or "" for none'),
-        "quality": (_optional_text, 'the quality-appraisal file, or "" for none'),
+        "patients": (
+            _text,
+            "the patients file (one row per patient), relative to the folder; by default "
+            "patients.csv (.xlsx, .parquet) or the folder's single workbook",
+        ),
+        "studies": (
+            _optional_text,
+            'the studies file; by default studies.csv (.xlsx, .parquet) if present; "" for none',
+        ),
+        "quality": (
+            _optional_text,
+            "the quality-appraisal file; by default quality.csv (.xlsx, .parquet) if present; "
+            '"" for none',
+        ),
         "category_maps": (
             _texts,
             "category map CSV files (column,label,category); by default categories.csv if present",

@@ -75,19 +75,13 @@ def find_review_files(folder: str | Path) -> dict[str, Path]:
     A folder holding one workbook and no patients file uses that workbook for every table.
     """
     folder = Path(folder)
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
     found: dict[str, Path] = {}
-    for table, names in SHEET_NAMES.items():
-        matches = [p for p in files if normalise_header(p.stem) in names]
-        if len(matches) > 1:
-            listed = ", ".join(p.name for p in matches)
-            raise ReadError(
-                f"{folder}: several files could be the {table} table ({listed}); keep one"
-            )
-        if matches:
-            found[table] = matches[0]
+    for table in SHEET_NAMES:
+        path = find_table_file(folder, table)
+        if path is not None:
+            found[table] = path
     if "patients" not in found:
-        workbooks = [p for p in files if p.suffix.lower() in EXCEL_SUFFIXES]
+        workbooks = [p for p in _data_files(folder) if p.suffix.lower() in EXCEL_SUFFIXES]
         if len(workbooks) == 1:
             return {"workbook": workbooks[0]}
         raise ReadError(
@@ -95,6 +89,21 @@ def find_review_files(folder: str | Path) -> dict[str, Path]:
             "patients.parquet (one row per patient), or a single workbook"
         )
     return found
+
+
+def find_table_file(folder: str | Path, table: str) -> Path | None:
+    """The file in ``folder`` named as ``table`` ("patients", "studies", "quality") is
+    named (``studies.csv``, ``included_studies.xlsx``, ...), or None."""
+    folder = Path(folder)
+    matches = [p for p in _data_files(folder) if normalise_header(p.stem) in SHEET_NAMES[table]]
+    if len(matches) > 1:
+        listed = ", ".join(p.name for p in matches)
+        raise ReadError(f"{folder}: several files could be the {table} table ({listed}); keep one")
+    return matches[0] if matches else None
+
+
+def _data_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
 
 
 def load_review(
