@@ -163,3 +163,10 @@ def test_folder_without_spec_says_defaults_were_used(singular_review, tmp_path, 
 def test_report_names_its_spec(example_report):
     html = " ".join((example_report / "report.html").read_text().split())
     assert "as its <code>review.toml</code> specifies" in html
+
+
+def test_robustness_table_reads_as_a_reviewer_would(example_report):
+    html = (example_report / "report.html").read_text()
+    assert "<th>analysis choice</th>" in html and "<th>lowest p</th>" in html
+    header = (example_report / "tables" / "robustness_0_primary.csv").read_text().splitlines()[0]
+    assert "pvalue_low" in header  # the files keep the names results.json uses

@@ -36,6 +36,17 @@ MARKER = ".ipdmeta-output"
 Progress = Callable[[str], None]
 FigureTask = tuple[str, Callable[[], Any]]
 
+# The robustness table as the report shows it (results.json and the CSV keep the names).
+ROBUSTNESS_COLUMNS = {
+    "choice": "analysis choice",
+    "estimate": "estimate",
+    "pvalue": "p",
+    "pvalue_low": "lowest p",
+    "pvalue_high": "highest p",
+    "holds": "holds",
+    "note": "note",
+}
+
 
 def run(
     path: str | Path, out: str | Path | None = None, progress: Progress | None = None
@@ -340,7 +351,7 @@ def _context(
         "confounders": result.confounders,
         "robustness": result.robustness,
         "robustness_tables": [
-            p.table[["choice", "estimate", "pvalue", "pvalue_low", "pvalue_high", "holds", "note"]]
+            p.table[list(ROBUSTNESS_COLUMNS)].rename(columns=ROBUSTNESS_COLUMNS)
             for p in result.robustness
         ],
         "methods": methods_paragraph(result),
