@@ -23,7 +23,8 @@ _WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def _call(index: int) -> Any:
-    assert _WORK is not None
+    if _WORK is None:  # only a worker forked by BackgroundMap has work
+        raise RuntimeError("no parallel work was set up in this process")
     function, items = _WORK
     return function(items[index])
 
