@@ -178,7 +178,12 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
         def forest() -> Any:
             from ipdmeta.meta import forest_plot
 
-            return forest_plot(two_stage)
+            ax = forest_plot(two_stage)
+            ax.set_xlabel(
+                "mean % relief per study (95% CI); diamond: pooled mean; "
+                "dotted line: 95% prediction interval"
+            )
+            return ax
 
         tasks.append(("forest", forest))
     for i, panel in enumerate(result.robustness):
