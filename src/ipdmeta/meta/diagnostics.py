@@ -39,9 +39,26 @@ def refit(parent: MetaResult, yi: np.ndarray, vi: np.ndarray) -> CoreFit:
     )
 
 
+class _PerStudyTable:
+    """A result whose ``table`` has one row per study; its columns read as arrays
+    (``res.estimate``, ``res.tau2``, ...)."""
+
+    table: pd.DataFrame
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        table = self.__dict__.get("table")
+        if table is not None and name in table.columns:
+            return table[name].to_numpy()
+        raise AttributeError(name)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table (a copy)."""
+        return self.table.copy()
+
+
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class LeaveOneOutResult:
+class LeaveOneOutResult(_PerStudyTable):
     """The pooled result with each study left out in turn (metafor's ``leave1out()``).
 
     ``table`` has one row per omitted study (in data order): ``label, estimate, se,
@@ -50,17 +67,6 @@ class LeaveOneOutResult:
 
     table: pd.DataFrame
     parent: MetaResult = field(repr=False)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        # columns as arrays: res.estimate, res.tau2, ...
-        table = self.__dict__.get("table")
-        if table is not None and name in table.columns:
-            return table[name].to_numpy()
-        raise AttributeError(name)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The leave-one-out table (a copy)."""
-        return self.table.copy()
 
     def summary(self) -> str:
         """The table as text."""
@@ -117,7 +123,7 @@ def leave_one_out(res: MetaResult) -> LeaveOneOutResult:
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class InfluenceResult:
+class InfluenceResult(_PerStudyTable):
     """Case-deletion diagnostics of every study (metafor's ``influence()``).
 
     ``table`` columns: ``label, rstudent, dffits, cooks_distance, cov_ratio, tau2_deleted,
@@ -127,16 +133,6 @@ class InfluenceResult:
 
     table: pd.DataFrame
     parent: MetaResult = field(repr=False)
-
-    def __getattr__(self, name: str) -> np.ndarray:
-        table = self.__dict__.get("table")
-        if table is not None and name in table.columns:
-            return table[name].to_numpy()
-        raise AttributeError(name)
-
-    def to_frame(self) -> pd.DataFrame:
-        """The diagnostics table (a copy)."""
-        return self.table.copy()
 
     def summary(self) -> str:
         """The table as text, influential studies marked with ``*``."""
