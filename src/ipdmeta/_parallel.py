@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -43,7 +44,8 @@ class BackgroundMap(Generic[Item, Result]):
         self._pool: Any = None
         self._pending: Any = None
         workers = min(len(self._items), usable_cores())
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Fork only on Linux: macOS offers it, but system frameworks are not fork-safe.
+        if workers > 1 and sys.platform.startswith("linux"):
             _WORK = (function, self._items)
             try:
                 self._pool = multiprocessing.get_context("fork").Pool(workers)
