@@ -218,14 +218,12 @@ def _run(args: argparse.Namespace) -> int:
     if console is not None:
         elapsed = time.perf_counter() - started
         console.print(f"[dim]{elapsed:5.1f} s[/dim]  done")
-        print(f"Report: {output / 'report.html'}")
+        print(result.headlines())
         print(f"Numbers: {output / 'results.json'}; tables and figures beside them")
         if result.spec.source is None:
             print(
                 "No review.toml in the folder: the default analysis was run (docs/review-toml.md)"
             )
-        for panel in result.robustness:
-            print(f"  {panel.model}: {panel.contrast} {panel.verdict()}")
     return 0
 
 

@@ -151,3 +151,12 @@ def test_studies_empty_string_means_none(singular_review):
     spec = singular_review / "review.toml"
     spec.write_text('[data]\nstudies = ""\n' + spec.read_text())
     assert run_review(singular_review).data.studies is None
+
+
+def test_run_shows_its_headlines_not_its_tables(example_run):
+    text = repr(example_run)
+    assert text.startswith("<ReviewRun of ")
+    assert "23 studies, 140 patients" in text
+    assert "primary: TN - DPS = " in text and "analysis choices" in text
+    assert len(text.splitlines()) == 5  # no DataFrame dumps
+    assert example_run._repr_html_().startswith("<pre>&lt;ReviewRun")

@@ -7,6 +7,7 @@ adds writing the report. Stages are announced through an optional ``progress`` c
 from __future__ import annotations
 
 import dataclasses
+import html
 import platform
 import time
 from collections.abc import Callable
@@ -86,6 +87,41 @@ class ReviewRun:
     def icc(self) -> float:
         """Between-study share of variance of the primary model."""
         return float(self.primary.fit.icc)
+
+    def headlines(self) -> str:
+        """The run's headline results as a few lines of text (``summary`` is the data's)."""
+        r = self.summary.relief
+        relief = f"{r['median']:.1f} % (IQR {r['q1']:.1f} to {r['q3']:.1f})"
+        lines = [
+            f"{self.summary.n_studies} studies, {self.summary.n_patients} patients; "
+            f"median relief {relief}",
+        ]
+        two = self.two_stage.result
+        lines.append(
+            "Heterogeneity: "
+            + (
+                f"I2 = {two.I2:.1f} % (two-stage, {two.k} studies)"
+                if two is not None
+                else f"no two-stage estimate ({self.two_stage.note})"
+            )
+            + f"; ICC = {self.icc:.3f} (one-stage, {self.primary.spec.name} model)"
+        )
+        for panel in self.robustness:
+            main = panel.table.iloc[0]
+            p = "p < 0.001" if main["pvalue"] < 0.001 else f"p = {main['pvalue']:.3f}"
+            lines.append(
+                f"{panel.model}: {panel.contrast} = {main['estimate']:.1f} ({p}); {panel.verdict()}"
+            )
+        if self.output is not None:
+            lines.append(f"Report: {self.output / 'report.html'}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        # The default would print every table of the run.
+        return f"<ReviewRun of {self.spec.folder}>\n{self.headlines()}"
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(repr(self))}</pre>"
 
 
 def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
