@@ -15,46 +15,12 @@ from scipy import stats
 from ipdmeta import meta
 from ipdmeta.errors import EstimationError
 from ipdmeta.meta._core import qe_statistic
+from tests.published_data import BCG_VI, BCG_YI
 
 # Internal consistency checks (not against R): the engine solves its equations to about
 # 1e-10 relative (DEFAULT_TOL); 1e-8 leaves room for the arithmetic around it.
 RTOL_SELF = 1e-8
 
-# BCG vaccine trials (Colditz et al. 1994), log risk ratios as metafor's escalc gives them.
-BCG_YI = np.array(
-    [
-        -0.8893113339202054,
-        -1.5853886572014306,
-        -1.348073148299693,
-        -1.4415511900213054,
-        -0.2175473222112957,
-        -0.786115585818864,
-        -1.6208982235983924,
-        0.0119523335238405,
-        -0.4694176487381487,
-        -1.3713448034727176,
-        -0.3393588283383906,
-        0.4459134005713683,
-        -0.0173139482168798,
-    ]
-)
-BCG_VI = np.array(
-    [
-        0.3255847650039614,
-        0.1945811213981438,
-        0.4153679653679654,
-        0.0200100319022476,
-        0.0512101721696309,
-        0.0069056184559087,
-        0.2230172475723152,
-        0.0039615792978177,
-        0.0564342104632489,
-        0.0730247936130253,
-        0.0124122139715597,
-        0.5325058452001528,
-        0.0714046596839124,
-    ]
-)
 METHODS = ["FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"]
 
 

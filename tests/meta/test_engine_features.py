@@ -10,6 +10,7 @@ import pytest
 
 from ipdmeta import errors as meta_errors
 from ipdmeta import meta
+from tests.published_data import BCG_ABLAT, BCG_VI, BCG_YI
 
 RTOL_SELF = 1e-8  # engine against itself (see test_engine_core)
 
@@ -276,37 +277,8 @@ def test_meta_regression_heterogeneity_ci_matches_metafor_confint() -> None:
     # latitude; metafor 3.8: confint(rma(yi, vi, mods = ~ ablat, method = "DL"),
     # level = 90, control = list(tol = 1e-12)) gives tau^2 in [0.0268851264014,
     # 0.614975304059] and I^2 in [43.2436190227140, 94.573538712852].
-    yi = [
-        -0.8893113339202054,
-        -1.5853886572014306,
-        -1.348073148299693,
-        -1.4415511900213054,
-        -0.2175473222112957,
-        -0.786115585818864,
-        -1.6208982235983924,
-        0.0119523335238405,
-        -0.4694176487381487,
-        -1.3713448034727176,
-        -0.3393588283383906,
-        0.4459134005713683,
-        -0.0173139482168798,
-    ]
-    vi = [
-        0.3255847650039614,
-        0.1945811213981438,
-        0.4153679653679654,
-        0.0200100319022476,
-        0.0512101721696309,
-        0.0069056184559087,
-        0.2230172475723152,
-        0.0039615792978177,
-        0.0564342104632489,
-        0.0730247936130253,
-        0.0124122139715597,
-        0.5325058452001528,
-        0.0714046596839124,
-    ]
-    ablat = pd.DataFrame({"ablat": [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]})
+    yi, vi = BCG_YI, BCG_VI
+    ablat = pd.DataFrame({"ablat": BCG_ABLAT})
     r = meta.meta_regression(yi, vi, ablat, method="DL")
     ci = r.heterogeneity_ci(0.9)
     assert ci.tau2_lower == pytest.approx(0.0268851264014, rel=1e-6)
