@@ -290,7 +290,3 @@ def software_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     return versions
-
-
-def describe_stages(seconds: dict[str, float]) -> str:
-    return ", ".join(f"{stage} {s:.2f} s" for stage, s in seconds.items())
