@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ipdmeta.analysis.spec import InferenceSpec, ModelSpec
@@ -118,7 +117,3 @@ def contrast_summary(table: pd.DataFrame, contrast: str) -> dict[str, float]:
         "t": sign * float(row["t"]),
         "pvalue": float(row["pvalue"]),
     }
-
-
-def finite_or_none(value: float) -> float | None:
-    return None if value is None or not np.isfinite(value) else float(value)
