@@ -73,15 +73,6 @@ class PLSState:
         return float(np.sqrt(self.pwrss / (n - p if reml else n)))
 
 
-def deviance_at(state: PLSState, sigma: float, n: int, p: int, reml: bool) -> float:
-    """(RE)ML deviance at theta and a given residual sigma, as lmerTest's devfun_vp."""
-    s2 = sigma * sigma
-    dev = state.ldL2 + state.pwrss / s2 + n * np.log(2.0 * np.pi * s2)
-    if reml:
-        dev += state.ldRX2 - p * np.log(2.0 * np.pi * s2)
-    return float(dev)
-
-
 def _chol_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
     try:
         c = sla.cholesky(A, lower=False, check_finite=False)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg as sla
 from scipy import special
 
 from ipdmeta.mixed import _numderiv
@@ -349,8 +348,3 @@ def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
     p = 0.5 + level / 2.0
     fin = np.isfinite(df)
     return np.asarray(np.where(fin, special.stdtrit(np.where(fin, df, 1.0), p), special.ndtri(p)))
-
-
-def chol_inverse(A: np.ndarray) -> np.ndarray:
-    c = sla.cho_factor(A)
-    return sla.cho_solve(c, np.eye(A.shape[0]))
