@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -45,10 +46,11 @@ def _xlsx_with_bad_sheet() -> bytes:
 
 
 def _two_unnamed_sheets() -> bytes:
+    # Neither sheet is named for a table, nor has a patients table's headers.
     book = openpyxl.Workbook()
     book.active.title = "Sheet A"
-    book.active.append(["study_id", "patient_id", "diagnosis", "relief_pct"])
-    book.active.append(["S1", "P1", "TN", 50])
+    book.active.append(["code", "value"])
+    book.active.append(["S1", 50])
     other = book.create_sheet("Sheet B")
     other.append(["x"])
     other.append([1])
@@ -57,8 +59,8 @@ def _two_unnamed_sheets() -> bytes:
     return buffer.getvalue()
 
 
-# id -> (files to write, the fragments the message must contain)
-CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
+# id -> (files to write, the fragments the message must contain[, extra validate options])
+CASES: dict[str, tuple[Any, ...]] = {
     "missing-required-column-misspelt": (
         {
             "patients.csv": patients_csv(
@@ -88,9 +90,12 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         {"patients.csv": patients_csv(OK_1, "S1,P2,DPS,none,60,M,VAS-10,,5")},
         ["row 3", "column 'pain_pre'", "pain_post is given without pain_pre"],
     ),
-    "patient-without-outcome": (
+    # Without --strict a patient with no outcome is excluded with a warning
+    # (tests/data/test_extraction_sheets.py); --strict makes every warning a problem.
+    "patient-without-outcome-strict": (
         {"patients.csv": patients_csv(OK_1, "S1,P2,DPS,none,60,M,VAS-10,7,")},
-        ["row 3", "column 'relief_pct'", "has no outcome"],
+        ["row 3", "column 'relief_pct'", "has no outcome", "--strict"],
+        ("--strict",),
     ),
     "no-outcome-columns": (
         {"patients.csv": "study_id,patient_id,diagnosis\nS1,P1,TN\n"},
@@ -133,8 +138,8 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         ["row 3", "column 'pain_pre'", "'0'", "% relief is undefined"],
     ),
     "empty-required-cell": (
-        {"patients.csv": patients_csv(OK_1, ",P2,DPS,none,60,M,VAS-10,7,5")},
-        ["row 3", "column 'study_id'", "study_id is empty"],
+        {"patients.csv": patients_csv(",P2,DPS,none,60,M,VAS-10,7,5", OK_1)},
+        ["row 2", "column 'study_id'", "study_id is empty"],
     ),
     "age-out-of-range": (
         {"patients.csv": patients_csv(OK_1, "S1,P2,DPS,none,160,M,VAS-10,7,5")},
@@ -189,10 +194,13 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
         {"patients.xlsx": _corrupt_xlsx()},
         ["patients.xlsx", "cannot be read as an Excel workbook"],
     ),
-    "xlsx-damaged-sheet": ({"patients.xlsx": _xlsx_with_bad_sheet()}, ["patients.xlsx", "damaged"]),
+    "xlsx-damaged-sheet": (
+        {"patients.xlsx": _xlsx_with_bad_sheet()},
+        ["patients.xlsx", "cannot be read as an Excel workbook", "save it again as .xlsx"],
+    ),
     "xlsx-sheets-unnamed": (
         {"review.xlsx": _two_unnamed_sheets()},
-        ["review.xlsx", "Sheet A, Sheet B", "none is named 'patients'"],
+        ["review.xlsx", "Sheet A, Sheet B", "none is named 'patients' or has a patients"],
     ),
     "old-xls": (
         {"patients.xls": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600)},
@@ -228,8 +236,8 @@ CASES: dict[str, tuple[dict[str, str | bytes], list[str]]] = {
 }
 
 
-def _expect_failure(run_cli, target: Path, fragments: list[str]) -> str:
-    result = run_cli("validate", target)
+def _expect_failure(run_cli, target: Path, fragments: list[str], options=()) -> str:
+    result = run_cli("validate", target, *options)
     assert result.code == 2, result.out + result.err
     assert "Traceback" not in result.err
     for fragment in fragments:
@@ -239,12 +247,12 @@ def _expect_failure(run_cli, target: Path, fragments: list[str]) -> str:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_reported_precisely(case, tmp_path, run_cli):
-    files, fragments = CASES[case]
+    files, fragments, *options = CASES[case]
     for name, content in files.items():
         path = tmp_path / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     before = {p: digest(p) for p in tmp_path.iterdir()}
-    _expect_failure(run_cli, tmp_path, fragments)
+    _expect_failure(run_cli, tmp_path, fragments, *options)
     assert {p: digest(p) for p in tmp_path.iterdir()} == before, "input files were modified"
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import html
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -25,8 +25,7 @@ from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
 from ipdmeta.analysis.spec import ReviewSpec, load_spec
-from ipdmeta.data import OutcomeOptions, ReviewData, find_review_files, load_review, summarise
-from ipdmeta.data.load import find_table_file
+from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
 from ipdmeta.data.summary import DataSummary
 from ipdmeta.errors import ModelSpecError, SpecError
 
@@ -63,6 +62,9 @@ class ReviewRun:
         One panel per headline contrast.
     software, seconds
         Versions used, and the time each stage took.
+    overrides
+        review.toml ``[outcome]`` keys set otherwise for this run: key -> (review.toml's
+        value, the value used).
     output
         The report folder, when the run wrote one (:func:`ipdmeta.run`).
     """
@@ -78,6 +80,7 @@ class ReviewRun:
     software: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
     output: Path | None = None
+    overrides: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def primary(self) -> FittedModel:
@@ -124,10 +127,27 @@ class ReviewRun:
         return f"<pre>{html.escape(repr(self))}</pre>"
 
 
-def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
-    """Analyse the review in folder ``path`` as its ``review.toml`` says."""
+def run_review(
+    path: str | Path,
+    progress: Progress | None = None,
+    *,
+    outcome: Mapping[str, Any] | None = None,
+    strict: bool = False,
+) -> ReviewRun:
+    """Analyse the review in folder ``path`` as its ``review.toml`` says.
+
+    ``outcome`` overrides keys of review.toml's ``[outcome]`` (``{"worsening": "floor",
+    "responder_thresholds": (50,)}``), as ``ipdmeta run --worsening --thresholds`` do; the
+    run records them in ``overrides``. ``strict`` turns data warnings into errors.
+    """
     folder = Path(path)
     spec = load_spec(folder)
+    overrides = _overrides(spec, outcome or {})
+    if overrides:
+        spec = dataclasses.replace(
+            spec,
+            outcome=dataclasses.replace(spec.outcome, **{k: v for k, (_, v) in overrides.items()}),
+        )
     say = progress or (lambda stage: None)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
@@ -139,7 +159,7 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
         clock = now
 
     say(STAGES[0])
-    data = _load(spec)
+    data = _load(spec, strict)
     if spec.source is None:
         spec = _defaults_for(spec, data)
     lap(STAGES[0])
@@ -196,62 +216,33 @@ def run_review(path: str | Path, progress: Progress | None = None) -> ReviewRun:
         robustness=robustness,
         software=software_versions(),
         seconds=seconds,
+        overrides=overrides,
     )
+
+
+def _overrides(spec: ReviewSpec, outcome: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """Key -> (review.toml's value, the value set instead), for the keys that change."""
+    known = {f.name for f in dataclasses.fields(spec.outcome)}
+    out = {}
+    for key, value in outcome.items():
+        if key not in known:
+            raise SpecError(f"unknown outcome option {key!r}; options: {', '.join(sorted(known))}")
+        if key == "responder_thresholds":
+            value = tuple(float(v) for v in value)
+        before = getattr(spec.outcome, key)
+        if value != before:
+            out[key] = (before, value)
+    return out
 
 
 def _call(job: Callable[[], Any]) -> Any:
     return job()
 
 
-def _load(spec: ReviewSpec) -> ReviewData:
-    folder = spec.folder
-    maps = [folder / name for name in spec.data.category_maps]
-    for path in maps:
-        if not path.is_file():
-            raise SpecError(f"{spec.source}: the category map {path.name!r} is not in {folder}")
-    patients, studies, quality = _data_files(spec)
+def _load(spec: ReviewSpec, strict: bool) -> ReviewData:
     # Worsening is always kept at loading, so the robustness panel can floor it itself.
-    outcome = OutcomeOptions(
-        worsening="keep",
-        responder_thresholds=spec.outcome.responder_thresholds,
-        agreement_tolerance=spec.outcome.agreement_tolerance,
-        default_scale=spec.outcome.default_scale,
-    )
-    return load_review(
-        patients,
-        studies=studies,
-        quality=quality,
-        outcome=outcome,
-        vocabularies=spec.data.vocabularies,
-        category_files=maps,
-    )
-
-
-def _data_files(spec: ReviewSpec) -> tuple[Path, Path | None, Path | None]:
-    """The patients, studies and quality files: as [data] names them, else found in the
-    folder as ``ipdmeta validate`` finds them (a workbook's own sheets are always read)."""
-    folder = spec.folder
-    where = spec.source or folder
-
-    def named(key: str, value: str) -> Path:
-        path = folder / value
-        if not path.is_file():
-            raise SpecError(f"{where}: [data] {key} = {value!r}, but {path} is not a file")
-        return path
-
-    if spec.data.patients is None:
-        found = find_review_files(folder)
-        patients = found.get("workbook") or found["patients"]
-    else:
-        patients = named("patients", spec.data.patients)
-    tables: list[Path | None] = []
-    for key, value in (("studies", spec.data.studies), ("quality", spec.data.quality)):
-        if value is None:
-            found_file = find_table_file(folder, key)
-            tables.append(found_file if found_file != patients else None)
-        else:
-            tables.append(named(key, value) if value else None)
-    return patients, tables[0], tables[1]
+    outcome = dataclasses.replace(OutcomeOptions.from_spec(spec.outcome), worsening="keep")
+    return load_review(spec.folder, spec=spec, outcome=outcome, strict=strict)
 
 
 def _defaults_for(spec: ReviewSpec, data: ReviewData) -> ReviewSpec:
@@ -274,12 +265,46 @@ def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd
                     f"which is not a column of the patients table; columns: {known}"
                 )
             wanted.append(name)
-    wanted += [c for c in spec.confounders.candidates if c in patients.columns]
+    for name in spec.confounders.candidates:
+        if name not in patients.columns:
+            known = ", ".join(c for c in patients.columns if c != "source_row")
+            raise SpecError(
+                f"{spec.source or 'review.toml'}: confounders.candidates names {name!r}, which "
+                f"is not a column of the patients table; columns: {known}"
+            )
+        wanted.append(name)
     frame = patients[list(dict.fromkeys(wanted))].copy()
+    _check_numbers_in_text(frame, data)
     kept = frame["relief_pct"].copy()
     if spec.outcome.worsening == "floor":
         frame["relief_pct"] = kept.clip(lower=0)
     return frame.reset_index(drop=True), kept.reset_index(drop=True)
+
+
+def _check_numbers_in_text(frame: pd.DataFrame, data: ReviewData) -> None:
+    """A column a model uses that is mostly numbers but read as text would silently enter
+    the model as a factor with a level per value: that is an error naming the cells."""
+    from ipdmeta.data.quantities import read_cell
+
+    for column in frame.columns:
+        if pd.api.types.is_numeric_dtype(frame[column]) or column in ("study_id", "patient_id"):
+            continue
+        values = frame[column].dropna()
+        readings = [read_cell(v) for v in values]
+        numbers = [r for r in readings if r.error is None and r.value is not None]
+        if values.empty or 2 * len(numbers) <= len(values):
+            continue
+        odd = [
+            (int(frame.loc[i, "source_row"]), v)
+            for (i, v), r in zip(values.items(), readings, strict=True)
+            if r.error is not None or r.unit
+        ]
+        cells = ", ".join(f"row {row} {value!r}" for row, value in odd[:8])
+        raise ModelSpecError(
+            f"{data.sources.get('patients', 'the patients table')}: the column {column!r} is "
+            f"used by the analysis as a number, but some cells are not numbers ({cells}); so it "
+            "would enter the model as categories. Make every cell a number or empty"
+        )
 
 
 def software_versions() -> dict[str, str]:

@@ -49,6 +49,7 @@ class DataSpec:
     quality: str | None = None
     category_maps: tuple[str, ...] = ()  # () means categories.csv when the folder has one
     vocabularies: tuple[str, ...] = ("general", "cnop")
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,20 @@ def _counts_by_name(value: Any) -> dict[str, int]:
     return {str(k): _count(v) for k, v in value.items()}
 
 
+def _aliases(value: Any) -> dict[str, tuple[str, ...]]:
+    from ipdmeta.data.schema import SCHEMAS
+
+    if not isinstance(value, dict):
+        raise ValueError('expected a table, e.g. { pain_pre = ["NRS T0", "Pain before"] }')
+    known = sorted({name for schema in SCHEMAS.values() for name in schema.names})
+    out = {}
+    for key, headers in value.items():
+        if key not in known:
+            raise ValueError(f"{key!r} is not a canonical column; columns: {', '.join(known)}")
+        out[key] = _texts(headers)
+    return out
+
+
 def _optional_scale(value: Any) -> str | None:
     return None if value in ("", None) else _choice("VAS-10", "VAS-100", "NRS-10")(value)
 
@@ -258,6 +273,10 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
             "category map CSV files (column,label,category); by default categories.csv if present",
         ),
         "vocabularies": (_choices("general", "cnop"), "built-in vocabularies to start from"),
+        "aliases": (
+            _aliases,
+            'the review\'s own headers for canonical columns, e.g. { pain_pre = ["NRS T0"] }',
+        ),
     },
     "outcome": {
         "worsening": (_choice("keep", "floor"), "keep negative relief, or floor it at 0"),

@@ -65,6 +65,10 @@ GENERAL: Vocabulary = {
         "unclear": ("u", "?", "unknown", "not clear", "some concerns"),
         "not applicable": ("na", "n/a", "not relevant"),
     },
+    "excluded": {
+        "yes": ("y", "x", "true", "1", "excluded", "exclude", "ja"),
+        "no": ("n", "false", "0", "included", "include", "nee"),
+    },
 }
 
 CNOP: Vocabulary = {

@@ -1,38 +1,42 @@
 """Load a review's data: find its files, read, type and cross-check them, derive outcomes.
 
-:func:`load_review` is where data enters ipdmeta. It collects every problem in every table
-before failing, so a reviewer fixes the spreadsheet once, not once per error.
+:func:`load_review` is where data enters ipdmeta, the one reading of a review folder that
+``ipdmeta validate``, ``ipdmeta run`` and the Python API share. It collects every problem
+in every table before failing, so a reviewer fixes the spreadsheet once, not once per
+error.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ipdmeta.data.categories import CategoryMap
-from ipdmeta.data.outcomes import OutcomeOptions, derive_outcomes
+from ipdmeta.data.folder import FolderFiles, find_review_files, read_review_tables
+from ipdmeta.data.headers import HeaderMatcher
+from ipdmeta.data.outcomes import NO_OUTCOME, OutcomeOptions, derive_outcomes
+from ipdmeta.data.plausibility import check_plausibility
 from ipdmeta.data.problems import Problem, Severity
-from ipdmeta.data.readers import (
-    CSV_SUFFIXES,
-    EXCEL_SUFFIXES,
-    PARQUET_SUFFIXES,
-    SHEET_NAMES,
-    RawTable,
-    read_tables,
-)
-from ipdmeta.data.schema import PATIENTS, QUALITY, STUDIES, normalise_header
+from ipdmeta.data.quality_layout import long_quality_table
+from ipdmeta.data.readers import RawTable
+from ipdmeta.data.schema import PATIENTS, QUALITY, STUDIES
 from ipdmeta.data.typing import SOURCE_ROW, TypedTable, type_table
-from ipdmeta.errors import ReadError, ValidationError
+from ipdmeta.errors import ValidationError
+
+if TYPE_CHECKING:
+    from ipdmeta.analysis.spec import ReviewSpec
 
 __all__ = ["CATEGORY_MAP_NAMES", "ReviewData", "find_review_files", "load_review"]
 
-# .xls is listed so that an old workbook gets a clear "save it as .xlsx" message.
-DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {".xls"}
 CATEGORY_MAP_NAMES = ("categories.csv", "category_map.csv")
 _SCHEMAS = {"patients": PATIENTS, "studies": STUDIES, "quality": QUALITY}
+EXCLUDED_COLUMNS = ["study_id", "patient_id", SOURCE_ROW, "exclusion_reason"]
 
 
 @dataclass(frozen=True)
@@ -42,8 +46,12 @@ class ReviewData:
     Attributes
     ----------
     patients
-        One row per patient with canonical columns, ``relief_pct`` derived,
+        One row per analysed patient with canonical columns, ``relief_pct`` derived,
         ``relief_source``, ``responder_<t>`` flags and ``source_row`` (spreadsheet row).
+    excluded
+        Patients kept in the extraction but out of the analysis: ``study_id, patient_id,
+        source_row, exclusion_reason`` (marked ``excluded`` in the sheet, or with no
+        outcome at all).
     studies, quality
         The optional studies and quality-appraisal tables (None when not given).
     label_map
@@ -51,12 +59,17 @@ class ReviewData:
         category, source, n_rows``.
     warnings
         Problems that did not stop the data from being used.
+    notes
+        How the data were read where it was not plain (a header below a title, units in
+        cells, percent-formatted cells, merged cells filled, summary rows left out).
     sources
         Table name -> where it was read from (file, and sheet for workbooks).
     outcome
         The options % relief was derived with.
     category_files
         The category map files that extended the built-in vocabularies.
+    spec_file
+        The review.toml whose [data] and [outcome] were used, if any.
     """
 
     patients: pd.DataFrame
@@ -67,43 +80,9 @@ class ReviewData:
     sources: Mapping[str, str]
     outcome: OutcomeOptions
     category_files: tuple[str, ...] = field(default_factory=tuple)
-
-
-def find_review_files(folder: str | Path) -> dict[str, Path]:
-    """The data files in a review folder: ``patients.*``, ``studies.*``, ``quality.*``.
-
-    A folder holding one workbook and no patients file uses that workbook for every table.
-    """
-    folder = Path(folder)
-    found: dict[str, Path] = {}
-    for table in SHEET_NAMES:
-        path = find_table_file(folder, table)
-        if path is not None:
-            found[table] = path
-    if "patients" not in found:
-        workbooks = [p for p in _data_files(folder) if p.suffix.lower() in EXCEL_SUFFIXES]
-        if len(workbooks) == 1:
-            return {"workbook": workbooks[0]}
-        raise ReadError(
-            f"{folder}: no patients file found; expected patients.csv, patients.xlsx or "
-            "patients.parquet (one row per patient), or a single workbook"
-        )
-    return found
-
-
-def find_table_file(folder: str | Path, table: str) -> Path | None:
-    """The file in ``folder`` named as ``table`` ("patients", "studies", "quality") is
-    named (``studies.csv``, ``included_studies.xlsx``, ...), or None."""
-    folder = Path(folder)
-    matches = [p for p in _data_files(folder) if normalise_header(p.stem) in SHEET_NAMES[table]]
-    if len(matches) > 1:
-        listed = ", ".join(p.name for p in matches)
-        raise ReadError(f"{folder}: several files could be the {table} table ({listed}); keep one")
-    return matches[0] if matches else None
-
-
-def _data_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
+    notes: tuple[Problem, ...] = ()
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
+    spec_file: Path | None = None
 
 
 def load_review(
@@ -112,28 +91,46 @@ def load_review(
     studies: str | Path | None = None,
     quality: str | Path | None = None,
     outcome: OutcomeOptions | None = None,
-    vocabularies: Sequence[str] = ("general", "cnop"),
-    category_files: Iterable[str | Path] = (),
+    outcome_overrides: Mapping[str, Any] | None = None,
+    vocabularies: Sequence[str] | None = None,
+    category_files: Iterable[str | Path] | None = None,
     category_map: Mapping[str, Mapping[str, str]] | None = None,
+    aliases: Mapping[str, Sequence[str]] | None = None,
+    strict: bool = False,
+    spec: ReviewSpec | None = None,
 ) -> ReviewData:
     """Read, check and type a review's data.
 
     Parameters
     ----------
     path
-        A review folder (see :func:`find_review_files`), a workbook, or a single patients
-        file. A ``categories.csv`` in the folder (or beside the file) extends the category
-        map unless ``category_files`` are given.
+        A review folder, a workbook, or a single patients file. A folder's
+        ``review.toml`` (or ``spec``) says which files hold the tables (``[data]``), how
+        the outcome is derived (``[outcome]``) and the review's own header aliases; a
+        ``categories.csv`` in the folder (or beside the file) extends the category map
+        unless category files are named.
     studies, quality
         Explicit studies and quality files, overriding what the folder holds.
     outcome
-        How % relief is derived (:class:`~ipdmeta.data.outcomes.OutcomeOptions`).
+        How % relief is derived (:class:`~ipdmeta.data.outcomes.OutcomeOptions`); by
+        default review.toml's ``[outcome]``.
+    outcome_overrides
+        Options set on top of those (``{"worsening": "floor"}``), as the command line's
+        ``--worsening`` and ``--thresholds`` do.
     vocabularies
-        Built-in vocabularies to start the category map from.
+        Built-in vocabularies to start the category map from (default: review.toml's, or
+        general and cnop).
     category_files
         CSV files (``column, label, category``) that extend or override the map.
     category_map
         ``{column: {label: category}}`` rules applied last.
+    aliases
+        ``{canonical column: [header, ...]}``: headers that mean a column, beyond the
+        built-in ones (added to review.toml's ``[data.aliases]``).
+    strict
+        Treat warnings as errors.
+    spec
+        An analysis specification to use instead of the folder's review.toml.
 
     Raises
     ------
@@ -143,76 +140,219 @@ def load_review(
         The tables break the schema; ``problems`` lists every problem found.
     """
     path = Path(path)
-    outcome = outcome or OutcomeOptions()
-    raw = _read_all(path, studies, quality)
-    categories = CategoryMap.from_vocabularies(vocabularies)
-    extra_maps = list(category_files)
-    if not extra_maps:
-        folder = path if path.is_dir() else path.parent
-        extra_maps = [folder / name for name in CATEGORY_MAP_NAMES if (folder / name).is_file()]
-    for map_file in extra_maps:
+    folder = path if path.is_dir() else path.parent
+    if spec is None and path.is_dir() and (path / "review.toml").is_file():
+        from ipdmeta.analysis.spec import load_spec  # the spec module imports no data code
+
+        spec = load_spec(path)
+    data = spec.data if spec is not None else None
+    outcome = outcome or (OutcomeOptions.from_spec(spec.outcome) if spec else OutcomeOptions())
+    if outcome_overrides:
+        outcome = dataclasses.replace(outcome, **outcome_overrides)
+
+    categories = CategoryMap.from_vocabularies(
+        vocabularies or (data.vocabularies if data else ("general", "cnop"))
+    )
+    maps = _category_files(folder, category_files, data.category_maps if data else ())
+    for map_file in maps:
         categories.extend_from_file(map_file)
     if category_map:
         categories.extend(category_map, "analysis specification")
+    own_aliases: dict[str, list[str]] = {
+        k: list(v) for k, v in (data.aliases if data else {}).items()
+    }
+    for key, headers in (aliases or {}).items():
+        own_aliases.setdefault(key, []).extend(headers)
+    matchers = {name: HeaderMatcher(schema, own_aliases) for name, schema in _SCHEMAS.items()}
 
-    typed = {name: type_table(table, _SCHEMAS[name], categories) for name, table in raw.items()}
+    raw = _read(path, matchers, studies, quality, data, spec)
+    if "quality" in raw:
+        raw["quality"] = long_quality_table(raw["quality"], categories, matchers["quality"])
+    typed = {
+        name: type_table(table, _SCHEMAS[name], categories, matchers[name])
+        for name, table in raw.items()
+    }
     patients = typed["patients"]
     if "study_id" in patients.frame:
         derive_outcomes(patients, outcome)
+        check_plausibility(patients)
     _check_duplicates(patients, ("study_id", "patient_id"))
     if "studies" in typed:
         _check_duplicates(typed["studies"], ("study_id",))
         _check_studies(patients, typed["studies"])
     if "quality" in typed:
         _check_quality(typed["quality"], typed.get("studies") or patients)
+    excluded = _excluded(patients)
+    if len(excluded) and len(excluded) == len(patients.frame):
+        patients.problems.append(
+            patients.problem(
+                "every patient is excluded from the analysis, so there is nothing to analyse",
+                rows=patients.rows_where(slice(None)),
+                hint="Check that the outcome columns (pain_pre, pain_post, relief_pct) were read",
+            )
+        )
 
     problems = [p for t in typed.values() for p in t.problems]
-    errors = [p for p in problems if p.severity is Severity.ERROR]
+    problems = _without_excluded_rows(problems, patients, excluded)
+    by_severity = {s: [p for p in problems if p.severity is s] for s in Severity}
+    errors = by_severity[Severity.ERROR]
+    if strict:
+        errors = errors + by_severity[Severity.WARNING]
     if errors:
-        warnings = [p for p in problems if p.severity is Severity.WARNING]
         n = len(errors)
-        raise ValidationError(
-            errors + warnings,
-            header=f"{path}: {n} problem{'s' if n != 1 else ''} to fix before analysis",
-        )
+        header = f"{path}: {n} problem{'s' if n != 1 else ''} to fix before analysis"
+        if strict and by_severity[Severity.WARNING]:
+            header += " (--strict: warnings count as problems)"
+        rest = [] if strict else by_severity[Severity.WARNING]
+        raise ValidationError(errors + rest, header=header)
+    keep = ~patients.frame[SOURCE_ROW].isin(excluded[SOURCE_ROW]).to_numpy()
     return ReviewData(
-        patients=patients.frame,
+        patients=patients.frame.loc[keep]
+        .drop(columns=["excluded"], errors="ignore")
+        .reset_index(drop=True),
         studies=typed["studies"].frame if "studies" in typed else None,
         quality=typed["quality"].frame if "quality" in typed else None,
         label_map=_label_map(typed),
-        warnings=tuple(problems),
+        warnings=tuple(by_severity[Severity.WARNING]),
+        notes=tuple(by_severity[Severity.NOTE]),
         sources={name: _describe(t) for name, t in raw.items()},
         outcome=outcome,
-        category_files=tuple(str(p) for p in extra_maps),
+        category_files=tuple(str(p) for p in maps),
+        excluded=excluded,
+        spec_file=spec.source if spec is not None else None,
     )
 
 
-def _read_all(
-    path: Path, studies: str | Path | None, quality: str | Path | None
+def _category_files(
+    folder: Path, explicit: Iterable[str | Path] | None, from_spec: Sequence[str]
+) -> list[Path]:
+    if explicit is not None and list(explicit):
+        return [Path(p) for p in explicit]
+    if from_spec:
+        from ipdmeta.errors import SpecError
+
+        paths = [folder / name for name in from_spec]
+        for p in paths:
+            if not p.is_file():
+                raise SpecError(f"review.toml: the category map {p.name!r} is not in {folder}")
+        return paths
+    return [folder / name for name in CATEGORY_MAP_NAMES if (folder / name).is_file()]
+
+
+def _read(
+    path: Path,
+    matchers: Mapping[str, HeaderMatcher],
+    studies: str | Path | None,
+    quality: str | Path | None,
+    data: Any,
+    spec: ReviewSpec | None,
 ) -> dict[str, RawTable]:
     if path.is_dir():
-        files = find_review_files(path)
-        if "workbook" in files:
-            tables = read_tables(files["workbook"])
-        else:
-            tables = {name: _only_table(file) for name, file in files.items()}
-    else:
-        tables = read_tables(path)
-        if "patients" not in tables:
-            tables = {"patients": next(iter(tables.values()))}
-    for name, explicit in (("studies", studies), ("quality", quality)):
-        if explicit is not None:
-            tables[name] = _only_table(Path(explicit))
-    return tables
-
-
-def _only_table(path: Path) -> RawTable:
-    tables = read_tables(path)
-    return next(iter(tables.values()))
+        files = find_review_files(
+            path,
+            patients=data.patients if data else None,
+            studies=data.studies if data else None,
+            quality=data.quality if data else None,
+            where=str(spec.source) if spec is not None and spec.source else None,
+        )
+        extra = {"studies": studies, "quality": quality}
+        if studies is not None or quality is not None:
+            files = FolderFiles(
+                patients=files.patients,
+                studies=Path(studies) if studies is not None else files.studies,
+                quality=Path(quality) if quality is not None else files.quality,
+                named=files.named | {k for k, v in extra.items() if v is not None},
+            )
+        return read_review_tables(path, matchers, files)
+    return read_review_tables(
+        path,
+        matchers,
+        studies=Path(studies) if studies is not None else None,
+        quality=Path(quality) if quality is not None else None,
+    )
 
 
 def _describe(raw: RawTable) -> str:
     return raw.file + (f" [sheet {raw.sheet}]" if raw.sheet else "")
+
+
+def _excluded(patients: TypedTable) -> pd.DataFrame:
+    """The patients kept out of the analysis, with the reason."""
+    frame = patients.frame
+    marked = (
+        frame["excluded"].eq("yes").to_numpy()
+        if "excluded" in frame
+        else np.zeros(len(frame), bool)
+    )
+    reasons = (
+        frame["exclusion_reason"].to_numpy(object)
+        if "exclusion_reason" in frame
+        else np.full(len(frame), None, object)
+    )
+    no_reason = marked & pd.isna(reasons)
+    if no_reason.any():
+        patients.problems.append(
+            patients.problem(
+                "the patient is marked excluded without a reason",
+                column="excluded",
+                rows=patients.rows_where(no_reason),
+                severity=Severity.WARNING,
+                hint="Say why in an exclusion_reason column; the report lists the reasons",
+            )
+        )
+    reasons = np.where(no_reason, "not given", reasons)
+    no_outcome = (
+        frame[NO_OUTCOME].to_numpy(bool) & ~marked
+        if NO_OUTCOME in frame
+        else np.zeros(len(frame), bool)
+    )
+    reasons = np.where(no_outcome, "no outcome reported", reasons)
+    chosen = marked | no_outcome
+    blank = np.full(len(frame), None, object)
+    out = pd.DataFrame(
+        {
+            "study_id": frame.get("study_id", blank).to_numpy(object)[chosen]
+            if "study_id" in frame
+            else blank[chosen],
+            "patient_id": frame["patient_id"].to_numpy(object)[chosen]
+            if "patient_id" in frame
+            else blank[chosen],
+            SOURCE_ROW: frame[SOURCE_ROW].to_numpy()[chosen],
+            "exclusion_reason": reasons[chosen],
+        },
+        columns=EXCLUDED_COLUMNS,
+    )
+    if NO_OUTCOME in frame:
+        del frame[NO_OUTCOME]
+    return out.reset_index(drop=True)
+
+
+def _without_excluded_rows(
+    problems: list[Problem], patients: TypedTable, excluded: pd.DataFrame
+) -> list[Problem]:
+    """A patient the reviewer marked excluded is not checked further: problems in its row
+    are set aside (except those about the exclusion itself). A patient excluded for lack
+    of an outcome is still checked: its other cells may hide a misread outcome."""
+    marked = excluded["exclusion_reason"] != "no outcome reported"
+    rows = set(excluded.loc[marked, SOURCE_ROW].astype(int))
+    if not rows:
+        return problems
+    own = {patients.header_of.get(c, c) for c in ("excluded", "exclusion_reason", "relief_pct")}
+    out = []
+    for problem in problems:
+        if (
+            problem.file != patients.raw.file
+            or problem.sheet != patients.raw.sheet
+            or not problem.rows
+            or problem.column in own
+            or problem.severity is Severity.NOTE
+        ):
+            out.append(problem)
+            continue
+        left = tuple(r for r in problem.rows if r not in rows)
+        if left:
+            out.append(dataclasses.replace(problem, rows=left))
+    return out
 
 
 def _check_duplicates(table: TypedTable, key: tuple[str, ...]) -> None:

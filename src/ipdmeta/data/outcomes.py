@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ from ipdmeta.data.typing import TypedTable, range_text
 
 __all__ = [
     "DEFAULT_RESPONDER_THRESHOLDS",
+    "NO_OUTCOME",
     "SCALE_MAXIMUM",
     "OutcomeOptions",
     "ReliefSource",
@@ -30,6 +32,9 @@ __all__ = [
 ]
 
 SCALE_MAXIMUM = {"VAS-10": 10.0, "VAS-100": 100.0, "NRS-10": 10.0}
+# The scale a score cell names itself ("7/10", "95 mm") when pain_scale is empty.
+STATED_SCALE = {10.0: "VAS-10", 100.0: "VAS-100"}
+NO_OUTCOME = "_no_outcome"  # a working column: rows excluded for lack of any outcome
 DEFAULT_RESPONDER_THRESHOLDS = (30.0, 40.0, 50.0)
 
 
@@ -69,6 +74,16 @@ class OutcomeOptions:
     responder_thresholds: Sequence[float] = DEFAULT_RESPONDER_THRESHOLDS
     agreement_tolerance: float = 1.0
     default_scale: str | None = None
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> OutcomeOptions:
+        """The options review.toml's ``[outcome]`` table gives."""
+        return cls(
+            worsening=spec.worsening,
+            responder_thresholds=tuple(spec.responder_thresholds),
+            agreement_tolerance=spec.agreement_tolerance,
+            default_scale=spec.default_scale,
+        )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "worsening", Worsening(self.worsening))
@@ -143,7 +158,10 @@ def derive_outcomes(table: TypedTable, options: OutcomeOptions) -> None:
                 )
             )
 
-    post_only = np.isnan(pre) & ~np.isnan(post)
+    # A row whose outcome cell was already reported as unreadable needs no second message,
+    # and a patient marked excluded needs no outcome.
+    flagged = _rows_with_problems(table, ("pain_pre", "pain_post", "relief_pct"))
+    post_only = np.isnan(pre) & ~np.isnan(post) & ~flagged
     if post_only.any():
         table.problems.append(
             table.problem(
@@ -154,19 +172,22 @@ def derive_outcomes(table: TypedTable, options: OutcomeOptions) -> None:
                 hint="Fill in pain_pre, or give relief_pct and leave both scores empty",
             )
         )
-    # A row whose outcome cell was already reported as unreadable needs no second message.
-    flagged = _rows_with_problems(table, ("pain_pre", "pain_post", "relief_pct"))
-    no_outcome = np.isnan(relief) & ~post_only & ~zero_pre & ~flagged
-    if no_outcome.any():
+    marked = frame["excluded"].eq("yes").to_numpy() if "excluded" in has else np.zeros(n, bool)
+    no_outcome = np.isnan(relief) & ~post_only & ~zero_pre & ~flagged & ~marked
+    if no_outcome.any() and ({"pain_pre", "pain_post"} <= has or "relief_pct" in has):
         table.problems.append(
             table.problem(
-                "the patient has no outcome",
+                "the patient has no outcome, so is excluded from the analysis (reason: "
+                "no outcome reported)",
                 column="relief_pct",
                 rows=table.rows_where(no_outcome),
+                severity=Severity.WARNING,
                 expected="pain_pre and pain_post, or relief_pct",
-                hint="Fill in the outcome, or remove the patient and record why",
+                hint="Fill in the outcome if the paper gives it; the report counts excluded "
+                "patients and their reasons",
             )
         )
+    frame[NO_OUTCOME] = no_outcome
     _report_disagreement(table, computable, computed, reported, options.agreement_tolerance)
 
     if options.worsening is Worsening.FLOOR:
@@ -196,6 +217,7 @@ def _resolve_scales(
     scale = np.full(n, None, object)
     if "pain_scale" in frame:
         scale[frame["pain_scale"].notna().to_numpy()] = frame["pain_scale"].dropna().to_numpy()
+    _use_stated_scales(table, scale)
     unknown = np.array([s is not None and s not in SCALE_MAXIMUM for s in scale])
     if unknown.any():
         _, first = np.unique(scale[unknown].astype(str), return_index=True)
@@ -237,6 +259,39 @@ def _resolve_scales(
             )
         )
     return scale
+
+
+def _use_stated_scales(table: TypedTable, scale: np.ndarray) -> None:
+    """Scores that name their scale ("7/10", "95 mm"): fill an empty pain_scale, and a
+    scale that contradicts the cell is an error."""
+    for column, stated in table.stated_scales.items():
+        known = ~np.isnan(stated)
+        blank = known & np.array([s is None for s in scale])
+        for top in np.unique(stated[blank]):
+            rows = blank & (stated == top)
+            scale[rows] = STATED_SCALE.get(float(top))
+            table.problems.append(
+                table.problem(
+                    f"pain_scale is empty; taken as {STATED_SCALE.get(float(top))} because the "
+                    f"score says it is out of {top:g}",
+                    column="pain_scale",
+                    rows=table.rows_where(rows),
+                    severity=Severity.NOTE,
+                )
+            )
+        tops = np.array([SCALE_MAXIMUM.get(s, np.nan) if s else np.nan for s in scale])
+        clash = known & ~np.isnan(tops) & (tops != stated)
+        if clash.any():
+            table.problems.append(
+                table.problem(
+                    "the score says which scale it is on, and pain_scale says another",
+                    column=column,
+                    rows=table.rows_where(clash),
+                    value=f"out of {stated[clash][0]:g}",
+                    expected=f"a score on {scale[clash][0]}",
+                    hint="Correct the score or pain_scale",
+                )
+            )
 
 
 def _check_scores(table: TypedTable, pre: np.ndarray, post: np.ndarray, scale: np.ndarray) -> None:

@@ -12,10 +12,13 @@ __all__ = ["Problem", "Severity", "format_rows", "format_value"]
 
 
 class Severity(StrEnum):
-    """An error stops the analysis; a warning is reported and the data are still used."""
+    """An error stops the analysis; a warning is reported and the data are still used
+    (``--strict`` makes warnings errors); a note says how something was read (a header
+    found below a title, units converted, merged cells filled) and changes no number."""
 
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"
 
 
 @dataclass(frozen=True)

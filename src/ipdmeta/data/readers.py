@@ -1,51 +1,102 @@
-"""Read CSV, XLSX and Parquet files into raw tables, with spreadsheet row numbers.
+"""Read CSV, XLSX and Parquet files into grids of cells, as a spreadsheet shows them.
 
-A reader only turns bytes into cells; typing and checking the cells is validation's job.
-Anything that keeps a file from being read as a table (missing, empty, binary, corrupt,
-header only) raises :class:`~ipdmeta.errors.ReadError` naming the file and what to do.
-Files are only ever opened for reading.
+A reader only turns bytes into cells; finding the header, the tables and the patients in
+a grid is :mod:`ipdmeta.data.layout`'s job, typing the cells :mod:`ipdmeta.data.typing`'s.
+A workbook cell is read as Excel shows it: a percent-formatted 0.84 is the 84 (%) the
+user sees, a formula is its value as Excel last calculated it, and each such cell is
+marked (:class:`CellKind`) so that what was done can be reported. Anything that keeps a
+file from being read (missing, empty, binary, corrupt) raises
+:class:`~ipdmeta.errors.ReadError` naming the file and what to do. Files are only ever
+opened for reading.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
 import unicodedata
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ipdmeta.data.problems import Problem, Severity
-from ipdmeta.data.schema import normalise_header
 from ipdmeta.errors import ReadError
 
-__all__ = ["RawTable", "read_tables"]
+__all__ = ["CellKind", "Grid", "GridRow", "RawTable", "column_letter", "read_grids"]
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
 
-# Sheet names (normalised) that hold each table in a workbook.
-SHEET_NAMES = {
-    "patients": ("patients", "patient", "ipd", "patient_data", "data", "extraction"),
-    "studies": ("studies", "study", "papers", "included_studies", "included"),
-    "quality": ("quality", "quality_appraisal", "appraisal", "risk_of_bias", "critical_appraisal"),
-}
-
 _MAX_CONTROL_SHARE = 0.001  # real text has essentially no control characters
 _SNIFF_BYTES = 1 << 16
+# Excel displays at most 15 significant digits; 0.845 * 100 is 84.49999999999999 in
+# binary floating point but Excel shows 84.5, which is the number the user typed.
+_EXCEL_DIGITS = 15
+
+
+class CellKind(StrEnum):
+    """How a workbook cell's value was obtained, when it is not a plain typed value."""
+
+    PERCENT = "percent"  # a number formatted as percent: read as the percent shown
+    DATE = "date"  # a number Excel shows as a date or time
+    FORMULA = "formula"  # a formula: its value as Excel last calculated it
+    TEXT = "text"  # a text cell in a workbook (a number stored as text, if it reads as one)
+    MERGED = "merged"  # filled from a merged range above it (layout's, reported once)
+
+
+@dataclass
+class GridRow:
+    """One spreadsheet row: its number as the spreadsheet shows it, cells, cell kinds."""
+
+    number: int
+    cells: list[Any]
+    kinds: list[CellKind | None]
+    hidden: bool = False
+
+    @property
+    def blank(self) -> bool:
+        return all(c is None or (isinstance(c, str) and not c.strip()) for c in self.cells)
+
+
+@dataclass
+class Grid:
+    """A sheet (or a CSV/Parquet file) as rows of cells, before any header is found.
+
+    ``merges`` are Excel's merged ranges as (first row, first column, last row, last
+    column), 1-based; only the first cell of a range holds its value. ``hidden_columns``
+    are 0-based column indices hidden in Excel.
+    """
+
+    file: str
+    sheet: str | None
+    rows: list[GridRow]
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    hidden_columns: frozenset[int] = frozenset()
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def where(self) -> str:
+        return self.file + (f" [sheet {self.sheet}]" if self.sheet else "")
+
+    def problem(self, message: str, **where: Any) -> Problem:
+        return Problem(file=self.file, sheet=self.sheet, message=message, **where)
 
 
 @dataclass
 class RawTable:
-    """Cells as read, before typing.
+    """A table's cells as read, under their headers as written, before typing.
 
-    ``cells`` has the original headers as columns and object cells (strings from a CSV,
-    typed values from a workbook or Parquet); ``row_numbers`` gives each row's number as a
-    spreadsheet shows it (header = row 1). ``problems`` holds what the reader noticed but
-    could read past (a Latin-1 file, a ragged row).
+    ``cells`` has the headers as columns and object cells (strings from a CSV, typed values
+    from a workbook or Parquet); ``row_numbers`` gives each row's number as the
+    spreadsheet shows it; ``kinds`` (same shape as ``cells``, or None) marks how workbook
+    cells were read (:class:`CellKind`). ``problems`` holds what reading and layout
+    noticed but could read past.
     """
 
     file: str
@@ -53,18 +104,19 @@ class RawTable:
     cells: pd.DataFrame
     row_numbers: list[int]
     problems: list[Problem] = field(default_factory=list)
+    kinds: pd.DataFrame | None = None
 
     def problem(self, message: str, **where: Any) -> Problem:
         return Problem(file=self.file, sheet=self.sheet, message=message, **where)
 
+    def kinds_of(self, header: str) -> list[CellKind | None]:
+        if self.kinds is None or header not in self.kinds:
+            return [None] * len(self.cells)
+        return list(self.kinds[header])
 
-def read_tables(path: str | Path) -> dict[str, RawTable]:
-    """Read a data file into raw tables keyed by table name.
 
-    A CSV or Parquet file is one table, named after the file (``studies.csv`` is the
-    studies table; any other name is the patients table). A workbook gives one table per
-    recognised sheet, or its only sheet as the patients table.
-    """
+def read_grids(path: str | Path) -> list[Grid]:
+    """Read a data file into grids: one per visible sheet of a workbook, else one."""
     path = Path(path)
     if not path.exists():
         raise ReadError(f"{path}: no such file")
@@ -82,16 +134,8 @@ def read_tables(path: str | Path) -> dict[str, RawTable]:
             "open it and save it as .xlsx or CSV"
         )
     if suffix in PARQUET_SUFFIXES or head[:4] == b"PAR1":
-        return {table_name_for_file(path): _read_parquet(path)}
-    return {table_name_for_file(path): _read_csv(path)}
-
-
-def table_name_for_file(path: Path) -> str:
-    stem = normalise_header(path.stem)
-    for table, names in SHEET_NAMES.items():
-        if table != "patients" and stem in names:
-            return table
-    return "patients"
+        return [_read_parquet(path)]
+    return [_read_csv(path)]
 
 
 def _read_bytes(path: Path, limit: int | None = None) -> bytes:
@@ -100,6 +144,16 @@ def _read_bytes(path: Path, limit: int | None = None) -> bytes:
             return handle.read() if limit is None else handle.read(limit)
     except OSError as exc:
         raise ReadError(f"{path}: cannot open the file: {exc.strerror or exc}") from exc
+
+
+def column_letter(index: int) -> str:
+    """The spreadsheet letter of a 0-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
 
 
 # --- CSV ---
@@ -149,19 +203,24 @@ def _check_is_text(path: Path, text: str) -> None:
         )
 
 
-def _sniff_delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] > 0 else ","
+def _sniff_delimiter(lines: list[str]) -> str:
+    # The delimiter that splits the most of the first lines into the same number of cells;
+    # a title line above the header has none, so several lines are looked at.
+    best, best_score = ",", 0
+    for delimiter in (",", ";", "\t"):
+        counts = [line.count(delimiter) for line in lines]
+        score = max((counts.count(c) * c for c in set(counts) if c), default=0)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
-def _read_csv(path: Path) -> RawTable:
+def _read_csv(path: Path) -> Grid:
     text, notice = _decode(path, _read_bytes(path))
     _check_is_text(path, text)
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = _sniff_delimiter(first_line)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[tuple[int, list[str]]] = []
+    first_lines = [line for line in text.splitlines() if line.strip()][:20]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_lines))
+    rows: list[GridRow] = []
     try:
         while True:
             start = reader.line_num + 1
@@ -169,178 +228,140 @@ def _read_csv(path: Path) -> RawTable:
                 record = next(reader)
             except StopIteration:
                 break
-            if any(cell.strip() for cell in record):
-                records.append((start, [cell.strip() for cell in record]))
+            cells: list[Any] = [cell.strip() or None for cell in record]
+            rows.append(GridRow(start, cells, [None] * len(cells)))
     except csv.Error as exc:
         raise ReadError(
             f"{path}: line {reader.line_num}: not valid CSV ({exc}); "
             "check for an unclosed quotation mark"
         ) from exc
-    if not records:
+    if all(row.blank for row in rows):
         raise ReadError(f"{path}: the file is empty; expected a header row and one row per record")
-    table = _table_from_rows(path, None, records)
+    grid = Grid(str(path), None, rows)
     if notice is not None:
-        table.problems.insert(0, notice)
-    return table
-
-
-def _table_from_rows(
-    path: Path, sheet: str | None, records: list[tuple[int, list[Any]]]
-) -> RawTable:
-    """Build a RawTable from (row number, cells) records, the first being the header."""
-    where = f"{path}" + (f" [sheet {sheet}]" if sheet else "")
-    header_row, header = records[0]
-    header = [("" if h is None else str(h).strip()) for h in header]
-    while header and not header[-1]:
-        header.pop()
-    if not header:
-        raise ReadError(f"{where}: the header row (row {header_row}) is empty")
-    body = records[1:]
-    if not body:
-        raise ReadError(
-            f"{where}: has a header row but no data rows; expected one row per record below "
-            f"the header ({', '.join(repr(h) for h in header[:6])})"
-        )
-    problems: list[Problem] = []
-    names = _unique_headers(path, sheet, header_row, header, problems)
-    width = len(names)
-    rows: list[list[Any]] = []
-    row_numbers: list[int] = []
-    for number, cells in body:
-        cells = list(cells)
-        extra = [c for c in cells[width:] if c not in (None, "")]
-        if extra:
-            problems.append(
-                Problem(
-                    file=str(path),
-                    sheet=sheet,
-                    rows=(number,),
-                    message=f"the row has {len(cells)} cells but the header has {width} columns",
-                    value=extra[0],
-                    expected="no cells to the right of the last header",
-                    hint="Add a header for the extra column or delete the stray cells",
-                )
-            )
-        cells = (cells + [None] * width)[:width]
-        rows.append([None if c == "" else c for c in cells])
-        row_numbers.append(number)
-    cells_frame = pd.DataFrame(rows, columns=names, dtype=object)
-    return RawTable(str(path), sheet, cells_frame, row_numbers, problems)
-
-
-def _unique_headers(
-    path: Path, sheet: str | None, header_row: int, header: list[str], problems: list[Problem]
-) -> list[str]:
-    names: list[str] = []
-    seen: dict[str, int] = {}
-    for index, name in enumerate(header):
-        letter = _column_letter(index)
-        if not name:
-            problems.append(
-                Problem(
-                    file=str(path),
-                    sheet=sheet,
-                    rows=(header_row,),
-                    column=letter,
-                    message=f"column {letter} has no header",
-                    hint="Give it a header, or delete the column if it is empty",
-                )
-            )
-            name = f"column_{letter}"
-        key = normalise_header(name)
-        if key in seen:
-            problems.append(
-                Problem(
-                    file=str(path),
-                    sheet=sheet,
-                    rows=(header_row,),
-                    column=name,
-                    message=(
-                        f"the header {name!r} appears twice (columns "
-                        f"{_column_letter(seen[key])} and {letter})"
-                    ),
-                    hint="Rename or delete one of them",
-                )
-            )
-            name = f"{name}_{letter}"
-        seen.setdefault(key, index)
-        names.append(name)
-    return names
-
-
-def _column_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, remainder = divmod(index - 1, 26)
-        letters = chr(65 + remainder) + letters
-    return letters
+        grid.problems.append(notice)
+    return grid
 
 
 # --- XLSX ---
 
 
-def _read_workbook(path: Path) -> dict[str, RawTable]:
+def _read_workbook(path: Path) -> list[Grid]:
     import openpyxl  # imported here: only workbook users pay for it
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        values = openpyxl.load_workbook(path, data_only=True)
+        formulas = openpyxl.load_workbook(path, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a damaged zip or XML
         raise ReadError(
             f"{path}: cannot be read as an Excel workbook (.xlsx): "
             f"{type(exc).__name__}: {exc}. Open it in a spreadsheet program and save it "
             "again as .xlsx, or export each sheet as CSV"
         ) from exc
-    try:
-        sheets = {
-            name: _sheet_records(book[name])
-            for name in book.sheetnames
-            if _is_worksheet(book, name)
-        }
-    except Exception as exc:  # a damaged sheet part fails only when read
-        raise ReadError(
-            f"{path}: a sheet of the workbook is damaged and cannot be read "
-            f"({type(exc).__name__}: {exc}); save the workbook again as .xlsx"
-        ) from exc
-    finally:
-        book.close()
-    filled = {name: records for name, records in sheets.items() if records}
-    if not filled:
-        raise ReadError(f"{path}: every sheet of the workbook is empty")
-    chosen: dict[str, str] = {}
-    for table, names in SHEET_NAMES.items():
-        for sheet in filled:
-            if normalise_header(sheet) in names and table not in chosen:
-                chosen[table] = sheet
-    if "patients" not in chosen:
-        if len(filled) == 1:
-            chosen = {"patients": next(iter(filled))}
-        else:
+    grids: list[Grid] = []
+    hidden: list[str] = []
+    for name in values.sheetnames:
+        sheet = values[name]
+        if not hasattr(sheet, "iter_rows"):  # a chart sheet
+            continue
+        if sheet.sheet_state != "visible":
+            if sheet.max_row > 1 or sheet.max_column > 1 or sheet.cell(1, 1).value is not None:
+                hidden.append(name)
+            continue
+        try:
+            grids.append(_sheet_grid(path, sheet, formulas[name]))
+        except ReadError:
+            raise
+        except Exception as exc:  # a damaged sheet part fails only when read
             raise ReadError(
-                f"{path}: the workbook has several sheets ({', '.join(filled)}) and none is "
-                "named 'patients'; rename the sheet with one row per patient to 'patients' "
-                "(and the others 'studies' and 'quality')"
+                f"{path}: the sheet {name!r} of the workbook is damaged and cannot be read "
+                f"({type(exc).__name__}: {exc}); save the workbook again as .xlsx"
+            ) from exc
+    filled = [g for g in grids if not all(row.blank for row in g.rows)]
+    if not filled:
+        raise ReadError(f"{path}: every visible sheet of the workbook is empty")
+    if hidden:
+        listed = ", ".join(repr(h) for h in hidden)
+        filled[0].problems.append(
+            Problem(
+                file=str(path),
+                severity=Severity.WARNING,
+                message=f"hidden sheet{'s' if len(hidden) > 1 else ''} {listed} not read",
+                hint="Unhide a sheet (right-click a sheet tab, Unhide) if it holds data to analyse",
             )
-    return {table: _table_from_rows(path, sheet, filled[sheet]) for table, sheet in chosen.items()}
+        )
+    return filled
 
 
-def _is_worksheet(book: Any, name: str) -> bool:
-    return hasattr(book[name], "iter_rows")
+def shows_percent(number_format: str) -> bool:
+    """Whether an Excel number format multiplies by 100 and shows a percent sign.
+
+    A ``%`` inside quotes or after a backslash is literal text and does not scale.
+    """
+    return "%" in re.sub(r'"[^"]*"|\\.', "", number_format or "")
 
 
-def _sheet_records(sheet: Any) -> list[tuple[int, list[Any]]]:
-    records = []
-    for number, values in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1):
-        cells = [v.strip() if isinstance(v, str) else v for v in values]
-        if any(c not in (None, "") for c in cells):
-            records.append((number, cells))
-    return records
+def _sheet_grid(path: Path, sheet: Any, formula_sheet: Any) -> Grid:
+    grid = Grid(str(path), sheet.title, [])
+    hidden_rows = {n for n, d in sheet.row_dimensions.items() if d.hidden}
+    hidden_columns: set[int] = set()
+    for dimension in sheet.column_dimensions.values():
+        if dimension.hidden and dimension.min:
+            hidden_columns.update(range(dimension.min - 1, (dimension.max or dimension.min)))
+    grid.hidden_columns = frozenset(hidden_columns)
+    grid.merges = [(r.min_row, r.min_col, r.max_row, r.max_col) for r in sheet.merged_cells.ranges]
+    uncalculated: list[tuple[int, str]] = []
+    for row in sheet.iter_rows():
+        number = row[0].row
+        cells: list[Any] = []
+        kinds: list[CellKind | None] = []
+        for cell in row:
+            value, kind = _cell_value(cell)
+            source = formula_sheet.cell(number, cell.column)
+            if source.data_type == "f":
+                if value is None:
+                    uncalculated.append((number, column_letter(cell.column - 1)))
+                kind = kind if kind in (CellKind.PERCENT, CellKind.DATE) else CellKind.FORMULA
+            cells.append(value)
+            kinds.append(kind)
+        while cells and cells[-1] is None:
+            cells.pop()
+            kinds.pop()
+        grid.rows.append(GridRow(number, cells, kinds, hidden=number in hidden_rows))
+    if uncalculated:
+        grid.problems.append(
+            grid.problem(
+                "formulas without a calculated value (the workbook was written by a program "
+                "and never opened and saved in Excel)",
+                rows=tuple(dict.fromkeys(r for r, _ in uncalculated)),
+                value=", ".join(f"{c}{r}" for r, c in uncalculated[:6]),
+                hint="Open the workbook in Excel or LibreOffice and save it, so that each "
+                "formula's value is stored",
+            )
+        )
+    return grid
+
+
+def _cell_value(cell: Any) -> tuple[Any, CellKind | None]:
+    value = cell.value
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        text = value.strip()
+        return (text or None), (CellKind.TEXT if text else None)
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+        return value, CellKind.DATE
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, int | float) and shows_percent(cell.number_format):
+        return float(f"{value * 100:.{_EXCEL_DIGITS}g}"), CellKind.PERCENT
+    return value, None
 
 
 # --- Parquet ---
 
 
-def _read_parquet(path: Path) -> RawTable:
+def _read_parquet(path: Path) -> Grid:
     import pyarrow.parquet as pq
 
     try:
@@ -353,12 +374,13 @@ def _read_parquet(path: Path) -> RawTable:
         raise ReadError(f"{path}: the Parquet file has no columns")
     if frame.empty:
         raise ReadError(f"{path}: the Parquet file has columns but no rows")
-    records: list[tuple[int, list[Any]]] = [(1, [str(c) for c in frame.columns])]
-    records += [
-        (i + 2, [None if _is_missing(v) else v for v in row])
+    width = len(frame.columns)
+    rows = [GridRow(1, [str(c) for c in frame.columns], [None] * width)]
+    rows += [
+        GridRow(i + 2, [None if _is_missing(v) else v for v in row], [None] * width)
         for i, row in enumerate(frame.astype(object).itertuples(index=False, name=None))
     ]
-    return _table_from_rows(path, None, records)
+    return Grid(str(path), None, rows)
 
 
 def _is_missing(value: Any) -> bool:
