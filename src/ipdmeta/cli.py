@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
 from ipdmeta import __version__
 from ipdmeta.errors import IpdmetaError
@@ -30,6 +31,32 @@ def _thresholds(text: str) -> tuple[float, ...]:
     if not values:
         raise argparse.ArgumentTypeError("give at least one threshold")
     return values
+
+
+def _outcome_options(command: argparse.ArgumentParser) -> None:
+    """The options both validate and run take; each overrides review.toml's [outcome]."""
+    command.add_argument(
+        "--worsening",
+        choices=["keep", "floor"],
+        help="keep negative relief or floor it at 0 (default: review.toml's, else keep)",
+    )
+    command.add_argument(
+        "--thresholds",
+        type=_thresholds,
+        help="responder thresholds in %% relief (default: review.toml's, else 30,40,50)",
+    )
+    command.add_argument(
+        "--strict", action="store_true", help="treat data warnings as problems (exit code 2)"
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    out: dict[str, object] = {}
+    if args.worsening is not None:
+        out["worsening"] = args.worsening
+    if args.thresholds is not None:
+        out["responder_thresholds"] = args.thresholds
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,18 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["general", "cnop", "none"],
         help="built-in vocabularies to start from (default: general and cnop)",
     )
-    validate.add_argument(
-        "--worsening",
-        choices=["keep", "floor"],
-        default="keep",
-        help="keep negative relief (default) or floor it at 0",
-    )
-    validate.add_argument(
-        "--thresholds",
-        type=_thresholds,
-        default=(30.0, 40.0, 50.0),
-        help="responder thresholds in %% relief (default 30,40,50)",
-    )
+    _outcome_options(validate)
     validate.add_argument(
         "--json", action="store_true", help="print the summary and problems as JSON"
     )
@@ -96,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("folder", type=Path, metavar="DIR", help="the review folder")
     run.add_argument("--out", type=Path, help="the output folder (default DIR/out)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _outcome_options(run)
 
     simulate = commands.add_parser(
         "simulate",
@@ -140,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from ipdmeta.data import OutcomeOptions, load_review, summarise
+    from ipdmeta.data import load_review, summarise
     from ipdmeta.errors import ValidationError
 
     vocabularies = [v for v in (args.vocabulary or ["general", "cnop"]) if v != "none"]
@@ -149,9 +166,10 @@ def _validate(args: argparse.Namespace) -> int:
             args.path,
             studies=args.studies,
             quality=args.quality,
-            outcome=OutcomeOptions(worsening=args.worsening, responder_thresholds=args.thresholds),
-            vocabularies=vocabularies,
-            category_files=args.categories,
+            outcome_overrides=_overrides(args),
+            vocabularies=vocabularies if args.vocabulary else None,
+            category_files=args.categories or None,
+            strict=args.strict,
         )
     except ValidationError as exc:
         if args.json:
@@ -166,6 +184,8 @@ def _validate(args: argparse.Namespace) -> int:
             "ok": True,
             "summary": summary.to_dict(),
             "warnings": [p.to_dict() for p in review.warnings],
+            "notes": [p.to_dict() for p in review.notes],
+            "excluded": review.excluded.to_dict(orient="records"),
             "label_map": review.label_map.to_dict(orient="records"),
         }
         print(json.dumps(payload, indent=2, default=float))
@@ -183,19 +203,40 @@ def _validate(args: argparse.Namespace) -> int:
                 f"  {row.column}: {row.raw_label!r} -> {row.category} "
                 f"({row.n_rows} row{'s' if row.n_rows != 1 else ''}; {row.source})"
             )
-    if review.warnings:
-        print(f"\n{len(review.warnings)} warning{'s' if len(review.warnings) != 1 else ''}:")
-        for problem in review.warnings:
-            print(f"  - {problem}")
+    _print_data_report(review)
     print("\nThe data can be analysed.")
     return 0
+
+
+def _print_data_report(review: object, out: TextIO | None = None) -> None:
+    """How the data were read (notes), who was excluded, and every warning."""
+    target = out or sys.stdout
+    notes = getattr(review, "notes", ())
+    excluded = getattr(review, "excluded", None)
+    warnings = getattr(review, "warnings", ())
+    if notes:
+        print("\nHow the data were read:", file=target)
+        for problem in notes:
+            print(f"  - {problem}", file=target)
+    if excluded is not None and len(excluded):
+        print(f"\nExcluded from the analysis ({len(excluded)} patients):", file=target)
+        for row in excluded.itertuples():
+            print(
+                f"  - study {row.study_id}, patient {row.patient_id} (row {row.source_row}): "
+                f"{row.exclusion_reason}",
+                file=target,
+            )
+    if warnings:
+        print(f"\n{len(warnings)} warning{'s' if len(warnings) != 1 else ''}:", file=target)
+        for problem in warnings:
+            print(f"  - {problem}", file=target)
 
 
 def _run(args: argparse.Namespace) -> int:
     import time
 
     from ipdmeta.analysis.pipeline import STAGES
-    from ipdmeta.report.build import run
+    from ipdmeta.report.build import prisma_notes, run
 
     started = time.perf_counter()
     total = len(STAGES) + 1
@@ -213,11 +254,22 @@ def _run(args: argparse.Namespace) -> int:
             elapsed = time.perf_counter() - started
             console.print(f"[dim]{elapsed:5.1f} s[/dim]  [{count}/{total}] {stage}")
 
-    result = run(args.folder, args.out, progress=progress)
+    result = run(
+        args.folder, args.out, progress=progress, outcome=_overrides(args), strict=args.strict
+    )
     output = result.output or args.folder / "out"
     if console is not None:
         elapsed = time.perf_counter() - started
         console.print(f"[dim]{elapsed:5.1f} s[/dim]  done")
+        for key, (before, after) in result.overrides.items():
+            print(
+                f"{key}: {_shown(after)} (from the command line; review.toml says {_shown(before)})"
+            )
+        _print_data_report(result.data)
+        if result.spec.prisma.given:
+            for note in prisma_notes(result):
+                print(f"  - {note}")
+        print()
         print(result.headlines())
         print(f"Numbers: {output / 'results.json'}; tables and figures beside them")
         if result.spec.source is None:
@@ -225,6 +277,12 @@ def _run(args: argparse.Namespace) -> int:
                 "No review.toml in the folder: the default analysis was run (docs/review-toml.md)"
             )
     return 0
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return str(value)
 
 
 def _problem_dict(problem: object) -> dict[str, object]:

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from markupsafe import Markup
 from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.models import FittedModel
 from ipdmeta.analysis.pipeline import ReviewRun, run_review
-from ipdmeta.data.writers import write_csv, write_text
+from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
 from ipdmeta.report.html import render_report
@@ -49,17 +49,23 @@ ROBUSTNESS_COLUMNS = {
 
 
 def run(
-    path: str | Path, out: str | Path | None = None, progress: Progress | None = None
+    path: str | Path,
+    out: str | Path | None = None,
+    progress: Progress | None = None,
+    *,
+    outcome: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> ReviewRun:
     """Analyse the review folder ``path`` and write its report to ``out`` (``path/out``).
 
     Returns the :class:`~ipdmeta.analysis.pipeline.ReviewRun`, whose ``output`` is the
-    report folder. The same as ``ipdmeta run PATH --out OUT``.
+    report folder. The same as ``ipdmeta run PATH --out OUT``; ``outcome`` and ``strict``
+    are as :func:`~ipdmeta.analysis.pipeline.run_review` takes them.
     """
     folder = Path(path)
     target = Path(out) if out is not None else folder / "out"
     _check_target(folder, target)
-    result = run_review(folder, progress)
+    result = run_review(folder, progress, outcome=outcome, strict=strict)
     (progress or (lambda stage: None))("writing the report")
     write_report(result, target)
     return dataclasses.replace(result, output=target)
@@ -81,7 +87,7 @@ def _check_target(folder: Path, target: Path) -> None:
 def write_report(result: ReviewRun, target: Path) -> None:
     """Write everything into a new folder, then swap it in for ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
+    building = temporary_folder(target.parent, f".{target.name}.building-")
     try:
         _write_all(result, building)
         (building / MARKER).write_text("made by ipdmeta run; safe to replace\n")
@@ -219,7 +225,12 @@ def _strip_xml_header(svg: str) -> str:
 
 
 def _prisma_counts(result: ReviewRun) -> dict[str, Any]:
-    return dataclasses.asdict(result.spec.prisma)
+    counts = dataclasses.asdict(result.spec.prisma)
+    excluded = result.data.excluded
+    counts["patients_excluded"] = (
+        excluded["exclusion_reason"].value_counts(sort=False).to_dict() if len(excluded) else {}
+    )
+    return counts
 
 
 def prisma_notes(result: ReviewRun) -> list[str]:
@@ -362,6 +373,9 @@ def _context(
         "methods": methods_paragraph(result),
         "label_map": result.data.label_map,
         "warnings": [str(w) for w in result.data.warnings],
+        "data_notes": [str(n) for n in result.data.notes],
+        "excluded_patients": result.data.excluded,
+        "overrides": result.overrides,
     }
 
 

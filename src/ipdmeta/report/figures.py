@@ -23,7 +23,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from scipy import special
 
-from ipdmeta.data.writers import write_text
+from ipdmeta.data.writers import write_bytes, write_text
 
 __all__ = [
     "caterpillar_plot",
@@ -86,10 +86,7 @@ def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> st
     if "png" in formats:
         png = io.BytesIO()
         figure.savefig(png, format="png", dpi=150, metadata={"Software": None})
-        target = folder / f"{name}.png"
-        temporary = folder / f".{name}.png.tmp"
-        temporary.write_bytes(png.getvalue())
-        temporary.replace(target)
+        write_bytes(folder / f"{name}.png", png.getvalue())
     plt.close(figure)
     return svg
 
@@ -159,7 +156,8 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
     ``counts`` holds ``records_identified`` (by source), ``duplicates_removed``,
     ``records_removed_other``, ``records_screened``, ``records_excluded``,
     ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
-    ``reports_excluded`` (by reason), ``studies_included`` and ``patients_included``;
+    ``reports_excluded`` (by reason), ``studies_included``, ``patients_included`` and
+    ``patients_excluded`` (extracted but not analysed, by reason; drawn when given);
     a missing count is drawn as "n = ?", except ``records_removed_other``, whose line is
     left out when not given.
     """
@@ -201,6 +199,10 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
         (4.9, f"Reports not retrieved\n(n = {n('reports_not_retrieved')})"),
         (3.3, f"Reports excluded:\n{reasons or '  (not given)'}"),
     ]
+    dropped = counts.get("patients_excluded") or {}
+    if dropped:  # patients extracted but kept out of the analysis, by reason
+        listed = "\n".join(f"  {reason} (n = {value:,})" for reason, value in dropped.items())
+        right.append((1.1, f"Patients excluded from the analysis:\n{listed}"))
     box = {"boxstyle": "round,pad=0.5", "facecolor": "white", "edgecolor": "#37474f"}
     for y, text in left:
         ax.text(2.6, y, text, ha="center", va="center", fontsize=8.5, bbox=box)

@@ -1,7 +1,10 @@
 """``results.json``: every number in the report, for scripts and checks.
 
 Top level: ``descriptive``, ``heterogeneity``, ``models``, ``robustness``, ``confounders``,
-``software``, ``warnings``. Each model has ``name``, ``formula`` (lme4 syntax over the
+``software``, ``warnings`` (the data checks' warnings), ``data_notes`` (how the data were
+read), ``excluded_patients`` (with their reasons) and ``overrides`` (review.toml
+``[outcome]`` keys set on the command line). Each model has ``name``, ``formula`` (lme4
+syntax over the
 columns of ``tables/analysis_data.csv``), ``ddf``, ``fixed_effects``, ``anova``,
 ``emmeans``, ``pairwise`` (every adjustment, with an ``adjust`` column) and its variance
 components. Missing or undefined numbers are ``null``.
@@ -72,6 +75,12 @@ def results_dict(run: ReviewRun) -> dict[str, Any]:
             ],
             "software": run.software,
             "warnings": [p.to_dict() for p in run.data.warnings],
+            "data_notes": [p.to_dict() for p in run.data.notes],
+            "excluded_patients": records(run.data.excluded),
+            "overrides": {
+                key: {"review_toml": before, "used": after}
+                for key, (before, after) in run.overrides.items()
+            },
             "seconds": run.seconds,
         }
     )
