@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 test: lint typecheck pytest
 
-PY_DIRS := $(wildcard src tests benchmarks)
+PY_DIRS := $(wildcard src tests benchmarks examples)
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PY_DIRS)
