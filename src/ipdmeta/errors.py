@@ -43,7 +43,11 @@ class ValidationError(DataError):
         self.problems = list(problems)
         n = len(self.problems)
         lines = [(header or f"the data has {n} problem{'s' if n != 1 else ''}") + ":"]
-        lines += [f"  - {p}" for p in self.problems]
+        # A warning listed among the problems says so (--strict lists warnings as problems).
+        lines += [
+            f"  - {'warning: ' if getattr(p, 'severity', None) == 'warning' else ''}{p}"
+            for p in self.problems
+        ]
         super().__init__("\n".join(lines))
 
 

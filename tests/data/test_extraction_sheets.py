@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
+import re
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
+import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ipdmeta.data import Severity, load_review
+from ipdmeta.data.cells import MISSING_MARKERS
 from ipdmeta.errors import ValidationError
 from ipdmeta.simulate import SimulationDesign
 from tests.conftest import BASE, write_review
@@ -502,3 +509,83 @@ def test_output_follows_the_umask(small_review, tmp_path, umask):
     assert (out.stat().st_mode & 0o777) == 0o777 & ~umask
     for path in [out / "results.json", out / "report.html", out / "tables" / "studies.csv"]:
         assert (path.stat().st_mode & 0o777) == 0o666 & ~umask, path
+
+
+# --- the property: no cell becomes a different number without a word ---
+
+_PLAIN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_UNITS = ["", " y", " yrs", " mo", " months", " wk", "%", " %", " mm", "/10"]
+_COLUMNS = {"age": "Age", "followup_months": "FU (months)", "relief_pct": "% relief"}
+
+
+@st.composite
+def _cells(draw: Any) -> tuple[Any, str | None]:
+    """A cell as people type it: a number (maybe percent-formatted) or text."""
+    number = draw(
+        st.one_of(
+            st.integers(-5, 130).map(float),
+            st.floats(-5, 130, allow_nan=False).map(lambda x: round(x, draw(st.integers(0, 3)))),
+        )
+    )
+    form = draw(st.sampled_from(["number", "percent", "text", "text+unit", "missing", "odd"]))
+    if form == "number":
+        return number, None
+    if form == "percent":
+        return number / 100, "0.0%"
+    if form == "text":
+        return f"{number:g}", None
+    if form == "text+unit":
+        return f"{number:g}{draw(st.sampled_from(_UNITS))}", None
+    if form == "missing":
+        return draw(st.sampled_from(["NR", "n/a", "-", "?", None])), None
+    return draw(st.sampled_from(["8-9", "> 50%", "~45", "1,000", "forty", "45?", "mid-40s"])), None
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_cells(), _cells(), _cells()), min_size=2, max_size=6))
+def test_no_cell_becomes_a_different_number_without_a_word(rows):
+    with tempfile.TemporaryDirectory() as folder:
+        header = ["study_id", "patient_id", "diagnosis", *_COLUMNS.values()]
+        data = [[f"S{i % 2}", f"P{i}", "TN", *(c for c, _ in row)] for i, row in enumerate(rows)]
+        formats = {
+            f"{'DEF'[j]}{i + 2}": fmt
+            for i, row in enumerate(rows)
+            for j, (_, fmt) in enumerate(row)
+            if fmt
+        }
+        path = workbook(Path(folder) / "patients.xlsx", [header, *data], formats=formats)
+        try:
+            review = load_review(path)
+        except ValidationError as error:
+            reported = error.problems
+            values = None
+        else:
+            reported = [*review.warnings, *review.notes]
+            values = review.patients.set_index("source_row")
+        said = {(r, p.column) for p in reported for r in p.rows}
+        for i, row in enumerate(rows):
+            number = i + 2
+            for (cell, fmt), (column, header_text) in zip(row, _COLUMNS.items(), strict=True):
+                if (number, header_text) in said or (number, None) in said:
+                    continue  # reported: the reader said what it did, or refused the cell
+                if values is None or number not in values.index:
+                    continue  # the whole file was refused, or the patient excluded with a word
+                typed = _as_typed(cell, fmt)
+                read = values.loc[number, "relief_reported" if column == "relief_pct" else column]
+                if typed is None:
+                    assert pd.isna(read), (number, column, cell)
+                else:
+                    assert read == typed, (number, column, cell, fmt, read)
+
+
+def _as_typed(cell: Any, fmt: str | None) -> float | None:
+    """The number a cell shows when it is read with no rule at all, or None when empty."""
+    if cell is None or (isinstance(cell, str) and cell.strip().casefold() in MISSING_MARKERS):
+        return None
+    if fmt:
+        return float(f"{cell * 100:.15g}")
+    if isinstance(cell, float | int):
+        return float(cell)
+    if _PLAIN.match(cell):
+        return float(cell)
+    return math.nan  # text no rule-free reading gives: must have been reported

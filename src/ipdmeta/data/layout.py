@@ -320,7 +320,9 @@ def _records(
             continue
         if reason:
             skipped[reason].append(row.number)
-            examples.setdefault(reason, _text(filled_cells[0][1]))
+            examples.setdefault(
+                reason, _summary_word(cells, id_columns) or _text(filled_cells[0][1])
+            )
             continue
         extra = [v for v in cells[width:] if v is not None]
         if extra:
@@ -379,15 +381,10 @@ def _not_a_record(
     id_columns: list[int],
     study_index: int | None,
 ) -> str | None:
-    # A summary row says so in its first cell or in an id column; a later cell saying
-    # "N" is an answer ("no"), not a count.
-    leading = [filled_cells[0][0]]
-    for c in dict.fromkeys(id_columns + leading):
-        value = cells[c] if c < len(cells) else None
-        if isinstance(value, str):
-            key = normalise_header(value).replace("_", " ")
-            if key in _SUMMARY_WORDS or _SUMMARY_START.match(value):
-                return "summary"
+    # A summary row says so in an id column or its first cell; a later cell saying "N" is
+    # an answer ("no"), not a count.
+    if _summary_word(cells, [*id_columns, filled_cells[0][0]]):
+        return "summary"
     if len(filled_cells) == 1:
         c, value = filled_cells[0]
         if isinstance(value, str) and _NOTE_START.match(value):
@@ -396,6 +393,17 @@ def _not_a_record(
             return "heading"
         if isinstance(value, str) and len(value) >= _NOTE_MIN_LENGTH:
             return "note"
+    return None
+
+
+def _summary_word(cells: list[Any], columns: list[int]) -> str | None:
+    """The cell of ``columns`` that says the row is a summary ("Mean", "Total: 12")."""
+    for c in dict.fromkeys(columns):
+        value = cells[c] if c < len(cells) else None
+        if isinstance(value, str):
+            key = normalise_header(value).replace("_", " ")
+            if key in _SUMMARY_WORDS or _SUMMARY_START.match(value):
+                return value
     return None
 
 

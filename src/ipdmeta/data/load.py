@@ -201,9 +201,11 @@ def load_review(
     if errors:
         n = len(errors)
         header = f"{path}: {n} problem{'s' if n != 1 else ''} to fix before analysis"
+        rest = [] if strict else by_severity[Severity.WARNING]
         if strict and by_severity[Severity.WARNING]:
             header += " (--strict: warnings count as problems)"
-        rest = [] if strict else by_severity[Severity.WARNING]
+        elif rest:
+            header += f", and {len(rest)} warning{'s' if len(rest) != 1 else ''}"
         raise ValidationError(errors + rest, header=header)
     keep = ~patients.frame[SOURCE_ROW].isin(excluded[SOURCE_ROW]).to_numpy()
     return ReviewData(

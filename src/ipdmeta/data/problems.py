@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -80,6 +81,8 @@ def format_rows(rows: tuple[int, ...], limit: int = 12) -> str:
 def format_value(value: Any) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "empty"
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        value = value.date()  # a date Excel made of what was typed: the time adds nothing
     text = f"{value:g}" if isinstance(value, float) else str(value)
     if len(text) > 60:
         text = text[:57] + "..."

@@ -249,6 +249,15 @@ def _to_long(
     reading = _read_rows(raw, categories, columns, study)
 
     problems = list(raw.problems)
+    shown = ", ".join(repr(item) for item in columns.items[:3])
+    problems.append(
+        raw.problem(
+            f"the quality table is in the wide layout (one row per study, one column per "
+            f"checklist item: {shown}{', ...' if len(columns.items) > 3 else ''}); read as "
+            f"{len(reading.rows)} judgements of {len(columns.items)} items",
+            severity=Severity.NOTE,
+        )
+    )
     if columns.skipped:
         problems.append(_not_items_problem(raw, columns.skipped, categories))
     if reading.footers:
