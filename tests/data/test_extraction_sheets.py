@@ -589,3 +589,24 @@ def _as_typed(cell: Any, fmt: str | None) -> float | None:
     if _PLAIN.match(cell):
         return float(cell)
     return math.nan  # text no rule-free reading gives: must have been reported
+
+
+def test_a_confounder_under_a_clinical_header_is_a_number_and_a_missing_one_an_error(
+    small_review,
+):
+    from ipdmeta.analysis.pipeline import run_review
+    from ipdmeta.errors import SpecError
+
+    patients = pd.read_csv(small_review / "patients.csv")
+    patients["FU"] = [6 + (i * 7) % 30 for i in range(len(patients))]  # 22+ distinct values
+    patients.to_csv(small_review / "patients.csv", index=False)
+    spec = small_review / "review.toml"
+    spec.write_text(
+        spec.read_text().replace('candidates = ["age"]', 'candidates = ["followup_months"]')
+    )
+    run = run_review(small_review)
+    assert run.analysis_data["followup_months"].dtype == float
+    assert "followup_months" in set(run.confounders.table["candidate"])
+    spec.write_text(spec.read_text().replace('"followup_months"', '"follow_up_time"'))
+    with pytest.raises(SpecError, match="'follow_up_time', which is not a column"):
+        run_review(small_review)

@@ -256,10 +256,10 @@ def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd
     """The columns the models use, with relief as the spec defines it."""
     patients = data.patients
     wanted = ["study_id", "patient_id", "source_row", "relief_pct"]
+    known = ", ".join(c for c in patients.columns if c != "source_row")
     for model in spec.models:
         for name in model_variables(model.formula):
             if name not in patients.columns:
-                known = ", ".join(c for c in patients.columns if c != "source_row")
                 raise ModelSpecError(
                     f"model {model.name!r}: the formula {model.formula!r} uses {name!r}, "
                     f"which is not a column of the patients table; columns: {known}"
@@ -267,7 +267,7 @@ def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd
             wanted.append(name)
     for name in spec.confounders.candidates:
         if name not in patients.columns:
-            known = ", ".join(c for c in patients.columns if c != "source_row")
+            # A named confounder silently left out would be a different analysis.
             raise SpecError(
                 f"{spec.source or 'review.toml'}: confounders.candidates names {name!r}, which "
                 f"is not a column of the patients table; columns: {known}"

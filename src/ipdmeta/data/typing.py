@@ -328,28 +328,23 @@ def _report_kinds(
                 hint=None if is_percent else f"{spec.name} is not a percentage: check the cells",
             )
         )
-    text = by_kind.get(CellKind.TEXT, [])
-    if text:
-        table.problems.append(
-            table.problem(
-                f"{len(text)} number{'s' if len(text) != 1 else ''} stored as text in the "
-                "workbook read as numbers",
-                column=spec.name,
-                rows=tuple(r for r, _ in text),
-                severity=Severity.NOTE,
+    for kind, what in _KIND_NOTES.items():
+        cells = by_kind.get(kind, [])
+        if cells:
+            table.problems.append(
+                table.problem(
+                    what.format(n=len(cells), s="s" if len(cells) != 1 else ""),
+                    column=spec.name,
+                    rows=tuple(r for r, _ in cells),
+                    severity=Severity.NOTE,
+                )
             )
-        )
-    formulas = by_kind.get(CellKind.FORMULA, [])
-    if formulas:
-        table.problems.append(
-            table.problem(
-                f"{len(formulas)} formula{'s' if len(formulas) != 1 else ''}: read as the value "
-                "Excel last calculated",
-                column=spec.name,
-                rows=tuple(r for r, _ in formulas),
-                severity=Severity.NOTE,
-            )
-        )
+
+
+_KIND_NOTES = {
+    CellKind.TEXT: "{n} number{s} stored as text in the workbook read as numbers",
+    CellKind.FORMULA: "{n} formula{s}: read as the value Excel last calculated",
+}
 
 
 def _report_dates(table: TypedTable, spec: ColumnSpec, header: str, cells: list[Any]) -> None:
