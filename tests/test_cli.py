@@ -89,3 +89,12 @@ def test_import_is_light():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+def test_vocabulary_none_maps_no_labels(tmp_path, run_cli):
+    (tmp_path / "p.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct\nS1,1,trigeminal neuralgia,50\nS1,2,TN,35\n"
+    )
+    result = run_cli("validate", tmp_path / "p.csv", "--vocabulary", "none")
+    assert result.code == 0, result.err
+    assert "trigeminal neuralgia 1" in result.out  # kept as typed: no built-in map

@@ -150,9 +150,9 @@ def load_review(
     if outcome_overrides:
         outcome = dataclasses.replace(outcome, **outcome_overrides)
 
-    categories = CategoryMap.from_vocabularies(
-        vocabularies or (data.vocabularies if data else ("general", "cnop"))
-    )
+    if vocabularies is None:  # [] is a choice: no built-in vocabulary at all
+        vocabularies = data.vocabularies if data else ("general", "cnop")
+    categories = CategoryMap.from_vocabularies(vocabularies)
     maps = _category_files(folder, category_files, data.category_maps if data else ())
     for map_file in maps:
         categories.extend_from_file(map_file)
