@@ -610,3 +610,33 @@ def test_a_confounder_under_a_clinical_header_is_a_number_and_a_missing_one_an_e
     spec.write_text(spec.read_text().replace('"followup_months"', '"follow_up_time"'))
     with pytest.raises(SpecError, match="'follow_up_time', which is not a column"):
         run_review(small_review)
+
+
+@pytest.mark.parametrize(
+    ("header", "typed", "months"),
+    [("Years of follow-up", "2", 24.0), ("Months of follow-up", "18", 18.0),
+     ("FU years", "1.5", 18.0), ("Follow up in months", "6", 6.0)],
+)  # fmt: skip
+def test_a_unit_named_anywhere_in_the_header_is_used(tmp_path, header, typed, months):
+    (tmp_path / "patients.csv").write_text(
+        f"study_id,patient_id,diagnosis,relief_pct,{header}\nS1,1,TN,50,{typed}\n"
+    )
+    assert list(load_review(tmp_path).patients["followup_months"]) == [months]
+
+
+def test_a_stimulation_parameter_is_not_the_pre_operative_test(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct,Stimulation frequency (Hz)\nS1,1,TN,50,130\n"
+    )
+    patients = load_review(tmp_path).patients
+    assert "preop_test" not in patients and list(patients["stimulation_frequency_hz"]) == [130.0]
+
+
+def test_run_strict_stops_on_a_warning(small_review, run_cli, tmp_path):
+    patients = pd.read_csv(small_review / "patients.csv")
+    patients.loc[0, "age"] = 104  # above 100: a warning
+    patients.to_csv(small_review / "patients.csv", index=False)
+    assert run_cli("run", small_review, "--out", tmp_path / "a", "--quiet").code == 0
+    result = run_cli("run", small_review, "--out", tmp_path / "b", "--strict")
+    assert result.code == 2 and "--strict" in result.err and "age 104" in result.err
+    assert not (tmp_path / "b").exists()

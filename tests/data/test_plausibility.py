@@ -394,3 +394,12 @@ def test_a_large_review_with_coarse_scores_has_no_chance_duplicates(tmp_path):
     shutil.copy(EXAMPLE / "categories.csv", tmp_path)
     review = load_review(tmp_path)
     _none_of_ours(review, ("twice", "scale", "fraction", "years", "months"))
+
+
+def test_one_fraction_among_a_study_s_percentages_is_flagged(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct\nS1,1,TN,50\nS1,2,TN,0.84\nS1,3,TN,70\n"
+    )
+    warnings = [str(w) for w in load_review(tmp_path).warnings]
+    (found,) = [w for w in warnings if "below 1 %" in w]
+    assert "row 3" in found and "column 'relief_pct'" in found and "0.84 for 84 %" in found

@@ -37,7 +37,14 @@ _BEFORE = {"pre", "preop", "preoperative", "before", "baseline", "basal", "initi
 _AFTER = {"post", "postop", "postoperative", "after", "last", "final", "current", "end"}
 _RELIEF = {"relief", "improvement", "reduction", "decrease", "improved", "reduced"}
 _FOLLOWUP = {"fu", "followup", "follow"}
-_TEST = {"test", "rtms", "tms", "trial", "stimulation", "predictive"}
+_TEST = {"test", "rtms", "tms", "predictive"}
+# A unit named as a word of the header rather than after it ("Years of follow-up").
+_UNIT_WORDS = {
+    "years": "year", "year": "year", "yrs": "year", "yr": "year",
+    "months": "month", "month": "month", "mo": "month", "mos": "month",
+    "weeks": "week", "week": "week", "wk": "week", "wks": "week",
+    "days": "day", "day": "day",
+}  # fmt: skip
 
 Rule = tuple[tuple[frozenset[str], ...], frozenset[str]]
 
@@ -136,6 +143,8 @@ class HeaderMatcher:
         if key in self.own:
             return HeaderMatch(self.own[key], None, "review.toml alias")
         stem, unit = split_header_unit(str(header))
+        if unit is None:
+            unit = next((_UNIT_WORDS[w] for w in _words(header) if w in _UNIT_WORDS), None)
         stem_key = normalise_header(stem.replace("#", " no "))
         for candidate in dict.fromkeys((key, stem_key)):
             if candidate in self.own:

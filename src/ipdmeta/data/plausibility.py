@@ -376,6 +376,8 @@ def _check_relief_fractions(table: TypedTable) -> None:
         values = reported[rows]
         if (np.abs(values) <= FRACTION_MAX).all() and (values > 0).any():
             fractional.append((study, rows))
+        else:
+            _check_single_fractions(table, reported, rows)
     if not fractional:
         return
     hint = (
@@ -406,6 +408,26 @@ def _check_relief_fractions(table: TypedTable) -> None:
             _values_text(reported[rows]),
             hint,
         )
+
+
+def _check_single_fractions(table: TypedTable, reported: np.ndarray, rows: np.ndarray) -> None:
+    """One value below 1 % among a study's percentages: a 0.84 typed into a plain cell
+    beside cells typed (or formatted) as 84 %. Papers report relief to a whole or a tenth
+    of a percent, so a value strictly between 0 and 1 is far likelier a fraction."""
+    values = reported[rows]
+    for i, value in zip(rows, values, strict=True):
+        if 0 < abs(value) < FRACTION_MAX:
+            others = values[values != value]
+            _warn(
+                table,
+                f"relief_pct {value:g} is below 1 % while the study's other reported values "
+                f"are {others.min():g} to {others.max():g}: probably a fraction typed for a "
+                f"percentage ({value:g} for {value * 100:g} %)",
+                "relief_pct",
+                (_row(table, i),),
+                float(value),
+                "Multiply by 100, or in Excel format the cell as percent",
+            )
 
 
 def _fraction_range(values: np.ndarray) -> str:
