@@ -189,7 +189,8 @@ def table_from_grid(grid: Grid, recognise: Recognise, *, study_column: str | Non
             f"{grid.where}: the header row (row {grid.rows[header.last].number}) is empty"
         )
     body = _body_rows(grid, header.last + 1)
-    keep = _columns_to_keep(grid, names, body, problems, notes)
+    header_row = grid.rows[header.last].number
+    keep = _columns_to_keep(grid, names, body, header_row, problems, notes)
     study_index = next(
         (c for c in keep if study_column and recognise(names[c]) == study_column), None
     )
@@ -201,7 +202,7 @@ def table_from_grid(grid: Grid, recognise: Recognise, *, study_column: str | Non
             f"{grid.where}: has a header row but no data rows; expected one row per record "
             f"below the header ({shown})"
         )
-    headers = _unique_headers(grid, grid.rows[header.last].number, names, keep, problems)
+    headers = _unique_headers(grid, header_row, names, keep, problems)
     cells = pd.DataFrame([r[1] for r in records], columns=headers, dtype=object)
     kinds = pd.DataFrame([r[2] for r in records], columns=headers, dtype=object)
     return RawTable(
@@ -244,7 +245,12 @@ def _body_rows(grid: Grid, start: int) -> list[GridRow]:
 
 
 def _columns_to_keep(
-    grid: Grid, names: list[str], body: list[GridRow], problems: list[Problem], notes: _Notes
+    grid: Grid,
+    names: list[str],
+    body: list[GridRow],
+    header_row: int,
+    problems: list[Problem],
+    notes: _Notes,
 ) -> list[int]:
     keep = []
     hidden_named = []
@@ -260,7 +266,7 @@ def _columns_to_keep(
             problems.append(
                 grid.problem(
                     f"column {column_letter(c)} has no header",
-                    rows=(grid.rows[0].number,) if grid.rows else (),
+                    rows=(header_row,),
                     column=column_letter(c),
                     hint="Give it a header, or delete the column if it holds nothing to analyse",
                 )

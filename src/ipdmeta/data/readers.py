@@ -251,7 +251,9 @@ def _read_workbook(path: Path) -> list[Grid]:
 
     try:
         values = openpyxl.load_workbook(path, data_only=True)
-        formulas = openpyxl.load_workbook(path, data_only=False)
+        # Which cells are formulas shows only in a second reading; most extraction sheets
+        # have none, and then the second reading is skipped.
+        formulas = openpyxl.load_workbook(path, data_only=False) if _has_formulas(path) else None
     except Exception as exc:  # openpyxl raises many types for a damaged zip or XML
         raise ReadError(
             f"{path}: cannot be read as an Excel workbook (.xlsx): "
@@ -269,7 +271,7 @@ def _read_workbook(path: Path) -> list[Grid]:
                 hidden.append(name)
             continue
         try:
-            grids.append(_sheet_grid(path, sheet, formulas[name]))
+            grids.append(_sheet_grid(path, sheet, formulas[name] if formulas else None))
         except ReadError:
             raise
         except Exception as exc:  # a damaged sheet part fails only when read
@@ -293,6 +295,18 @@ def _read_workbook(path: Path) -> list[Grid]:
     return filled
 
 
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of the workbook holds a formula (an ``<f>`` element)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        return any(
+            re.search(rb"<f[ >/]", archive.read(name))
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml")
+        )
+
+
 def shows_percent(number_format: str) -> bool:
     """Whether an Excel number format multiplies by 100 and shows a percent sign.
 
@@ -301,7 +315,7 @@ def shows_percent(number_format: str) -> bool:
     return "%" in re.sub(r'"[^"]*"|\\.', "", number_format or "")
 
 
-def _sheet_grid(path: Path, sheet: Any, formula_sheet: Any) -> Grid:
+def _sheet_grid(path: Path, sheet: Any, formula_sheet: Any | None) -> Grid:
     grid = Grid(str(path), sheet.title, [])
     hidden_rows = {n for n, d in sheet.row_dimensions.items() if d.hidden}
     hidden_columns: set[int] = set()
@@ -317,8 +331,8 @@ def _sheet_grid(path: Path, sheet: Any, formula_sheet: Any) -> Grid:
         kinds: list[CellKind | None] = []
         for cell in row:
             value, kind = _cell_value(cell)
-            source = formula_sheet.cell(number, cell.column)
-            if source.data_type == "f":
+            source = formula_sheet.cell(number, cell.column) if formula_sheet else None
+            if source is not None and source.data_type == "f":
                 if value is None:
                     uncalculated.append((number, column_letter(cell.column - 1)))
                 kind = kind if kind in (CellKind.PERCENT, CellKind.DATE) else CellKind.FORMULA
