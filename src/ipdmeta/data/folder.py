@@ -32,8 +32,9 @@ from ipdmeta.errors import ReadError, SpecError
 __all__ = ["TABLES", "FolderFiles", "find_review_files", "is_ignored", "read_review_tables"]
 
 TABLES = ("patients", "studies", "quality")
-# .xls is listed so that an old workbook gets a clear "save it as .xlsx" message.
-DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {".xls"}
+# .xls, .ods and .numbers are listed so that such a workbook gets a clear "save it as
+# .xlsx" message.
+DATA_SUFFIXES = CSV_SUFFIXES | EXCEL_SUFFIXES | PARQUET_SUFFIXES | {".xls", ".ods", ".numbers"}
 
 # File names (normalised stems) that hold each table.
 FILE_NAMES = {
@@ -185,7 +186,8 @@ def read_review_tables(
         tables[table] = table_from_grid(
             grid,
             partial(_canonical, matchers[table]),
-            study_column="study_id" if table == "patients" else None,
+            # A study written once over its patients (or its checklist items) is filled down.
+            study_column="study_id" if table in ("patients", "quality") else None,
         )
     return tables
 
@@ -230,20 +232,50 @@ def _assign_sheets(
             "and none is named 'patients' or has a patients table's headers; rename the sheet "
             "with one row per patient to 'patients' (and the others 'studies' and 'quality')"
         )
-    unused = [g.sheet for g in grids if g not in chosen.values() and g.sheet]
-    if unused and "patients" in chosen:
-        target = chosen["patients"]
+    if "patients" in chosen:
+        _report_unused(path, grids, chosen, matchers)
+    return chosen
+
+
+def _report_unused(
+    path: Path, grids: list[Grid], chosen: dict[str, Grid], matchers: Mapping[str, HeaderMatcher]
+) -> None:
+    """Say which sheets were not read, on the patients sheet, which is always reported.
+
+    A sheet that looks like more patients is a warning: its patients are not analysed.
+    """
+    target = chosen["patients"]
+    unused = [g for g in grids if g not in chosen.values()]
+    recognise = partial(_canonical, matchers["patients"])
+    patients_like = [
+        g for g in unused if find_header(g, recognise).recognised >= _MIN_RECOGNISED["patients"]
+    ]
+    for grid in unused:
+        target.problems.extend(grid.problems)  # e.g. the hidden sheets, noted on the first
+    if patients_like:
+        listed = ", ".join(repr(g.sheet) for g in patients_like)
+        target.problems.append(
+            Problem(
+                file=str(path),
+                severity=Severity.WARNING,
+                message=f"sheet{'s' if len(patients_like) > 1 else ''} {listed} also "
+                f"look{'' if len(patients_like) > 1 else 's'} like patients, but only sheet "
+                f"{target.sheet!r} is read: their patients are not analysed",
+                hint="Put every patient on one sheet, with a column naming the study",
+            )
+        )
+    others = [g.sheet for g in unused if g not in patients_like and g.sheet]
+    if others:
         target.problems.append(
             Problem(
                 file=str(path),
                 severity=Severity.NOTE,
                 message=(
-                    f"sheet{'s' if len(unused) > 1 else ''} {', '.join(repr(u) for u in unused)} "
+                    f"sheet{'s' if len(others) > 1 else ''} {', '.join(repr(u) for u in others)} "
                     "not read (not a patients, studies or quality table)"
                 ),
             )
         )
-    return chosen
 
 
 def _table_named(sheet: str) -> str | None:

@@ -10,6 +10,7 @@ unseen.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +39,17 @@ _AFTER = {"post", "postop", "postoperative", "after", "last", "final", "current"
 _RELIEF = {"relief", "improvement", "reduction", "decrease", "improved", "reduced"}
 _FOLLOWUP = {"fu", "followup", "follow"}
 _TEST = {"test", "rtms", "tms", "predictive"}
+_STIMULATION = {"stimulation", "stim", "treatment", "therapy", "implant", "battery"}
+# A header whose values are times ("FU (months)", "Pain before surgery (yrs)") can only be
+# one of these, whatever else its words say.
+_TIME_COLUMNS = ("age", "followup_months", "pain_duration_years")
+_TIME_UNITS = {"year", "month", "week", "day", "hour"}
+# "VAS 12 mo", "Pain (VAS) 6 months": a number before the unit names a time point, and the
+# values are scores at that time, not times.
+_TIME_POINT = re.compile(
+    r"\d+(?:[.,]\d+)?\s*(?:y|yr|yrs|years?|m|mo|mos|months?|w|wk|wks|weeks?|d|days?|h|hrs?|hours?)\b",
+    re.IGNORECASE,
+)
 # A unit named as a word of the header rather than after it ("Years of follow-up").
 _UNIT_WORDS = {
     "years": "year", "year": "year", "yrs": "year", "yr": "year",
@@ -53,21 +65,32 @@ def _rule(*needed: Iterable[str], unless: Iterable[str] = ()) -> Rule:
     return tuple(frozenset(n) for n in needed), frozenset(unless)
 
 
+# Words that make a header about something other than a pain score ("Initial diagnosis",
+# "Prior treatments", "Post-op complications").
+_NOT_SCORE = {"diagnosis", "dx", "treatment", "treatments", "therapy", "therapies",
+              "medication", "medications", "drug", "drugs", "complication", "complications",
+              "procedure", "procedures", "imaging", "mri", "findings", "comorbidity",
+              "comorbidities", "symptoms", "surgeries", "age", "duration"}  # fmt: skip
+_AFTER_TIME = {"after", "since", "post", "postop", "postoperative"}
+
 WORD_RULES: dict[str, dict[str, list[Rule]]] = {
     "patients": {
         "relief_pct": [
-            _rule(_RELIEF, {"pct", "percent", "percentage"}),
+            _rule(_RELIEF | {"outcome", "response"}, {"pct", "percent", "percentage"}),
             _rule({"relief"}, unless={"duration", "time"}),
         ],
         "preop_test": [_rule(_TEST, unless=_RELIEF)],
-        "pain_pre": [_rule(_BEFORE, unless=_RELIEF | _TEST | {"age", "duration", "dx"})],
+        "age": [_rule({"age"}, unless={"onset"})],
+        "pain_pre": [_rule(_BEFORE, unless=_RELIEF | _TEST | _NOT_SCORE)],
         "pain_post": [
-            _rule(_AFTER, _PAIN, unless=_RELIEF),
-            _rule({"post", "postop", "postoperative", "after"}, unless=_RELIEF | {"duration"}),
+            _rule(_AFTER, _PAIN, unless=_RELIEF | _NOT_SCORE),
+            _rule(_FOLLOWUP, _PAIN, unless=_RELIEF | _NOT_SCORE),
+            _rule({"post", "postop", "postoperative", "after"}, unless=_RELIEF | _NOT_SCORE),
         ],
         "followup_months": [_rule(_FOLLOWUP, unless=_PAIN | _RELIEF)],
-        "pain_duration_years": [_rule({"duration", "history"}, unless=_FOLLOWUP)],
-        "age": [_rule({"age"}, unless={"onset"})],
+        "pain_duration_years": [
+            _rule({"duration", "history"}, unless=_FOLLOWUP | _RELIEF | _STIMULATION)
+        ],
         "diagnosis": [_rule({"dx", "diagnosis", "disorder", "syndrome", "indication"})],
         "lesion_location": [
             _rule({"lesion", "cause", "aetiology", "etiology", "location", "site", "origin"})
@@ -101,6 +124,19 @@ WORD_RULES: dict[str, dict[str, list[Rule]]] = {
 # Words a patient-id header may hold besides its own ("Pt #", "Case no."): a header with
 # more words than these ("Patient age") is about something else.
 _ID_FILLER = {"no", "number", "id", "nr"}
+
+
+def _time_column(present: set[str]) -> str | None:
+    """Which time a header whose values are times holds: age, follow-up or pain duration."""
+    if "age" in present and "onset" not in present:
+        return "age"
+    if present & (_FOLLOWUP | _AFTER_TIME):
+        return "followup_months"
+    if present & ({"duration", "history"} | _BEFORE | {"pain"}) and not present & (
+        _RELIEF | _STIMULATION
+    ):
+        return "pain_duration_years"
+    return None
 
 
 def _words(header: str) -> list[str]:
@@ -142,8 +178,11 @@ class HeaderMatcher:
         key = normalise_header(str(header).replace("#", " no "))
         if key in self.own:
             return HeaderMatch(self.own[key], None, "review.toml alias")
+        time_point = bool(_TIME_POINT.search(str(header)))
         stem, unit = split_header_unit(str(header))
-        if unit is None:
+        if time_point and unit in _TIME_UNITS:
+            unit = None  # the unit of the time point, not of the values
+        if unit is None and not time_point:
             unit = next((_UNIT_WORDS[w] for w in _words(header) if w in _UNIT_WORDS), None)
         stem_key = normalise_header(stem.replace("#", " no "))
         for candidate in dict.fromkeys((key, stem_key)):
@@ -156,12 +195,17 @@ class HeaderMatcher:
         words = _words(stem) or _words(header)
         if unit == "percent":  # "% improvement": the unit is part of what the header says
             words.append("pct")
-        canonical = self._by_words(words)
+        canonical = self._by_words(set(words), unit, time_point)
         return HeaderMatch(canonical, unit, "words") if canonical else None
 
-    def _by_words(self, words: list[str]) -> str | None:
-        present = set(words)
+    def _by_words(self, present: set[str], unit: str | None, time_point: bool) -> str | None:
+        if unit in _TIME_UNITS and self.schema.name == "patients":
+            return _time_column(present)
+        if time_point and present & _PAIN and not present & (_BEFORE | _NOT_SCORE):
+            return "pain_post" if self.schema.name == "patients" else None
         for canonical, rules in self.rules.items():
+            if unit == "percent" and canonical != "relief_pct":
+                continue
             for needed, unless in rules:
                 if present & unless:
                     continue

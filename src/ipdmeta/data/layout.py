@@ -28,11 +28,15 @@ __all__ = ["Header", "find_header", "table_from_grid"]
 Recognise = Callable[[str], str | None]  # header as written -> canonical column or None
 
 _HEADER_SEARCH_ROWS = 30  # a header further down than this is not a header
+# A row is a summary when a cell of its id columns (or its first cell) holds one of these
+# words ("Mean", "Series mean", "Total (n=12)", "Pooled"), starts with "All" or "Whole"
+# ("All (n=2)", "Whole series"), shows x-bar, or counts ("n = 12").
 _SUMMARY_WORDS = {
     "mean", "means", "average", "avg", "median", "total", "totals", "sum", "sd", "std",
-    "overall", "all patients", "range", "min", "max", "iqr", "summary",
+    "overall", "pooled", "summary", "iqr", "range", "min", "max",
 }  # fmt: skip
-_SUMMARY_START = re.compile(r"^((mean|average|median|total|sum|overall|sd)\b[\s:±(/,]|n\s*=)", re.I)
+_SUMMARY_FIRST_WORDS = {"all", "whole", "entire"}
+_SUMMARY_SIGNS = re.compile(r"x\u0304|x\u0305|x̄|^\s*n\s*=", re.I)
 _NOTE_START = re.compile(r"^(\*|†|‡|#|note|nb|n\.b\.|source|footnote|abbreviations?)\b", re.I)
 _NOTE_MIN_LENGTH = 25  # a lone text cell this long is a sentence, not a patient's record
 
@@ -206,7 +210,13 @@ def table_from_grid(grid: Grid, recognise: Recognise, *, study_column: str | Non
     cells = pd.DataFrame([r[1] for r in records], columns=headers, dtype=object)
     kinds = pd.DataFrame([r[2] for r in records], columns=headers, dtype=object)
     return RawTable(
-        grid.file, grid.sheet, cells, [r[0] for r in records], problems + notes.problems, kinds
+        grid.file,
+        grid.sheet,
+        cells,
+        [r[0] for r in records],
+        problems + notes.problems,
+        kinds,
+        header_row,
     )
 
 
@@ -347,6 +357,8 @@ def _records(
                 merged[c].append(row.number)
                 kinds[c] = None
         if study_index is not None:
+            if _is_ditto(cells[study_index]) and current_study is not None:
+                cells[study_index] = None  # a ditto mark: the same study as the row above
             if cells[study_index] is None and current_study is not None:
                 cells[study_index] = current_study
                 filled.append(row.number)
@@ -372,7 +384,7 @@ def _records(
         # Written once per study is a layout; a few blanks among repeated names may be slips.
         mixed = study_repeats > len(filled)
         notes.add(
-            "empty; filled with the study of the row above"
+            "empty (or a ditto mark); filled with the study of the row above"
             + (" (most rows name their study: check these rows)" if mixed else ""),
             severity=Severity.WARNING if mixed else Severity.NOTE,
             column=names[study_index],
@@ -402,13 +414,24 @@ def _not_a_record(
     return None
 
 
+_DITTO = {'"', "''", "\u201d", "\u201c", "\u3003", "do", "do.", "id.", "ditto", "idem"}
+
+
+def _is_ditto(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().casefold() in _DITTO
+
+
 def _summary_word(cells: list[Any], columns: list[int]) -> str | None:
     """The cell of ``columns`` that says the row is a summary ("Mean", "Total: 12")."""
     for c in dict.fromkeys(columns):
         value = cells[c] if c < len(cells) else None
         if isinstance(value, str):
-            key = normalise_header(value).replace("_", " ")
-            if key in _SUMMARY_WORDS or _SUMMARY_START.match(value):
+            words = normalise_header(value).split("_")
+            if (
+                set(words) & _SUMMARY_WORDS
+                or words[0] in _SUMMARY_FIRST_WORDS
+                or _SUMMARY_SIGNS.search(value)
+            ):
                 return value
     return None
 

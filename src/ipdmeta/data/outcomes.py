@@ -115,7 +115,7 @@ def derive_outcomes(table: TypedTable, options: OutcomeOptions) -> None:
         table.problems.append(
             table.raw.problem(
                 "no outcome columns",
-                rows=(1,),
+                rows=(table.raw.header_row,),
                 expected="pain_pre and pain_post, or relief_pct",
                 hint="Add the pain scores before and after, or the reported % relief",
             )
@@ -232,7 +232,9 @@ def _resolve_scales(
                 )
             )
     scored = ~(np.isnan(pre) & np.isnan(post))
-    blank = scored & np.array([s is None for s in scale])
+    # A scale label the map does not know is an error of its own, not an empty cell.
+    unreadable = _rows_with_problems(table, ("pain_scale",))
+    blank = scored & np.array([s is None for s in scale]) & ~unreadable
     if not blank.any():
         return scale
     if options.default_scale is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -143,6 +144,7 @@ def check_plausibility(table: TypedTable) -> None:
     _check_followup_in_years(analysed)
     _check_duration_in_months(analysed)
     _check_duplicate_cohorts(analysed)
+    _check_study_spellings(analysed)
 
 
 def _analysed(table: TypedTable) -> TypedTable:
@@ -705,6 +707,38 @@ def _expected_by_chance(matches: list[_Match], pairs_here: float, pairs_in_all: 
         + sum(math.log(m.chance) for m in matches)
     )
     return math.exp(log_expected)
+
+
+# "Smith 2005", "smith 2005", "Smith  2005" and "Smith et al. 2005" name one paper; as
+# study ids they are four studies, each with its own random intercept.
+_ET_AL = re.compile(r"\bet\.?\s*al\b\.?", re.IGNORECASE)
+
+
+def _study_key(study: str) -> str:
+    text = _ET_AL.sub(" ", str(study)).casefold()
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+def _check_study_spellings(table: TypedTable) -> None:
+    """Study ids that differ only in case, spacing, punctuation or "et al."."""
+    studies = _labels(table, "study_id")
+    spellings: dict[str, list[Any]] = {}
+    for study in pd.unique(studies[_has_study(studies)]):
+        spellings.setdefault(_study_key(study), []).append(study)
+    for names in spellings.values():
+        if len(names) < 2:
+            continue
+        rows = _rows(table, np.flatnonzero(np.isin(studies, names)))
+        _warn(
+            table,
+            f"the study ids {', '.join(repr(n) for n in names)} differ only in case, spacing, "
+            "punctuation or 'et al.': probably one study written in several ways, which the "
+            "analysis counts as separate studies",
+            "study_id",
+            rows,
+            names[1],
+            "Write the study's id the same way in every row",
+        )
 
 
 def _warn_duplicate(table: TypedTable, a: Any, b: Any, matches: list[_Match]) -> None:

@@ -275,6 +275,7 @@ def _to_long(
         kinds=None
         if raw.kinds is None
         else pd.DataFrame(reading.kinds, columns=long_columns, dtype=object),
+        header_row=raw.header_row,
     )
 
 

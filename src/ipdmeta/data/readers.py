@@ -48,6 +48,7 @@ class CellKind(StrEnum):
     FORMULA = "formula"  # a formula: its value as Excel last calculated it
     TEXT = "text"  # a text cell in a workbook (a number stored as text, if it reads as one)
     MERGED = "merged"  # filled from a merged range above it (layout's, reported once)
+    EXCEL_ERROR = "excel error"  # a formula's error value as Excel saved it (#DIV/0!, #N/A)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class RawTable:
     row_numbers: list[int]
     problems: list[Problem] = field(default_factory=list)
     kinds: pd.DataFrame | None = None
+    header_row: int = 1  # the spreadsheet row of the header (its last row, if two)
 
     def problem(self, message: str, **where: Any) -> Problem:
         return Problem(file=self.file, sheet=self.sheet, message=message, **where)
@@ -123,6 +125,12 @@ def read_grids(path: str | Path) -> list[Grid]:
     if path.is_dir():
         raise ReadError(f"{path}: is a folder, expected a data file")
     suffix = path.suffix.lower()
+    if suffix in (".ods", ".numbers"):
+        kind = "OpenDocument (LibreOffice)" if suffix == ".ods" else "Apple Numbers"
+        raise ReadError(
+            f"{path}: an {kind} spreadsheet, which ipdmeta does not read; save it as an Excel "
+            "workbook (.xlsx) or as CSV"
+        )
     head = _read_bytes(path, _SNIFF_BYTES)
     if not head.strip():
         raise ReadError(f"{path}: the file is empty; expected a header row and one row per record")
@@ -335,7 +343,8 @@ def _sheet_grid(path: Path, sheet: Any, formula_sheet: Any | None) -> Grid:
             if source is not None and source.data_type == "f":
                 if value is None:
                     uncalculated.append((number, column_letter(cell.column - 1)))
-                kind = kind if kind in (CellKind.PERCENT, CellKind.DATE) else CellKind.FORMULA
+                shown = (CellKind.PERCENT, CellKind.DATE, CellKind.EXCEL_ERROR)
+                kind = kind if kind in shown else CellKind.FORMULA
             cells.append(value)
             kinds.append(kind)
         while cells and cells[-1] is None:
@@ -360,6 +369,8 @@ def _cell_value(cell: Any) -> tuple[Any, CellKind | None]:
     value = cell.value
     if value is None:
         return None, None
+    if cell.data_type == "e":
+        return value, CellKind.EXCEL_ERROR
     if isinstance(value, str):
         text = value.strip()
         return (text or None), (CellKind.TEXT if text else None)

@@ -10,6 +10,7 @@ without a word.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +54,7 @@ class TypedTable:
     header_of: dict[str, str] = field(default_factory=dict)  # canonical -> header as written
     units: dict[str, str | None] = field(default_factory=dict)  # canonical -> header's unit
     stated_scales: dict[str, np.ndarray] = field(default_factory=dict)
+    decimal_comma: bool = False  # the file writes decimals with a comma ("61,5")
 
     def problem(self, message: str, column: str | None = None, **where: Any) -> Problem:
         header = self.header_of.get(column, column) if column else None
@@ -70,6 +72,7 @@ def type_table(
 ) -> TypedTable:
     """Type ``raw`` by ``schema``, collecting every problem."""
     table = TypedTable(schema.name, raw, pd.DataFrame(), list(raw.problems))
+    table.decimal_comma = _uses_decimal_comma(raw)
     columns = _map_headers(table, schema, matcher or HeaderMatcher(schema))
     frame: dict[str, Any] = {SOURCE_ROW: np.array(raw.row_numbers, dtype=int)}
     for canonical, header in columns.items():
@@ -93,33 +96,62 @@ def type_table(
 # --- headers ---
 
 
+# When two headers could mean the same column, the one matched more surely is read as it:
+# the review's own alias, then the column's name or a listed alias, then the header's words.
+_SURENESS = {"review.toml alias": 3, "name": 2, "alias": 2, "words": 1}
+
+
 def _map_headers(table: TypedTable, schema: TableSchema, matcher: HeaderMatcher) -> dict[str, str]:
     """Canonical name -> header as written; reports what was recognised and what was not."""
-    columns: dict[str, str] = {}
-    unmatched: list[str] = []
-    renamed: list[str] = []
-    for header in table.raw.cells.columns:
-        found = matcher.match(header)
-        if found is None:
-            canonical = _extra_column_name(header)
-            unmatched.append(header)
-        else:
-            canonical = found.canonical
-            if found.how != "name" or normalise_header(header) != canonical:
-                renamed.append(f"{header!r} as {canonical}")
-        if canonical in columns:
+    header_row = table.raw.header_row
+    found = {header: matcher.match(header) for header in table.raw.cells.columns}
+    contenders: dict[str, list[str]] = defaultdict(list)
+    for header, match in found.items():
+        if match is not None:
+            contenders[match.canonical].append(header)
+    for canonical, headers in contenders.items():
+        if len(headers) < 2:
+            continue
+        sureness = {h: _SURENESS[found[h].how] for h in headers}  # type: ignore[union-attr]
+        best = max(sureness.values())
+        surest = [h for h in headers if sureness[h] == best]
+        if len(surest) > 1:
             table.problems.append(
                 table.raw.problem(
-                    f"the columns {columns[canonical]!r} and {header!r} both mean {canonical!r}",
-                    rows=(1,),
-                    column=header,
+                    f"the columns {surest[0]!r} and {surest[1]!r} both mean {canonical!r}",
+                    rows=(header_row,),
+                    column=surest[1],
                     hint="Keep one of them, or rename the other (review.toml [data.aliases] "
                     "can say which header is which)",
                 )
             )
-            continue
+        others = [h for h in headers if h != surest[0]]
+        for header in others:
+            found[header] = None  # kept as an extra column
+        if len(surest) == 1:
+            table.problems.append(
+                table.raw.problem(
+                    f"{', '.join(repr(h) for h in others)} could also mean {canonical}; "
+                    f"{surest[0]!r} is read as {canonical}, the other kept as it is",
+                    rows=(header_row,),
+                    severity=Severity.NOTE,
+                )
+            )
+    columns: dict[str, str] = {}
+    unmatched: list[str] = []
+    renamed: list[str] = []
+    for header, match in found.items():
+        if match is None:
+            canonical = _extra_column_name(header)
+            unmatched.append(header)
+        else:
+            canonical = match.canonical
+            if match.how != "name" or normalise_header(header) != canonical:
+                renamed.append(f"{header!r} as {canonical}")
+        if canonical in columns:  # an extra column named as another header reads
+            canonical = f"{canonical}_{normalise_header(header)}"
         columns[canonical] = header
-        table.units[canonical] = found.unit if found else None
+        table.units[canonical] = match.unit if match else None
     table.header_of = dict(columns)
     if renamed:
         table.problems.append(
@@ -139,7 +171,7 @@ def _map_headers(table: TypedTable, schema: TableSchema, matcher: HeaderMatcher)
             table.problems.append(
                 table.raw.problem(
                     f"the header is not one ipdmeta knows; did you mean {suggestion!r}?",
-                    rows=(1,),
+                    rows=(header_row,),
                     column=header,
                     severity=Severity.WARNING,
                     hint=f"Rename the header to {suggestion!r} (or add it to review.toml "
@@ -174,7 +206,7 @@ def _missing_column(table: TypedTable, spec: ColumnSpec, unmatched: list[str]) -
     headers = ", ".join(repr(h) for h in table.raw.cells.columns[:12])
     return table.raw.problem(
         f"the required column {spec.name!r} is missing (headers found: {headers})",
-        rows=(1,),
+        rows=(table.raw.header_row,),
         expected=f"a header {spec.name!r}",
         hint=hint,
     )
@@ -221,6 +253,12 @@ def _type_numbers(table: TypedTable, spec: ColumnSpec, header: str, cells: list[
     by_kind: dict[CellKind, list[tuple[int, Any]]] = defaultdict(list)
     whole = spec.kind is ColumnKind.INTEGER
     for i, cell in enumerate(cells):
+        if kinds[i] is CellKind.EXCEL_ERROR:
+            bad.append((rows[i], cell, "Excel shows an error here: the formula behind it failed"))
+            continue
+        if table.decimal_comma and isinstance(cell, str) and _DOT_THOUSANDS.fullmatch(cell.strip()):
+            bad.append((rows[i], cell, _dot_thousands_reason(cell.strip())))
+            continue
         reading = read_cell(cell, spec.quantity, table.units.get(spec.name))
         if reading.error is not None:
             bad.append((rows[i], cell, reading.error))
@@ -254,6 +292,28 @@ def _type_numbers(table: TypedTable, spec: ColumnSpec, header: str, cells: list[
         integers[~valid] = pd.NA
         return integers
     return out
+
+
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:\.\d{3})+")
+
+
+def _uses_decimal_comma(raw: RawTable) -> bool:
+    """Whether the file writes decimals with a comma, as European spreadsheets save CSV."""
+    return any(
+        isinstance(cell, str) and _DECIMAL_COMMA.fullmatch(cell.strip())
+        for column in raw.cells.columns
+        for cell in raw.cells[column]
+    )
+
+
+def _dot_thousands_reason(text: str) -> str:
+    whole = int(text.replace(".", ""))
+    decimal = f"{float(text):g}".replace(".", ",")
+    return (
+        f"in a file that writes decimals with a comma (61,5), {text!r} could be {whole} (a "
+        f"point between thousands) or {decimal}: write {whole}, or {decimal} with the comma"
+    )
 
 
 def _report_unreadable(
@@ -373,6 +433,8 @@ def _check_range(table: TypedTable, spec: ColumnSpec, values: np.ndarray, cells:
     outside = (values < low) | (values > high)
     if outside.any():
         rows = np.array(table.raw.row_numbers)[outside].tolist()
+        kinds = table.raw.kinds_of(table.header_of.get(spec.name, spec.name))
+        percent = any(kinds[i] is CellKind.PERCENT for i in np.flatnonzero(outside))
         _group_problems(
             table,
             spec.name,
@@ -380,6 +442,10 @@ def _check_range(table: TypedTable, spec: ColumnSpec, values: np.ndarray, cells:
             [cells[i] for i in np.flatnonzero(outside)],
             lambda v: "value out of range",
             range_text(spec.minimum, spec.maximum),
+            "The cell is formatted as percent, so Excel shows the number times 100: type the "
+            "percent with its sign (84 %), or remove the percent format"
+            if percent
+            else None,
         )
 
 
