@@ -197,3 +197,13 @@ def test_an_unknown_scale_label_is_not_also_called_empty(tmp_path):
     messages = [str(p) for p in raised.value.problems]
     assert any("unknown pain_scale label" in m or "unknown pain scale" in m for m in messages)
     assert not any("pain_scale is empty" in m for m in messages)
+
+
+def test_a_question_mark_in_the_excluded_column_is_said_to_mean_included(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct,excluded\nS1,1,TN,50,\nS1,2,TN,60,?\n"
+    )
+    review = load_review(tmp_path)
+    assert len(review.patients) == 2
+    (warning,) = [w for w in _messages(review, Severity.WARNING) if "read as included" in w]
+    assert "row 3" in warning and "'?'" in warning

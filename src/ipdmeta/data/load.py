@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ipdmeta.data.categories import CategoryMap
+from ipdmeta.data.cells import is_missing_marker
 from ipdmeta.data.folder import FolderFiles, find_review_files, read_review_tables
 from ipdmeta.data.headers import HeaderMatcher
 from ipdmeta.data.outcomes import NO_OUTCOME, OutcomeOptions, derive_outcomes
@@ -291,6 +292,8 @@ def _excluded(patients: TypedTable) -> pd.DataFrame:
         if "exclusion_reason" in frame
         else np.full(len(frame), None, object)
     )
+    if "excluded" in frame:
+        _report_unclear_exclusions(patients)
     no_reason = marked & pd.isna(reasons)
     if no_reason.any():
         patients.problems.append(
@@ -327,6 +330,23 @@ def _excluded(patients: TypedTable) -> pd.DataFrame:
     if NO_OUTCOME in frame:
         del frame[NO_OUTCOME]
     return out.reset_index(drop=True)
+
+
+def _report_unclear_exclusions(patients: TypedTable) -> None:
+    """An excluded cell saying "?" or "NR" is read as not excluded; say so."""
+    cells = patients.raw.cells[patients.header_of["excluded"]]
+    unclear = np.array([is_missing_marker(c) and c is not None for c in cells], dtype=bool)
+    if unclear.any():
+        patients.problems.append(
+            patients.problem(
+                "the patient is neither marked excluded nor included; read as included",
+                column="excluded",
+                rows=patients.rows_where(unclear),
+                value=next(c for c, u in zip(cells, unclear, strict=True) if u),
+                severity=Severity.WARNING,
+                hint="Write yes to keep the patient out of the analysis, or leave the cell empty",
+            )
+        )
 
 
 def _without_excluded_rows(
