@@ -106,6 +106,13 @@ def singular_review(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def small_review(tmp_path: Path) -> Path:
+    # Eight studies, 48 patients: small enough to run the whole pipeline in a second or two.
+    design = SimulationDesign(n_studies=8, n_patients=48, **BASE)
+    return write_review(tmp_path / "small", design, seed=4)
+
+
+@pytest.fixture
 def two_eligible_studies_review(tmp_path: Path) -> Path:
     # Three studies, one a case report: two studies are eligible for the two-stage analysis.
     design = SimulationDesign(n_studies=3, n_patients=14, study_size_skew=4.0, **BASE)

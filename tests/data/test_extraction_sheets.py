@@ -22,8 +22,6 @@ from hypothesis import strategies as st
 from ipdmeta.data import Severity, load_review
 from ipdmeta.data.cells import MISSING_MARKERS
 from ipdmeta.errors import ValidationError
-from ipdmeta.simulate import SimulationDesign
-from tests.conftest import BASE, write_review
 
 HEADER = ["study_id", "patient_id", "diagnosis", "pain_scale", "pain_pre", "pain_post"]
 ROWS = [
@@ -61,12 +59,6 @@ def workbook(
             other.append(row)
     book.save(path)
     return path
-
-
-@pytest.fixture
-def small_review(tmp_path: Path) -> Path:
-    design = SimulationDesign(n_studies=8, n_patients=48, **BASE)
-    return write_review(tmp_path / "small", design, seed=4)
 
 
 def notes(review, severity=Severity.NOTE) -> list[str]:

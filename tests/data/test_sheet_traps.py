@@ -207,3 +207,110 @@ def test_a_question_mark_in_the_excluded_column_is_said_to_mean_included(tmp_pat
     assert len(review.patients) == 2
     (warning,) = [w for w in _messages(review, Severity.WARNING) if "read as included" in w]
     assert "row 3" in warning and "'?'" in warning
+
+
+# --- round two ---
+
+
+def test_surnames_and_initials_that_are_summary_words_are_patients(tmp_path):
+    rows = [
+        HEADER,
+        ["Smith 2010", "P1", "TN", "VAS-10", 8, 2],
+        [None, "P2", "DPS", "VAS-10", 7, 5],
+        [],
+        ["Min 2012"],  # a surname, written once above its patients
+        [None, "SD", "TN", "VAS-10", 9, 3],  # a patient's initials
+        [None, "Max", "central", "VAS-10", 6, 1],
+        ["Range 2015", "1", "TN", "VAS-10", 8, 4],
+    ]
+    review = load_review(workbook(tmp_path / "patients.xlsx", rows))
+    assert list(review.patients["study_id"]) == [
+        "Smith 2010", "Smith 2010", "Min 2012", "Min 2012", "Range 2015"
+    ]  # fmt: skip
+    assert list(review.patients["patient_id"][2:4]) == ["SD", "Max"]
+
+
+def test_a_diagnosis_sub_heading_is_not_a_study(tmp_path):
+    rows = [
+        HEADER,
+        ["Smith 2010"],
+        [None, "P1", "TN", "VAS-10", 8, 2],
+        ["Atypical facial pain:"],
+        [None, "P2", "DPS", "VAS-10", 7, 5],
+        [None, "P3", "DPS", "VAS-10", 6, 3],
+        [],
+        ["Jones 2012"],
+        [None, "P1", "TN", "VAS-10", 9, 1],
+    ]
+    review = load_review(workbook(tmp_path / "patients.xlsx", rows))
+    assert list(review.patients["study_id"]) == ["Smith 2010"] * 3 + ["Jones 2012"]
+    assert any("sub-headings" in n and "row 4" in n for n in _messages(review, Severity.NOTE))
+
+
+def test_an_alias_naming_a_header_with_a_unit_keeps_the_unit(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,relief_pct,Stimulation period (years),Pain hx (months)\n"
+        "S1,1,TN,50,2,18\n"
+    )
+    (tmp_path / "review.toml").write_text(
+        '[data]\naliases = { followup_months = ["Stimulation period (years)"], '
+        'pain_duration_years = ["Pain hx (months)"] }\n'
+    )
+    patients = load_review(tmp_path).patients
+    assert list(patients["followup_months"]) == [24.0]
+    assert list(patients["pain_duration_years"]) == [1.5]
+
+
+@pytest.mark.parametrize(
+    ("header", "canonical"),
+    [
+        ("Time since onset (y)", "pain_duration_years"),
+        ("Medication reduction (%)", None),
+        ("Improvement in QoL (%)", None),
+        ("Pain relief at 12 months (%)", "relief_pct"),
+        ("Relief (VAS points)", None),
+        ("Prior surgery", None),
+        ("Side effects", None),
+        ("Post-stroke", None),
+        ("Source of pain", None),
+        ("Pain-free interval (months)", None),
+        ("Recurrence after (months)", None),
+        ("Âge", "age"),
+        ("Pre-op", "pain_pre"),
+        ("Post-op", "pain_post"),
+    ],
+)
+def test_more_headers_that_went_to_the_wrong_column(header, canonical):
+    found = HeaderMatcher(PATIENTS).match(header)
+    assert (found.canonical if found else None) == canonical
+
+
+def test_a_header_merged_over_an_empty_column_and_a_repeated_header_row(tmp_path):
+    rows = [[*HEADER, "Comments", None], *ROWS[:2], HEADER, ROWS[2]]
+    review = load_review(workbook(tmp_path / "patients.xlsx", rows, merges=("G1:H1",)))
+    assert list(review.patients["source_row"]) == [2, 3, 5]
+    assert any(
+        "repeating the header" in n and "row 4" in n for n in _messages(review, Severity.NOTE)
+    )
+
+
+def test_a_scale_clash_quotes_what_was_typed(tmp_path):
+    (tmp_path / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,pain_scale,pain_pre,pain_post\nS1,1,TN,VAS-100,8/10,20\n"
+    )
+    with pytest.raises(ValidationError) as raised:
+        load_review(tmp_path)
+    assert any("'8/10'" in str(p) and "out of 10" in str(p) for p in raised.value.problems)
+
+
+def test_run_without_models_runs_the_default_models_the_data_allow(small_review):
+    import pandas as pd
+
+    from ipdmeta.analysis.pipeline import run_review
+
+    patients = pd.read_csv(small_review / "patients.csv")
+    patients.drop(columns=["lesion_location"], errors="ignore").to_csv(
+        small_review / "patients.csv", index=False
+    )
+    (small_review / "review.toml").write_text('[report]\ntitle = "no models given"\n')
+    assert list(run_review(small_review).models) == ["primary"]

@@ -24,7 +24,7 @@ from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
-from ipdmeta.analysis.spec import ReviewSpec, load_spec
+from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
 from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
 from ipdmeta.data.summary import DataSummary
 from ipdmeta.errors import ModelSpecError, SpecError
@@ -160,7 +160,7 @@ def run_review(
 
     say(STAGES[0])
     data = _load(spec, strict)
-    if spec.source is None:
+    if spec.models == default_models():  # no [[models]]: the defaults the data allow
         spec = _defaults_for(spec, data)
     lap(STAGES[0])
     say(STAGES[1])
@@ -246,7 +246,7 @@ def _load(spec: ReviewSpec, strict: bool) -> ReviewData:
 
 
 def _defaults_for(spec: ReviewSpec, data: ReviewData) -> ReviewSpec:
-    """Without a review.toml, run the default models the data have the columns for."""
+    """Without [[models]], run the default models the data have the columns for."""
     columns = set(data.patients.columns)
     models = tuple(m for m in spec.models if set(model_variables(m.formula)) <= columns)
     return dataclasses.replace(spec, models=models)

@@ -10,7 +10,7 @@ name the files. Files Excel and LibreOffice leave beside an open workbook (``~$n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -152,13 +152,15 @@ def read_review_tables(
     files: FolderFiles | None = None,
     studies: Path | None = None,
     quality: Path | None = None,
+    is_label: Callable[[str], bool] = lambda text: False,
 ) -> dict[str, RawTable]:
     """Read a review's tables from its files (a folder's, or a single file and extras).
 
     A workbook's sheets are assigned to tables by name ("Patients", "Included studies",
     "JBI appraisal"), else by what their headers name; its only sheet is the patients
     table. A table found both as a sheet of the patients workbook and as a file of its
-    own is an error unless review.toml names the file.
+    own is an error unless review.toml names the file. ``is_label`` tells a category
+    label ("Atypical facial pain") from a study name, for sub-headings in the study column.
     """
     if files is None:
         given = {"studies": studies, "quality": quality}
@@ -188,6 +190,7 @@ def read_review_tables(
             partial(_canonical, matchers[table]),
             # A study written once over its patients (or its checklist items) is filled down.
             study_column="study_id" if table in ("patients", "quality") else None,
+            is_label=is_label,
         )
     return tables
 

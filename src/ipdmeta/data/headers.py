@@ -72,20 +72,30 @@ _NOT_SCORE = {"diagnosis", "dx", "treatment", "treatments", "therapy", "therapie
               "procedure", "procedures", "imaging", "mri", "findings", "comorbidity",
               "comorbidities", "symptoms", "surgeries", "age", "duration"}  # fmt: skip
 _AFTER_TIME = {"after", "since", "post", "postop", "postoperative"}
+# A percentage of something else than pain ("Dose reduction %", "Improvement in QoL").
+_NOT_RELIEF = {"medication", "medications", "dose", "dosage", "drug", "drugs", "opioid",
+               "opioids", "analgesic", "analgesics", "consumption", "qol", "quality",
+               "life", "function", "sleep", "mood", "depression"}  # fmt: skip
+# Times that are neither follow-up nor pain duration ("Pain-free interval (months)").
+_OTHER_TIMES = {"free", "interval", "recurrence", "relapse", "until", "stimulation", "stim",
+                "treatment", "therapy", "implant", "battery", "relief", "trial"}  # fmt: skip
 
 WORD_RULES: dict[str, dict[str, list[Rule]]] = {
     "patients": {
         "relief_pct": [
-            _rule(_RELIEF | {"outcome", "response"}, {"pct", "percent", "percentage"}),
-            _rule({"relief"}, unless={"duration", "time"}),
+            _rule(
+                _RELIEF | {"outcome", "response"},
+                {"pct", "percent", "percentage"},
+                unless=_NOT_RELIEF,
+            ),
+            _rule({"relief"}, unless=_NOT_RELIEF | {"duration", "time", "points", "point"}),
         ],
         "preop_test": [_rule(_TEST, unless=_RELIEF)],
         "age": [_rule({"age"}, unless={"onset"})],
-        "pain_pre": [_rule(_BEFORE, unless=_RELIEF | _TEST | _NOT_SCORE)],
+        "pain_pre": [_rule(_BEFORE, _PAIN, unless=_RELIEF | _TEST | _NOT_SCORE)],
         "pain_post": [
             _rule(_AFTER, _PAIN, unless=_RELIEF | _NOT_SCORE),
             _rule(_FOLLOWUP, _PAIN, unless=_RELIEF | _NOT_SCORE),
-            _rule({"post", "postop", "postoperative", "after"}, unless=_RELIEF | _NOT_SCORE),
         ],
         "followup_months": [_rule(_FOLLOWUP, unless=_PAIN | _RELIEF)],
         "pain_duration_years": [
@@ -98,13 +108,13 @@ WORD_RULES: dict[str, dict[str, list[Rule]]] = {
         "pain_scale": [_rule({"scale", "instrument"})],
         "electrode_position": [_rule({"electrode", "lead", "placement", "epidural", "subdural"})],
         "sex": [_rule({"sex", "gender"})],
-        "side": [_rule({"side", "laterality"})],
+        "side": [_rule({"side", "laterality"}, unless={"effects", "effect"})],
         "patient_id": [
             _rule({"pt", "patient", "case", "subject", "no", "number", "id"}, unless=_PAIN)
         ],
         "study_id": [
             _rule({"study", "paper", "reference", "ref", "author", "citation", "series"}),
-            _rule({"publication", "source"}),
+            _rule({"publication", "source"}, unless=_PAIN),
         ],
     },
     "studies": {
@@ -128,13 +138,15 @@ _ID_FILLER = {"no", "number", "id", "nr"}
 
 def _time_column(present: set[str]) -> str | None:
     """Which time a header whose values are times holds: age, follow-up or pain duration."""
-    if "age" in present and "onset" not in present:
-        return "age"
+    if present & _OTHER_TIMES:
+        return None
+    if "age" in present:
+        return None if "onset" in present else "age"
+    if present & {"onset", "duration", "history"}:
+        return "pain_duration_years"
     if present & (_FOLLOWUP | _AFTER_TIME):
         return "followup_months"
-    if present & ({"duration", "history"} | _BEFORE | {"pain"}) and not present & (
-        _RELIEF | _STIMULATION
-    ):
+    if present & (_BEFORE | {"pain"}):
         return "pain_duration_years"
     return None
 
@@ -176,8 +188,6 @@ class HeaderMatcher:
     def match(self, header: str) -> HeaderMatch | None:
         """The canonical column ``header`` stands for, or None for an extra column."""
         key = normalise_header(str(header).replace("#", " no "))
-        if key in self.own:
-            return HeaderMatch(self.own[key], None, "review.toml alias")
         time_point = bool(_TIME_POINT.search(str(header)))
         stem, unit = split_header_unit(str(header))
         if time_point and unit in _TIME_UNITS:
@@ -185,6 +195,8 @@ class HeaderMatcher:
         if unit is None and not time_point:
             unit = next((_UNIT_WORDS[w] for w in _words(header) if w in _UNIT_WORDS), None)
         stem_key = normalise_header(stem.replace("#", " no "))
+        # The review's own alias names the header whole ("Stimulation period (years)"); its
+        # unit still says what the numbers are.
         for candidate in dict.fromkeys((key, stem_key)):
             if candidate in self.own:
                 return HeaderMatch(self.own[candidate], unit, "review.toml alias")
@@ -201,7 +213,9 @@ class HeaderMatcher:
     def _by_words(self, present: set[str], unit: str | None, time_point: bool) -> str | None:
         if unit in _TIME_UNITS and self.schema.name == "patients":
             return _time_column(present)
-        if time_point and present & _PAIN and not present & (_BEFORE | _NOT_SCORE):
+        score_at_time = time_point and present & _PAIN and unit != "percent"
+        if score_at_time and not present & (_BEFORE | _NOT_SCORE | _RELIEF):
+            # "VAS 12 mo": a score at a time point after surgery
             return "pain_post" if self.schema.name == "patients" else None
         for canonical, rules in self.rules.items():
             if unit == "percent" and canonical != "relief_pct":

@@ -28,15 +28,17 @@ __all__ = ["Header", "find_header", "table_from_grid"]
 Recognise = Callable[[str], str | None]  # header as written -> canonical column or None
 
 _HEADER_SEARCH_ROWS = 30  # a header further down than this is not a header
-# A row is a summary when a cell of its id columns (or its first cell) holds one of these
-# words ("Mean", "Series mean", "Total (n=12)", "Pooled"), starts with "All" or "Whole"
-# ("All (n=2)", "Whole series"), shows x-bar, or counts ("n = 12").
-_SUMMARY_WORDS = {
-    "mean", "means", "average", "avg", "median", "total", "totals", "sum", "sd", "std",
-    "overall", "pooled", "summary", "iqr", "range", "min", "max",
-}  # fmt: skip
+# A row is a summary when a cell of its id columns (or its first cell) starts or ends
+# with one of these words ("Mean", "Mean (SD)", "Series mean", "Total (n=12)", "Pooled"),
+# starts with "All" or "Whole" ("All (n=2)", "Whole series"), shows x-bar or counts
+# ("n = 12"). "SD", "Min", "Max", "Range" are also initials and surnames ("Min 2012"):
+# they count only as the whole cell, and not in a row that names a diagnosis.
+_SUMMARY_LEADS = {"mean", "means", "average", "avg", "median", "total", "totals", "overall",
+                  "pooled", "summary"}  # fmt: skip
+_SUMMARY_ENDS = {"mean", "means", "average", "median", "total", "totals"}
+_SUMMARY_SHORT = {"sd", "std", "iqr", "range", "min", "max", "sum"}
 _SUMMARY_FIRST_WORDS = {"all", "whole", "entire"}
-_SUMMARY_SIGNS = re.compile(r"x\u0304|x\u0305|x̄|^\s*n\s*=", re.I)
+_SUMMARY_SIGNS = re.compile(r"x\u0304|x\u0305|^\s*n\s*=", re.I)
 _NOTE_START = re.compile(r"^(\*|†|‡|#|note|nb|n\.b\.|source|footnote|abbreviations?)\b", re.I)
 _NOTE_MIN_LENGTH = 25  # a lone text cell this long is a sentence, not a patient's record
 
@@ -149,7 +151,13 @@ def _two_row_names(
     return names, grouped
 
 
-def table_from_grid(grid: Grid, recognise: Recognise, *, study_column: str | None) -> RawTable:
+def table_from_grid(
+    grid: Grid,
+    recognise: Recognise,
+    *,
+    study_column: str | None,
+    is_label: Callable[[str], bool] = lambda text: False,
+) -> RawTable:
     """Read a grid as a table: header found, non-records left out, each step reported.
 
     ``study_column`` is the canonical column that identifies a block of records (the
@@ -198,8 +206,16 @@ def table_from_grid(grid: Grid, recognise: Recognise, *, study_column: str | Non
     study_index = next(
         (c for c in keep if study_column and recognise(names[c]) == study_column), None
     )
-    id_columns = [c for c in keep if recognise(names[c]) in ("study_id", "patient_id")]
-    records = _records(grid, body, names, keep, study_index, id_columns, problems, notes)
+    canonical = {c: recognise(names[c]) for c in keep}
+    layout = _Layout(
+        names=names,
+        keep=keep,
+        study_index=study_index,
+        id_columns=[c for c in keep if canonical[c] in ("study_id", "patient_id")],
+        label_index=next((c for c in keep if canonical[c] == "diagnosis"), None),
+        is_label=is_label,
+    )
+    records = _records(grid, body, layout, problems, notes)
     if not records:
         shown = ", ".join(repr(names[c]) for c in keep[:6])
         raise ReadError(
@@ -270,9 +286,9 @@ def _columns_to_keep(
             if name or has_data:
                 hidden_named.append(f"{column_letter(c)} ({name or 'no header'})")
             continue
+        if not has_data and (not name or (c > 0 and name == names[c - 1])):
+            continue  # an empty spacer column, or one under a header merged across it
         if not name:
-            if not has_data:
-                continue  # an empty spacer column
             problems.append(
                 grid.problem(
                     f"column {column_letter(c)} has no header",
@@ -294,17 +310,41 @@ def _columns_to_keep(
     return keep
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The columns that decide which rows are records."""
+
+    names: list[str]
+    keep: list[int]
+    study_index: int | None  # the column written once per block (patients' study_id)
+    id_columns: list[int]  # study and patient ids, where a summary row says "Mean"
+    label_index: int | None  # the diagnosis: a row naming one is a patient
+    is_label: Callable[[str], bool]  # a category label ("Atypical facial pain")
+
+    def repeats_header(self, cells: list[Any]) -> bool:
+        """A copy of the header row further down (a long sheet printed in parts)."""
+        same = sum(
+            1
+            for c in self.keep
+            if c < len(cells) and _text(cells[c]) and _text(cells[c]) == self.names[c]
+        )
+        return same >= 2 and 2 * same >= len(self.keep)
+
+    def is_subheading(self, text: Any) -> bool:
+        """A heading in the study column that groups patients within a study."""
+        label = _text(text)
+        return label.endswith(":") or self.is_label(label.rstrip(": "))
+
+
 def _records(
     grid: Grid,
     body: list[GridRow],
-    names: list[str],
-    keep: list[int],
-    study_index: int | None,
-    id_columns: list[int],
+    layout: _Layout,
     problems: list[Problem],
     notes: _Notes,
 ) -> list[tuple[int, list[Any], list[Any]]]:
     """(row number, cells, kinds) of every record row; other rows are reported."""
+    names, keep, study_index = layout.names, layout.keep, layout.study_index
     width = len(names)
     records: list[tuple[int, list[Any], list[Any]]] = []
     skipped: dict[str, list[int]] = defaultdict(list)
@@ -312,6 +352,7 @@ def _records(
     merged: dict[int, list[int]] = defaultdict(list)
     filled: list[int] = []
     headings: list[int] = []
+    subheadings: list[int] = []
     current_study: Any = None
     study_repeats = 0
     for row in body:
@@ -327,18 +368,19 @@ def _records(
         if not filled_cells:
             current_study = None
             continue
-        reason = _not_a_record(cells, filled_cells, id_columns, study_index)
+        reason = _not_a_record(cells, filled_cells, layout)
         if reason == "heading" and not _followed_by_block(body, row, study_index):
             reason = "note" if len(str(filled_cells[0][1])) >= _NOTE_MIN_LENGTH else None
         if reason == "heading" and study_index is not None:
-            current_study = cells[study_index]
-            headings.append(row.number)
+            if current_study is not None and layout.is_subheading(cells[study_index]):
+                subheadings.append(row.number)  # "Atypical facial pain:" within a study
+            else:
+                current_study = cells[study_index]
+                headings.append(row.number)
             continue
         if reason:
             skipped[reason].append(row.number)
-            examples.setdefault(
-                reason, _summary_word(cells, id_columns) or _text(filled_cells[0][1])
-            )
+            examples.setdefault(reason, _text(filled_cells[0][1]))
             continue
         extra = [v for v in cells[width:] if v is not None]
         if extra:
@@ -380,6 +422,13 @@ def _records(
             column=names[study_index] if study_index is not None else None,
             rows=tuple(headings),
         )
+    if subheadings:
+        notes.add(
+            "rows holding only a label (a diagnosis, or text ending in ':') were read as "
+            "sub-headings within the study above, not as studies",
+            column=names[study_index] if study_index is not None else None,
+            rows=tuple(subheadings),
+        )
     if filled and study_index is not None:
         # Written once per study is a layout; a few blanks among repeated names may be slips.
         mixed = study_repeats > len(filled)
@@ -394,20 +443,20 @@ def _records(
 
 
 def _not_a_record(
-    cells: list[Any],
-    filled_cells: list[tuple[int, Any]],
-    id_columns: list[int],
-    study_index: int | None,
+    cells: list[Any], filled_cells: list[tuple[int, Any]], layout: _Layout
 ) -> str | None:
     # A summary row says so in an id column or its first cell; a later cell saying "N" is
     # an answer ("no"), not a count.
-    if _summary_word(cells, [*id_columns, filled_cells[0][0]]):
+    labelled = layout.label_index is not None and cells[layout.label_index] is not None
+    if _summary_word(cells, [*layout.id_columns, filled_cells[0][0]], labelled):
         return "summary"
+    if layout.repeats_header(cells):
+        return "header"
     if len(filled_cells) == 1:
         c, value = filled_cells[0]
         if isinstance(value, str) and _NOTE_START.match(value):
             return "note"
-        if c == study_index:
+        if c == layout.study_index:
             return "heading"
         if isinstance(value, str) and len(value) >= _NOTE_MIN_LENGTH:
             return "note"
@@ -421,18 +470,24 @@ def _is_ditto(value: Any) -> bool:
     return isinstance(value, str) and value.strip().casefold() in _DITTO
 
 
-def _summary_word(cells: list[Any], columns: list[int]) -> str | None:
-    """The cell of ``columns`` that says the row is a summary ("Mean", "Total: 12")."""
+def _summary_word(cells: list[Any], columns: list[int], labelled: bool) -> str | None:
+    """The cell of ``columns`` that says the row is a summary ("Mean", "Total: 12").
+
+    ``labelled``: the row names a diagnosis, so a short word there is initials or a name.
+    """
     for c in dict.fromkeys(columns):
         value = cells[c] if c < len(cells) else None
-        if isinstance(value, str):
-            words = normalise_header(value).split("_")
-            if (
-                set(words) & _SUMMARY_WORDS
-                or words[0] in _SUMMARY_FIRST_WORDS
-                or _SUMMARY_SIGNS.search(value)
-            ):
-                return value
+        if not isinstance(value, str):
+            continue
+        words = [w for w in normalise_header(value).split("_") if w] or [""]
+        if (
+            words[0] in _SUMMARY_LEADS
+            or words[-1] in _SUMMARY_ENDS
+            or (words[0] in _SUMMARY_FIRST_WORDS and len(words) <= 3)
+            or (len(words) == 1 and words[0] in _SUMMARY_SHORT and not labelled)
+            or _SUMMARY_SIGNS.search(value)
+        ):
+            return value
     return None
 
 
@@ -456,6 +511,11 @@ def _report_skipped(notes: _Notes, skipped: dict[str, list[int]], examples: dict
             "summary rows (Mean, Total, ...) were not read as records",
             rows=tuple(skipped["summary"]),
             value=examples.get("summary"),
+        )
+    if skipped.get("header"):
+        notes.add(
+            "rows repeating the header were not read as records",
+            rows=tuple(skipped["header"]),
         )
     if skipped.get("note"):
         notes.add(

@@ -9,8 +9,9 @@ error.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -166,7 +167,7 @@ def load_review(
         own_aliases.setdefault(key, []).extend(headers)
     matchers = {name: HeaderMatcher(schema, own_aliases) for name, schema in _SCHEMAS.items()}
 
-    raw = _read(path, matchers, studies, quality, data, spec)
+    raw = _read(path, matchers, studies, quality, data, spec, partial(_is_label, categories))
     if "quality" in raw:
         raw["quality"] = long_quality_table(raw["quality"], categories, matchers["quality"])
     typed = {
@@ -249,6 +250,7 @@ def _read(
     quality: str | Path | None,
     data: Any,
     spec: ReviewSpec | None,
+    is_label: Callable[[str], bool],
 ) -> dict[str, RawTable]:
     if path.is_dir():
         files = find_review_files(
@@ -266,12 +268,22 @@ def _read(
                 quality=Path(quality) if quality is not None else files.quality,
                 named=files.named | {k for k, v in extra.items() if v is not None},
             )
-        return read_review_tables(path, matchers, files)
+        return read_review_tables(path, matchers, files, is_label=is_label)
     return read_review_tables(
         path,
         matchers,
         studies=Path(studies) if studies is not None else None,
         quality=Path(quality) if quality is not None else None,
+        is_label=is_label,
+    )
+
+
+def _is_label(categories: CategoryMap, text: str) -> bool:
+    """Whether ``text`` is a diagnosis or lesion label the category map knows."""
+    return any(
+        categories.match(column, text).category is not None
+        for column in ("diagnosis", "lesion_location")
+        if column in categories.rules
     )
 
 

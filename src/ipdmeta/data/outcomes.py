@@ -284,12 +284,14 @@ def _use_stated_scales(table: TypedTable, scale: np.ndarray) -> None:
         tops = np.array([SCALE_MAXIMUM.get(s, np.nan) if s else np.nan for s in scale])
         clash = known & ~np.isnan(tops) & (tops != stated)
         if clash.any():
+            typed = table.raw.cells[table.header_of[column]].to_numpy(object)
             table.problems.append(
                 table.problem(
-                    "the score says which scale it is on, and pain_scale says another",
+                    f"the score says it is out of {stated[clash][0]:g}, and pain_scale says "
+                    f"{scale[clash][0]}",
                     column=column,
                     rows=table.rows_where(clash),
-                    value=f"out of {stated[clash][0]:g}",
+                    value=typed[clash][0],
                     expected=f"a score on {scale[clash][0]}",
                     hint="Correct the score or pain_scale",
                 )

@@ -418,8 +418,8 @@ def _check_single_fractions(table: TypedTable, reported: np.ndarray, rows: np.nd
     of a percent, so a value strictly between 0 and 1 is far likelier a fraction."""
     values = reported[rows]
     for i, value in zip(rows, values, strict=True):
-        if 0 < abs(value) < FRACTION_MAX:
-            others = values[values != value]
+        others = values[values != value]
+        if 0 < abs(value) < FRACTION_MAX and others.size:
             _warn(
                 table,
                 f"relief_pct {value:g} is below 1 % while the study's other reported values "

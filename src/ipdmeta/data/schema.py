@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -69,7 +70,10 @@ def normalise_header(header: str) -> str:
 
     ``"Pain pre (VAS)"`` becomes ``"pain_pre_vas"``; ``"Relief %"`` becomes ``"relief_pct"``.
     """
-    text = str(header).strip().lower().replace("%", " pct ")
+    # Accents are dropped ("Âge" is "age"), as a reviewer typing the header would read it.
+    text = unicodedata.normalize("NFKD", str(header))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.strip().lower().replace("%", " pct ")
     text = re.sub(r"[^0-9a-z]+", "_", text)
     return text.strip("_")
 
@@ -153,6 +157,10 @@ PATIENTS = TableSchema(
                 "nrs_baseline",
                 "pain_pre_op",
                 "preop_vas",
+                "pre_op",
+                "preop",
+                "preoperative",
+                "before",
             ),
             0,
             None,
@@ -175,6 +183,10 @@ PATIENTS = TableSchema(
                 "vas_last_fu",
                 "nrs_last_fu",
                 "vas_after",
+                "post_op",
+                "postop",
+                "postoperative",
+                "after",
             ),
             0,
             None,
