@@ -51,6 +51,22 @@ def write(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
     return write_file
 
 
+def edit_sheet_xml(workbook: bytes, change: Callable[[str], str]) -> bytes:
+    """The workbook with its first sheet's XML changed, as Excel (or damage) leaves it."""
+    import io
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(workbook))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = change(data.decode()).encode()
+            target.writestr(item, data)
+    return out.getvalue()
+
+
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

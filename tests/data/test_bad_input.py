@@ -4,14 +4,13 @@ exit code 2, no traceback, and leaves the user's files untouched."""
 from __future__ import annotations
 
 import io
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 
-from tests.conftest import digest, patients_csv
+from tests.conftest import digest, edit_sheet_xml, patients_csv
 
 OK_1 = "S1,P1,TN,trigeminal nerve,50,F,VAS-10,8,2"
 OK_2 = "S1,P2,DPS,none,60,M,VAS-10,7,5"
@@ -34,15 +33,7 @@ def _xlsx_with_bad_sheet() -> bytes:
     book.active.append(["study_id", "patient_id", "diagnosis", "relief_pct"])
     buffer = io.BytesIO()
     book.save(buffer)
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = data[: len(data) // 2]
-            target.writestr(item, data)
-    return out.getvalue()
+    return edit_sheet_xml(buffer.getvalue(), lambda xml: xml[: len(xml) // 2])
 
 
 def _two_unnamed_sheets() -> bytes:

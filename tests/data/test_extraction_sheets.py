@@ -5,11 +5,9 @@ column, value). Each workbook is built here with openpyxl."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 import re
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from hypothesis import strategies as st
 from ipdmeta.data import Severity, load_review
 from ipdmeta.data.cells import MISSING_MARKERS
 from ipdmeta.errors import ValidationError
+from tests.conftest import edit_sheet_xml
 
 HEADER = ["study_id", "patient_id", "diagnosis", "pain_scale", "pain_pre", "pain_post"]
 ROWS = [
@@ -126,18 +125,13 @@ def test_numbers_stored_as_text_are_read_and_reported(tmp_path):
 
 def _with_cached_values(path: Path, values: dict[str, str]) -> None:
     """Store a formula's value as Excel does when it saves (openpyxl writes none)."""
-    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                text = data.decode()
-                for formula, value in values.items():
-                    text = text.replace(f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{value}</v>")
-                data = text.encode()
-            target.writestr(item, data)
-    path.write_bytes(out.getvalue())
+
+    def store(xml: str) -> str:
+        for formula, value in values.items():
+            xml = xml.replace(f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{value}</v>")
+        return xml
+
+    path.write_bytes(edit_sheet_xml(path.read_bytes(), store))
 
 
 def test_formulas_are_read_as_their_calculated_values(tmp_path):

@@ -11,6 +11,7 @@ from ipdmeta.data import Severity, load_review
 from ipdmeta.data.headers import HeaderMatcher
 from ipdmeta.data.schema import PATIENTS
 from ipdmeta.errors import ReadError, ValidationError
+from tests.conftest import edit_sheet_xml
 from tests.data.test_extraction_sheets import HEADER, ROWS, workbook
 
 
@@ -162,17 +163,10 @@ def test_other_spreadsheet_formats_get_a_save_as_message(tmp_path, name):
 
 def test_an_excel_error_value_is_reported_as_such(tmp_path):
     path = workbook(tmp_path / "patients.xlsx", [[*HEADER, "relief_pct"], [*ROWS[0], None]])
-    source = zipfile.ZipFile(path)
-    parts = {item.filename: source.read(item.filename) for item in source.infolist()}
-    source.close()
-    sheet = parts["xl/worksheets/sheet1.xml"].decode()
     # What Excel saves for a failed formula: the formula and its cached error value.
-    parts["xl/worksheets/sheet1.xml"] = sheet.replace(
-        '<c r="F2" t="n"><v>2</v></c>', '<c r="F2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
-    ).encode()
-    with zipfile.ZipFile(path, "w") as target:
-        for name, data in parts.items():
-            target.writestr(name, data)
+    failed = '<c r="F2" t="e"><f>1/0</f><v>#DIV/0!</v></c>'
+    typed = '<c r="F2" t="n"><v>2</v></c>'
+    path.write_bytes(edit_sheet_xml(path.read_bytes(), lambda xml: xml.replace(typed, failed)))
     with pytest.raises(ValidationError) as raised:
         load_review(path)
     assert any(

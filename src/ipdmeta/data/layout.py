@@ -505,32 +505,30 @@ def _followed_by_block(body: list[GridRow], row: GridRow, study_index: int | Non
     ) > 1
 
 
+# Why rows were not read as records: (note, severity, hint), in the order reported.
+_SKIPPED = {
+    "summary": ("summary rows (Mean, Total, ...) were not read as records", Severity.NOTE, None),
+    "header": ("rows repeating the header were not read as records", Severity.NOTE, None),
+    "note": ("rows holding only a note or footnote were not read as records", Severity.NOTE, None),
+    "hidden": (
+        "hidden rows were not read",
+        Severity.WARNING,
+        "Unhide them (select the rows around them, right-click, Unhide) if they hold records "
+        "to analyse",
+    ),
+}
+
+
 def _report_skipped(notes: _Notes, skipped: dict[str, list[int]], examples: dict[str, str]) -> None:
-    if skipped.get("summary"):
-        notes.add(
-            "summary rows (Mean, Total, ...) were not read as records",
-            rows=tuple(skipped["summary"]),
-            value=examples.get("summary"),
-        )
-    if skipped.get("header"):
-        notes.add(
-            "rows repeating the header were not read as records",
-            rows=tuple(skipped["header"]),
-        )
-    if skipped.get("note"):
-        notes.add(
-            "rows holding only a note or footnote were not read as records",
-            rows=tuple(skipped["note"]),
-            value=examples.get("note"),
-        )
-    if skipped.get("hidden"):
-        notes.add(
-            "hidden rows were not read",
-            severity=Severity.WARNING,
-            rows=tuple(skipped["hidden"]),
-            hint="Unhide them (select the rows around them, right-click, Unhide) if they hold "
-            "records to analyse",
-        )
+    for reason, (message, severity, hint) in _SKIPPED.items():
+        if skipped.get(reason):
+            notes.add(
+                message,
+                severity=severity,
+                rows=tuple(skipped[reason]),
+                value=examples.get(reason),
+                hint=hint,
+            )
 
 
 def _unique_headers(
