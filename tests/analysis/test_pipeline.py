@@ -160,3 +160,32 @@ def test_run_shows_its_headlines_not_its_tables(example_run):
     assert "primary: TN - DPS = " in text and "analysis choices" in text
     assert len(text.splitlines()) == 5  # no DataFrame dumps
     assert example_run._repr_html_().startswith("<pre>&lt;ReviewRun")
+
+
+def test_reference_levels_set_the_comparisons(singular_review):
+    spec = singular_review / "review.toml"
+    spec.write_text(spec.read_text() + '\n[reference]\ndiagnosis = "TN"\n')
+    run = run_review(singular_review)
+    terms = list(run.models["primary"].fixed_effects["term"])
+    assert terms == ["Intercept", "diagnosis[T.AD]", "diagnosis[T.DPS]"]
+    direct = mixed.lmm(
+        "relief_pct ~ C(diagnosis, Treatment('TN')) + (1 | study_id)", run.analysis_data
+    ).fixed_effects()
+    np.testing.assert_allclose(
+        run.models["primary"].fixed_effects["estimate"], direct["estimate"], rtol=1e-12
+    )  # the same model, parametrised the same way: equal to rounding
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('diagnosis = "TM"', "has no level 'TM'; levels: AD, DPS, TN"),
+        ('diagnosys = "TN"', "'diagnosys' is not a column"),
+        ('age = "50"', "age is a number, not a factor"),
+    ],
+)
+def test_a_bad_reference_level_is_named(singular_review, entry, message):
+    spec = singular_review / "review.toml"
+    spec.write_text(spec.read_text() + f"\n[reference]\n{entry}\n")
+    with pytest.raises(SpecError, match=message):
+        run_review(singular_review)

@@ -131,3 +131,12 @@ def test_data_files_default_to_discovery_and_empty_means_none():
     assert _parse("").data.patients is None and _parse("").data.studies is None
     spec = _parse("[data]\nstudies = ''\nquality = 'appraisal.csv'\n")
     assert spec.data.studies == "" and spec.data.quality == "appraisal.csv"
+
+
+def test_reference_levels_are_a_table_of_column_and_level(tmp_path):
+    spec = parse_spec('[reference]\ndiagnosis = "TN"\n', folder=tmp_path)
+    assert spec.reference == {"diagnosis": "TN"}
+    inline = parse_spec('reference = { lesion_location = "trigeminal_nerve" }\n', folder=tmp_path)
+    assert inline.reference == {"lesion_location": "trigeminal_nerve"}
+    with pytest.raises(SpecError, match=r"line 2: bad value 3 for reference.diagnosis"):
+        parse_spec("[reference]\ndiagnosis = 3\n", folder=tmp_path)

@@ -275,10 +275,33 @@ def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd
         wanted.append(name)
     frame = patients[list(dict.fromkeys(wanted))].copy()
     _check_numbers_in_text(frame, data)
+    for column, level in spec.reference.items():
+        frame[column] = _with_reference(spec, frame, patients, column, level)
     kept = frame["relief_pct"].copy()
     if spec.outcome.worsening == "floor":
         frame["relief_pct"] = kept.clip(lower=0)
     return frame.reset_index(drop=True), kept.reset_index(drop=True)
+
+
+def _with_reference(
+    spec: ReviewSpec, frame: pd.DataFrame, patients: pd.DataFrame, column: str, level: str
+) -> pd.Categorical:
+    """The column as a factor whose first level is ``level``, as R's relevel() makes it."""
+    where = f"{spec.source or 'review.toml'}: [reference] {column} = {level!r}"
+    if column not in patients.columns:
+        known = ", ".join(c for c in patients.columns if c != "source_row")
+        raise SpecError(f"{where}, but {column!r} is not a column of the patients table; {known}")
+    if column not in frame.columns:
+        raise SpecError(f"{where}, but no model or confounder uses {column!r}")
+    if pd.api.types.is_numeric_dtype(frame[column]):
+        raise SpecError(f"{where}, but {column} is a number, not a factor with levels")
+    levels = sorted(str(v) for v in frame[column].dropna().unique())
+    if level not in levels:
+        raise SpecError(
+            f"{where}, but {column} has no level {level!r}; levels: {', '.join(levels)}"
+        )
+    values = frame[column].map(lambda v: None if pd.isna(v) else str(v))
+    return pd.Categorical(values, categories=[level, *(v for v in levels if v != level)])
 
 
 def _check_numbers_in_text(frame: pd.DataFrame, data: ReviewData) -> None:

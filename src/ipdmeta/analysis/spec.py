@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 SPEC_FILE = "review.toml"
+REFERENCE = "reference"  # the table of reference levels: its keys are the data's columns
 
 DDF_CHOICES = ("satterthwaite", "kenward-roger", "residual", "asymptotic")
 ADJUST_CHOICES = ("none", "holm", "bonferroni", "tukey", "fdr")
@@ -144,6 +145,8 @@ class ReviewSpec:
     prisma: PrismaSpec = field(default_factory=PrismaSpec)
     report: ReportSpec = field(default_factory=ReportSpec)
     source: Path | None = None
+    # Column -> the level its comparisons are made against ([reference] diagnosis = "TN").
+    reference: Mapping[str, str] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
         for model in self.models:
@@ -399,8 +402,11 @@ def parse_spec(text: str, *, folder: Path, source: Path | None = None) -> Review
     locate = _Locator(text, where)
     sections: dict[str, Any] = {}
     for section, value in raw.items():
+        if section == REFERENCE:
+            sections[REFERENCE] = _references(locate, value)
+            continue
         if section not in KEYS:
-            raise locate.unknown(section, None, list(KEYS))
+            raise locate.unknown(section, None, [*KEYS, REFERENCE])
         if section == "models":
             if not isinstance(value, list):
                 raise SpecError(
@@ -417,6 +423,24 @@ def parse_spec(text: str, *, folder: Path, source: Path | None = None) -> Review
         spec = ReviewSpec(**{**spec.__dict__, "models": default_models()})
     _check_references(spec, locate)
     return spec
+
+
+def _references(locate: _Locator, value: Any) -> dict[str, str]:
+    """``[reference]``: factor column -> its reference level, both non-empty text."""
+    if not isinstance(value, dict):
+        raise SpecError(
+            f"{locate.at(REFERENCE, None)}: reference is a table of column = level, "
+            'e.g. [reference] diagnosis = "TN"'
+        )
+    out = {}
+    for column, level in value.items():
+        if not isinstance(level, str) or not level.strip():
+            raise SpecError(
+                f"{locate.at(REFERENCE, column)}: bad value {level!r} for reference.{column}: "
+                'expected the level, as text (e.g. "TN")'
+            )
+        out[str(column)] = level
+    return out
 
 
 def _check(locate: _Locator, section: str, key: str, value: Any, index: int | None = None) -> Any:

@@ -43,6 +43,10 @@ def methods_paragraph(run: ReviewRun) -> str:
     )
     thresholds = ", ".join(f"{t:g}" for t in outcome.responder_thresholds)
     models = "; ".join(f"{m.name}: {m.formula}" for m in spec.models)
+    references = "".join(
+        f" The reference category of {column} was {level}."
+        for column, level in spec.reference.items()
+    )
     also = [ADJUST_NAMES[a] for a in inference.also_adjust if a != inference.adjust]
     adjust = ADJUST_NAMES[inference.adjust] + (
         f" (results adjusted by {' and '.join(also)} are shown beside them)" if also else ""
@@ -91,7 +95,7 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"{DDF_NAMES[inference.ddf]} for the denominator degrees of freedom. Estimated "
         f"marginal means were computed over a reference grid weighting factor levels "
         f"equally, and all pairwise contrasts between levels were tested {adjust}. "
-        f"{two_stage}{confounders} "
+        f"{two_stage}{confounders}{references} "
         f"The robustness of each headline contrast was checked by varying the "
         f"{'; '.join(checks) or 'analysis'}, at alpha = {inference.alpha:g}. "
         f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} (Python {versions['python']}, "
