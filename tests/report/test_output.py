@@ -170,3 +170,31 @@ def test_robustness_table_reads_as_a_reviewer_would(example_report):
     assert "<th>analysis choice</th>" in html and "<th>lowest p</th>" in html
     header = (example_report / "tables" / "robustness_0_primary.csv").read_text().splitlines()[0]
     assert "pvalue_low" in header  # the files keep the names results.json uses
+
+
+def test_tables_xlsx_has_every_table_with_numbers_as_numbers(example_report):
+    import openpyxl
+
+    book = openpyxl.load_workbook(example_report / "tables.xlsx")
+    csvs = sorted(p.stem for p in (example_report / "tables").glob("*.csv"))
+    assert len(book.sheetnames) == len(csvs)
+    fixed = book["primary_fixed_effects"]
+    header = [c.value for c in fixed[1]]
+    estimate = fixed.cell(2, header.index("estimate") + 1)
+    pvalue = fixed.cell(2, header.index("pvalue") + 1)
+    saved = pd.read_csv(example_report / "tables" / "primary_fixed_effects.csv")
+    # full precision in the cell (as results.json); the format rounds what Excel shows
+    assert isinstance(estimate.value, float) and estimate.value == saved["estimate"].iloc[0]
+    assert estimate.number_format == "0.00" and pvalue.number_format == "0.000"
+    assert fixed.freeze_panes == "A2"
+
+
+def test_sheet_names_are_ones_excel_accepts():
+    from ipdmeta.report.workbook import SHEET_NAME_LIMIT, sheet_names
+
+    long = "robustness_0_primary_" + "x" * 40
+    names = sheet_names(
+        {long: pd.DataFrame(), long + "y": pd.DataFrame(), "a/b[c]": pd.DataFrame()}
+    )
+    assert all(len(n) <= SHEET_NAME_LIMIT for n in names.values())
+    assert len(set(names.values())) == 3 and names["a/b[c]"] == "a_b_c_"

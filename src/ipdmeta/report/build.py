@@ -1,4 +1,4 @@
-"""Write a review's report folder: report.html, results.json, tables/, figures/.
+"""Write a review's report folder: report.html, results.json, tables.xlsx, tables/, figures/.
 
 The output is built in a temporary folder beside the target and swapped in only when
 complete, so a failed run leaves the previous output untouched and nothing partial.
@@ -28,6 +28,7 @@ from ipdmeta.report import figures
 from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.results import relief_by_category, results_json
+from ipdmeta.report.workbook import write_tables_xlsx
 
 __all__ = ["MARKER", "run", "write_report"]
 
@@ -119,6 +120,7 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
         tables = _tables(result)
         for name, frame in tables.items():
             write_csv(frame, folder / "tables" / f"{name}.csv")
+        write_tables_xlsx(tables, folder / "tables.xlsx")
         write_text(folder / "results.json", results_json(result))
         svgs = {
             name: Markup(_strip_xml_header(svg))
