@@ -233,34 +233,20 @@ def _print_data_report(review: object, out: TextIO | None = None) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import time
+    from ipdmeta.report.build import STAGE_COUNT, prisma_notes, run
+    from ipdmeta.report.progress import StageReporter
 
-    from ipdmeta.analysis.pipeline import STAGES
-    from ipdmeta.report.build import prisma_notes, run
-
-    started = time.perf_counter()
-    total = len(STAGES) + 1
-    count = 0
-    console = None
-    if not args.quiet:
-        from rich.console import Console
-
-        console = Console(stderr=True, highlight=False)
-
-    def progress(stage: str) -> None:
-        nonlocal count
-        count += 1
-        if console is not None:
-            elapsed = time.perf_counter() - started
-            console.print(f"[dim]{elapsed:5.1f} s[/dim]  [{count}/{total}] {stage}")
-
+    reporter = None if args.quiet else StageReporter(STAGE_COUNT)
     result = run(
-        args.folder, args.out, progress=progress, outcome=_overrides(args), strict=args.strict
+        args.folder,
+        args.out,
+        progress=reporter or False,
+        outcome=_overrides(args),
+        strict=args.strict,
     )
     output = result.output or args.folder / "out"
-    if console is not None:
-        elapsed = time.perf_counter() - started
-        console.print(f"[dim]{elapsed:5.1f} s[/dim]  done")
+    if reporter is not None:
+        reporter.done()
         for key, (before, after) in result.overrides.items():
             print(
                 f"{key}: {_shown(after)} (from the command line; review.toml says {_shown(before)})"

@@ -198,3 +198,16 @@ def test_sheet_names_are_ones_excel_accepts():
     )
     assert all(len(n) <= SHEET_NAME_LIMIT for n in names.values())
     assert len(set(names.values())) == 3 and names["a/b[c]"] == "a_b_c_"
+
+
+def test_python_run_shows_its_progress_unless_asked_not_to(small_review, tmp_path, capsys):
+    import ipdmeta
+
+    ipdmeta.run(small_review, tmp_path / "a")
+    err = capsys.readouterr().err
+    assert "[1/6] reading the data" in err and "[6/6] writing the report" in err and "done" in err
+    ipdmeta.run(small_review, tmp_path / "b", progress=False)
+    assert capsys.readouterr().err == ""
+    seen: list[str] = []
+    ipdmeta.run(small_review, tmp_path / "c", progress=seen.append)
+    assert seen[0] == "reading the data" and seen[-1] == "writing the report"

@@ -21,12 +21,13 @@ from markupsafe import Markup
 
 from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.models import FittedModel
-from ipdmeta.analysis.pipeline import ReviewRun, run_review
+from ipdmeta.analysis.pipeline import STAGES, ReviewRun, run_review
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
 from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
+from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
 from ipdmeta.report.workbook import write_tables_xlsx
 
@@ -49,10 +50,13 @@ ROBUSTNESS_COLUMNS = {
 }
 
 
+STAGE_COUNT = len(STAGES) + 1  # the analysis' stages, then writing the report
+
+
 def run(
     path: str | Path,
     out: str | Path | None = None,
-    progress: Progress | None = None,
+    progress: bool | Progress = True,
     *,
     outcome: Mapping[str, Any] | None = None,
     strict: bool = False,
@@ -60,15 +64,25 @@ def run(
     """Analyse the review folder ``path`` and write its report to ``out`` (``path/out``).
 
     Returns the :class:`~ipdmeta.analysis.pipeline.ReviewRun`, whose ``output`` is the
-    report folder. The same as ``ipdmeta run PATH --out OUT``; ``outcome`` and ``strict``
-    are as :func:`~ipdmeta.analysis.pipeline.run_review` takes them.
+    report folder. The same as ``ipdmeta run PATH --out OUT``. ``progress``: True (the
+    default) prints each stage with the time elapsed, in a terminal or a notebook; False
+    prints nothing; a callable is called with each stage's name. ``outcome`` and
+    ``strict`` are as :func:`~ipdmeta.analysis.pipeline.run_review` takes them.
     """
     folder = Path(path)
     target = Path(out) if out is not None else folder / "out"
     _check_target(folder, target)
-    result = run_review(folder, progress, outcome=outcome, strict=strict)
-    (progress or (lambda stage: None))("writing the report")
+    say: Progress
+    if progress is True:
+        say = reporter = StageReporter(STAGE_COUNT)
+    else:
+        reporter = None
+        say = progress or (lambda stage: None)
+    result = run_review(folder, say, outcome=outcome, strict=strict)
+    say("writing the report")
     write_report(result, target)
+    if reporter is not None:
+        reporter.done()
     return dataclasses.replace(result, output=target)
 
 
