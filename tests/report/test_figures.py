@@ -29,3 +29,23 @@ def test_prisma_leaves_out_other_reasons_when_not_given(tmp_path):
 def test_prisma_shows_other_reasons_when_given(tmp_path):
     svg = _svg({**COUNTS, "records_removed_other": 4}, tmp_path)
     assert "Other reasons (n = 4)" in svg
+
+
+def test_no_figure_of_the_example_report_is_clipped():
+    """Every drawn element (labels, tick labels, legends) lies inside the figure."""
+    import matplotlib.pyplot as plt
+
+    from ipdmeta.analysis.pipeline import run_review
+    from ipdmeta.report.build import _figure_tasks
+    from tests.conftest import EXAMPLE
+
+    run = run_review(EXAMPLE)
+    for name, make in _figure_tasks(run):
+        figure = make().figure
+        figure.canvas.draw()
+        drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
+        width, height = figure.get_size_inches()
+        slack = 0.01  # inches: rounding of text extents, far below a visible cut
+        assert drawn.x0 >= -slack and drawn.y0 >= -slack, name
+        assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, name
+        plt.close(figure)

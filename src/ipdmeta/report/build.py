@@ -202,8 +202,8 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
 
             ax = forest_plot(two_stage)
             ax.set_xlabel(
-                "mean % relief per study (95% CI); diamond: pooled mean; "
-                "dotted line: 95% prediction interval"
+                "mean % relief per study (95% CI)\n"
+                "diamond: pooled mean; dotted line: 95% prediction interval"
             )
             return ax
 
