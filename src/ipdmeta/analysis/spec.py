@@ -35,7 +35,12 @@ __all__ = [
 ]
 
 SPEC_FILE = "review.toml"
-REFERENCE = "reference"  # the table of reference levels: its keys are the data's columns
+# Tables whose keys are the data's columns: the reference level of a factor, and the
+# words a column is called by in the report ([labels] pain_duration_years = "pain duration").
+COLUMN_TABLES = {
+    "reference": ('diagnosis = "TN"', "the level, as text"),
+    "labels": ('lesion_location = "cause of pain"', "the words, as text"),
+}
 
 DDF_CHOICES = ("satterthwaite", "kenward-roger", "residual", "asymptotic")
 ADJUST_CHOICES = ("none", "holm", "bonferroni", "tukey", "fdr")
@@ -147,6 +152,8 @@ class ReviewSpec:
     source: Path | None = None
     # Column -> the level its comparisons are made against ([reference] diagnosis = "TN").
     reference: Mapping[str, str] = field(default_factory=dict)
+    # Column -> the words the report calls it by ([labels] lesion_location = "cause").
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def model(self, name: str) -> ModelSpec:
         for model in self.models:
@@ -402,11 +409,11 @@ def parse_spec(text: str, *, folder: Path, source: Path | None = None) -> Review
     locate = _Locator(text, where)
     sections: dict[str, Any] = {}
     for section, value in raw.items():
-        if section == REFERENCE:
-            sections[REFERENCE] = _references(locate, value)
+        if section in COLUMN_TABLES:
+            sections[section] = _column_table(locate, section, value)
             continue
         if section not in KEYS:
-            raise locate.unknown(section, None, [*KEYS, REFERENCE])
+            raise locate.unknown(section, None, [*KEYS, *COLUMN_TABLES])
         if section == "models":
             if not isinstance(value, list):
                 raise SpecError(
@@ -425,21 +432,22 @@ def parse_spec(text: str, *, folder: Path, source: Path | None = None) -> Review
     return spec
 
 
-def _references(locate: _Locator, value: Any) -> dict[str, str]:
-    """``[reference]``: factor column -> its reference level, both non-empty text."""
+def _column_table(locate: _Locator, section: str, value: Any) -> dict[str, str]:
+    """A table of column = text (``[reference]``, ``[labels]``), every value non-empty."""
+    example, expected = COLUMN_TABLES[section]
     if not isinstance(value, dict):
         raise SpecError(
-            f"{locate.at(REFERENCE, None)}: reference is a table of column = level, "
-            'e.g. [reference] diagnosis = "TN"'
+            f"{locate.at(section, None)}: {section} is a table of column = text, "
+            f"e.g. [{section}] {example}"
         )
     out = {}
-    for column, level in value.items():
-        if not isinstance(level, str) or not level.strip():
+    for column, text in value.items():
+        if not isinstance(text, str) or not text.strip():
             raise SpecError(
-                f"{locate.at(REFERENCE, column)}: bad value {level!r} for reference.{column}: "
-                'expected the level, as text (e.g. "TN")'
+                f"{locate.at(section, column)}: bad value {text!r} for {section}.{column}: "
+                f"expected {expected}"
             )
-        out[str(column)] = level
+        out[str(column)] = text
     return out
 
 

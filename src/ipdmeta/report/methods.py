@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ipdmeta.analysis.pipeline import ReviewRun
 
-__all__ = ["methods_paragraph"]
+__all__ = ["DEFAULT_LABELS", "column_label", "describe_model", "methods_paragraph"]
 
 TAU2_NAMES = {
     "FE": "a common-effect model",
@@ -16,6 +18,19 @@ TAU2_NAMES = {
     "REML": "restricted maximum likelihood (REML)",
     "EB": "the empirical Bayes estimator",
     "PM": "the Paule-Mandel estimator",
+}
+DDF_SHORT = {
+    "satterthwaite": "Satterthwaite",
+    "kenward-roger": "Kenward-Roger",
+    "residual": "residual",
+    "asymptotic": "normal approximation",
+}
+ADJUST_SHORT = {
+    "none": "none",
+    "holm": "Holm",
+    "bonferroni": "Bonferroni",
+    "tukey": "Tukey",
+    "fdr": "Benjamini-Hochberg",
 }
 DDF_NAMES = {
     "satterthwaite": "Satterthwaite's approximation",
@@ -32,8 +47,106 @@ ADJUST_NAMES = {
 }
 
 
+# What the report calls the canonical columns; [labels] in review.toml overrides these, and
+# any other column is called by its name with spaces.
+DEFAULT_LABELS = {
+    "relief_pct": "percentage pain relief",
+    "study_id": "study",
+    "patient_id": "patient",
+    "diagnosis": "diagnosis",
+    "lesion_location": "lesion location",
+    "pain_duration_years": "pain duration",
+    "followup_months": "follow-up time",
+    "electrode_position": "electrode position",
+    "preop_test": "pre-operative test result",
+    "side": "side of pain",
+}
+
+
+def column_label(column: str, labels: Mapping[str, str]) -> str:
+    """The words a column is called by in running text."""
+    return labels.get(column) or DEFAULT_LABELS.get(column) or column.replace("_", " ")
+
+
+def describe_model(formula: str, labels: Mapping[str, str]) -> str:
+    """A model in words: "a linear mixed model with diagnosis as a fixed effect and a
+    random intercept for each study"."""
+    from ipdmeta.mixed._formula import parse_formula
+
+    parsed = parse_formula(formula)
+    fixed = [column_label(v, labels) for v in parsed.fixed_variables]
+    if not fixed:
+        fixed_text = "an intercept only"
+    else:
+        effects = "a fixed effect" if len(fixed) == 1 else "fixed effects"
+        fixed_text = f"{_join(fixed)} as {effects}"
+        if ":" in parsed.fixed or "*" in parsed.fixed:
+            fixed_text += " and their interaction"
+    random = []
+    for term in parsed.random:
+        group = " and ".join(column_label(g, labels) for g in term.group)
+        parts = ["a random intercept" if e == "(Intercept)" else f"a random slope of "
+                 f"{column_label(e, labels)}" for e in term.effects]  # fmt: skip
+        random.append(f"{_join(parts)} for each {group}")
+    return f"a linear mixed model with {fixed_text}" + (f" and {_join(random)}" if random else "")
+
+
+def _join(words: list[str]) -> str:
+    if len(words) <= 2:
+        return " and ".join(words)
+    return ", ".join(words[:-1]) + f" and {words[-1]}"
+
+
+def _follow_up(run: ReviewRun) -> str:
+    """When relief was measured, as the data say."""
+    patients = run.data.patients
+    if "followup_months" in patients and patients["followup_months"].notna().any():
+        months = patients["followup_months"].dropna()
+        return (
+            f"at the last follow-up each study reported (median {months.median():g} months, "
+            f"range {months.min():g} to {months.max():g}; not reported for "
+            f"{int(patients['followup_months'].isna().sum())} patients)"
+        )
+    return "at the last follow-up each study reported"
+
+
+def _data_handling(run: ReviewRun, labels: Mapping[str, str]) -> str:
+    """Category mapping, appraisal, exclusions and missing values, with counts."""
+    data = run.data
+    sentences = []
+    mapped = data.label_map
+    for column in ("diagnosis", "lesion_location"):
+        rows = mapped[mapped["column"] == column] if len(mapped) else mapped
+        if len(rows):
+            sentences.append(
+                f"The {len(rows)} {column_label(column, labels)} labels used by the papers were "
+                f"mapped to {rows['category'].nunique()} categories (the mapping is given in "
+                "the supplementary category-map table)."
+            )
+    if data.quality is not None and "tool" in data.quality:
+        tools = [t for t in dict.fromkeys(data.quality["tool"].dropna())]
+        if tools:
+            sentences.append(f"Study quality was appraised with the {_join(tools)} checklist.")
+    reported = int((data.patients.get("relief_source") == "reported").sum())
+    if reported:
+        sentences.append(
+            f"For {reported} patients only a percentage relief was reported and it was used "
+            "as reported."
+        )
+    excluded = data.excluded
+    if len(excluded):
+        reasons = excluded["exclusion_reason"].value_counts()
+        listed = "; ".join(f"{reason}, {n}" for reason, n in reasons.items())
+        sentences.append(
+            f"{len(excluded)} extracted patients were excluded from the analysis ({listed})."
+        )
+    return " ".join(sentences)
+
+
 def methods_paragraph(run: ReviewRun) -> str:
+    """The methods in words a journal prints: no code, no column names."""
     spec = run.spec
+    labels = spec.labels
     inference = spec.inference
     outcome = spec.outcome
     worsening = (
@@ -42,9 +155,11 @@ def methods_paragraph(run: ReviewRun) -> str:
         else "negative values (worse pain) were set to 0"
     )
     thresholds = ", ".join(f"{t:g}" for t in outcome.responder_thresholds)
-    models = "; ".join(f"{m.name}: {m.formula}" for m in spec.models)
+    models = "; ".join(
+        f"{describe_model(m.formula, labels)} ({m.name} analysis)" for m in spec.models
+    )
     references = "".join(
-        f" The reference category of {column} was {level}."
+        f" The reference category of {column_label(column, labels)} was {level}."
         for column, level in spec.reference.items()
     )
     also = [ADJUST_NAMES[a] for a in inference.also_adjust if a != inference.adjust]
@@ -67,38 +182,47 @@ def methods_paragraph(run: ReviewRun) -> str:
     sensitivity = spec.sensitivity
     checks = []
     if len(sensitivity.ddf) > 1:
-        checks.append("degrees-of-freedom method (" + ", ".join(sensitivity.ddf) + ")")
+        checks.append(
+            "degrees-of-freedom method (" + ", ".join(DDF_SHORT[d] for d in sensitivity.ddf) + ")"
+        )
     if len(sensitivity.adjust) > 1:
-        checks.append("multiplicity adjustment (" + ", ".join(sensitivity.adjust) + ")")
+        checks.append(
+            "multiplicity adjustment ("
+            + ", ".join(ADJUST_SHORT[a] for a in sensitivity.adjust)
+            + ")"
+        )
     if sensitivity.leave_one_study_out:
         checks.append("leaving out each study in turn")
     if len(sensitivity.worsening) > 1:
         checks.append("keeping worsening negative or flooring it at 0")
     confounders = ""
     if spec.confounders.candidates:
+        candidates = [column_label(c, labels) for c in spec.confounders.candidates]
+        factor = column_label(spec.model(spec.confounders.model).factor, labels)
         confounders = (
-            f" Candidate confounders ({', '.join(spec.confounders.candidates)}) were added one "
-            f"at a time to the {spec.confounders.model} model, refitted on the patients with "
-            f"that variable, and judged by their type III F-test and the change in the "
-            f"{spec.model(spec.confounders.model).factor} effects; those with p < "
-            f"{spec.confounders.multivariable_p:g} entered a multivariable model."
+            f" Candidate confounders ({_join(candidates)}) were added one at a time to the "
+            f"{spec.confounders.model} model, refitted on the patients with that variable "
+            f"recorded, and judged by their type III F-test and the change in the {factor} "
+            f"effects; those with p < {spec.confounders.multivariable_p:g} entered a "
+            f"multivariable model."
         )
     versions = run.software
+    handling = _data_handling(run, labels)
     return (
         f"Percentage pain relief was computed per patient as (pain before - pain after) / "
-        f"pain before x 100 on the scale each study used, at last follow-up; where only a "
-        f"percentage was reported it was used as reported; {worsening}. Patients were "
-        f"called responders at {thresholds} % relief or more. "
-        f"Relief was analysed with linear mixed models with a random intercept per study, "
-        f"fitted by {'REML' if inference.reml else 'maximum likelihood'} ({models}). Fixed "
-        f"effects were tested with type III F-tests and t-tests using "
+        f"pain before x 100 on the scale each study used, {_follow_up(run)}; "
+        f"{worsening}. Patients were called responders at {thresholds} % relief or more. "
+        f"{handling + ' ' if handling else ''}"
+        f"Relief was analysed with {models}, fitted by "
+        f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}."
+        f"{references} Fixed effects were tested with type III F-tests and t-tests using "
         f"{DDF_NAMES[inference.ddf]} for the denominator degrees of freedom. Estimated "
         f"marginal means were computed over a reference grid weighting factor levels "
         f"equally, and all pairwise contrasts between levels were tested {adjust}. "
-        f"{two_stage}{confounders}{references} "
+        f"{two_stage}{confounders} "
         f"The robustness of each headline contrast was checked by varying the "
         f"{'; '.join(checks) or 'analysis'}, at alpha = {inference.alpha:g}. "
         f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} (Python {versions['python']}, "
-        f"NumPy {versions.get('numpy', '?')}, SciPy {versions.get('scipy', '?')}), whose "
-        f"estimates are checked against R's lme4, lmerTest, emmeans, pbkrtest and metafor."
+        f"NumPy {versions.get('numpy', '?')}, SciPy {versions.get('scipy', '?')}, pandas "
+        f"{versions.get('pandas', '?')})."
     )

@@ -1,0 +1,62 @@
+"""The methods paragraph reads as a journal prints it: no code, no column names."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ipdmeta.analysis.pipeline import run_review
+from ipdmeta.report.methods import describe_model, methods_paragraph
+from tests.conftest import EXAMPLE
+
+
+@pytest.fixture(scope="module")
+def example_methods() -> str:
+    return methods_paragraph(run_review(EXAMPLE))
+
+
+def test_no_code_and_no_column_names(example_methods):
+    assert "~" not in example_methods and "(1 |" not in example_methods
+    assert not re.search(r"\b[a-z]+_[a-z_]+\b", example_methods), "a column name"
+    assert "checked against R" not in example_methods  # a claim for the docs, not a paper
+
+
+def test_the_data_decide_what_it_says(example_methods):
+    # The example's follow-up: median 33 months (3 to 101), missing for 12 patients.
+    assert "median 33 months, range 3 to 101; not reported for 12 patients" in example_methods
+    assert "15 diagnosis labels used by the papers were mapped to 6 categories" in example_methods
+    assert "appraised with the JBI case series checklist" in example_methods
+    assert "For 3 patients only a percentage relief was reported" in example_methods
+    assert (
+        "a linear mixed model with diagnosis as a fixed effect and a random intercept for "
+        "each study" in example_methods
+    )
+
+
+@pytest.mark.parametrize(
+    ("formula", "words"),
+    [
+        ("relief_pct ~ diagnosis + (1 | study_id)",
+         "a linear mixed model with diagnosis as a fixed effect and a random intercept for "
+         "each study"),
+        ("relief_pct ~ diagnosis * age + (1 + age | study_id)",
+         "a linear mixed model with diagnosis and age as fixed effects and their interaction "
+         "and a random intercept and a random slope of age for each study"),
+        ("relief_pct ~ 1 + (1 | study_id)",
+         "a linear mixed model with an intercept only and a random intercept for each study"),
+    ],
+)  # fmt: skip
+def test_models_in_words(formula, words):
+    assert describe_model(formula, {}) == words
+
+
+def test_labels_and_reference_levels_are_used(singular_review):
+    spec = singular_review / "review.toml"
+    spec.write_text(
+        spec.read_text()
+        + '\n[labels]\ndiagnosis = "CNOP disorder"\n[reference]\ndiagnosis = "TN"\n'
+    )
+    text = methods_paragraph(run_review(singular_review))
+    assert "with CNOP disorder as a fixed effect" in text
+    assert "The reference category of CNOP disorder was TN." in text
