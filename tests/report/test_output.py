@@ -211,3 +211,20 @@ def test_python_run_shows_its_progress_unless_asked_not_to(small_review, tmp_pat
     seen: list[str] = []
     ipdmeta.run(small_review, tmp_path / "c", progress=seen.append)
     assert seen[0] == "reading the data" and seen[-1] == "writing the report"
+
+
+def test_small_study_effects_section(example_report):
+    html = (example_report / "report.html").read_text()
+    saved = json.loads((example_report / "results.json").read_text())
+    egger = saved["heterogeneity"]["two_stage"]["egger"]
+    assert egger["predictor"] == "sei" and 0 <= egger["pvalue"] <= 1
+    assert 'id="small-study"' in html and (example_report / "figures" / "funnel.svg").exists()
+    assert f"Egger&#39;s test finds no funnel-plot asymmetry (p = {egger['pvalue']:.3f})" in html
+
+
+def test_fewer_than_ten_studies_get_the_usual_warning(small_review, tmp_path):
+    from ipdmeta.report.build import run, small_study_sentence
+
+    result = run(small_review, tmp_path / "out", progress=False)
+    assert result.two_stage.k < 10
+    assert "fewer than 10 are too few to judge small-study effects" in small_study_sentence(result)

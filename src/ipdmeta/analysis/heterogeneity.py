@@ -19,6 +19,9 @@ from ipdmeta.errors import IpdmetaError
 __all__ = ["TwoStage", "two_stage"]
 
 
+EGGER_MIN_STUDIES = 10
+
+
 @dataclass(frozen=True)
 class TwoStage:
     """The two-stage meta-analysis of study mean relief.
@@ -31,6 +34,13 @@ class TwoStage:
     result: Any
     studies: pd.DataFrame
     note: str
+    egger: Any = None  # ipdmeta.meta.EggerResult, with 3 or more studies
+
+    @property
+    def few_for_egger(self) -> bool:
+        """Fewer studies than the 10 below which a funnel plot and Egger's test are too
+        weak to judge small-study effects (Sterne et al., BMJ 2011)."""
+        return self.k < EGGER_MIN_STUDIES
 
     @property
     def k(self) -> int:
@@ -72,4 +82,6 @@ def two_stage(patients: pd.DataFrame, spec: HeterogeneitySpec, level: float) -> 
             f"only {k} studies are eligible: tau2, I2 and the prediction interval are very "
             "imprecise"
         )
-    return TwoStage(result, studies, note)
+    # Egger's regression needs a residual degree of freedom beyond slope and intercept.
+    egger = meta.egger_test(result) if k >= 3 else None
+    return TwoStage(result, studies, note, egger)

@@ -160,6 +160,8 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
         tables[f"relief_by_{model.spec.factor}"] = relief_by_category(
             result.analysis_data, model.spec.factor
         )
+    if result.two_stage.egger is not None:
+        tables["small_study_effects"] = _egger_table(result.two_stage.egger)
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -167,6 +169,37 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
     if result.data.quality is not None:
         tables["quality"] = result.data.quality
     return tables
+
+
+def _egger_table(egger: Any) -> pd.DataFrame:
+    columns = ["statistic", "df", "pvalue", "limit_estimate", "limit_ci_lower", "limit_ci_upper"]
+    return egger.to_frame()[columns]
+
+
+def small_study_sentence(result: ReviewRun) -> str:
+    """Egger's test in one plain sentence, with the warning below 10 studies."""
+    two = result.two_stage
+    if two.egger is None:
+        return (
+            f"With {two.k} studies in the two-stage analysis, Egger's test cannot be run (it "
+            "needs at least 3)."
+        )
+    egger = two.egger
+    p = f"p = {egger.pvalue:.3f}" if egger.pvalue >= 0.001 else "p < 0.001"
+    if egger.pvalue < 0.1:
+        finding = (
+            f"The funnel plot is asymmetric (Egger's test {p}): smaller studies report "
+            "different relief than larger ones, which small-study effects or selective "
+            "publication can cause."
+        )
+    else:
+        finding = f"Egger's test finds no funnel-plot asymmetry ({p})."
+    if two.few_for_egger:
+        finding += (
+            f" With only {two.k} studies the test has little power, and fewer than 10 are "
+            "too few to judge small-study effects reliably."
+        )
+    return finding
 
 
 def _study_table(result: ReviewRun) -> pd.DataFrame:
@@ -208,6 +241,16 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
             return ax
 
         tasks.append(("forest", forest))
+
+        def funnel() -> Any:
+            from ipdmeta.meta import funnel_plot
+
+            ax = funnel_plot(two_stage)
+            ax.set_xlabel("mean % relief per study")
+            ax.set_ylabel("standard error of the study mean")
+            return ax
+
+        tasks.append(("funnel", funnel))
     for i, panel in enumerate(result.robustness):
         tasks.append(
             (f"robustness_{i}", partial(figures.robustness_dot_plot, panel.table, panel.alpha))
@@ -369,6 +412,8 @@ def _context(
         "quality_table": quality_table,
         "two_stage": two,
         "excluded_studies": excluded,
+        "small_study": small_study_sentence(result),
+        "egger_table": tables.get("small_study_effects"),
         "min_patients": spec.heterogeneity.min_patients_per_study,
         "tau2_method": spec.heterogeneity.method,
         "tau2_test": spec.heterogeneity.test,

@@ -143,6 +143,8 @@ def _heterogeneity(run: ReviewRun) -> dict[str, Any]:
             "Q_pvalue",
         ):
             two_stage[name] = getattr(r, name)
+    if two.egger is not None:
+        two_stage["egger"] = records(two.egger.to_frame())[0]
     primary = run.primary
     components = primary.fit.variance_components
     return {
