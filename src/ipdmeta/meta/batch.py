@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import DataError
 from ipdmeta.meta._core import (
     _LL0_TOL,
@@ -24,7 +25,7 @@ __all__ = ["BatchResult", "random_effects_batch"]
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class BatchResult:
+class BatchResult(RichDisplay):
     """Row-wise results of :func:`random_effects_batch`; every attribute has shape (m,).
 
     A row with too few studies for its model (k < 2 for a random-effects method, k < 1 for
@@ -66,10 +67,10 @@ class BatchResult:
         }
         return pd.DataFrame(cols)
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """A short text description of the batch."""
         ok = int(np.sum(np.isfinite(self.estimate)))
-        return (
+        return SummaryText(
             f"{len(self)} meta-analyses ({self.method.value}, test {self.test.value}); "
             f"{ok} with a result, {int(np.sum(~self.converged))} not converged"
         )

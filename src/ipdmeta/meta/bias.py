@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError, ModelSpecError
 from ipdmeta.meta._core import fit_model
 from ipdmeta.meta._options import Method, Test
@@ -28,7 +29,7 @@ class EggerModel(StrEnum):
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class EggerResult:
+class EggerResult(RichDisplay):
     """Egger's regression test for funnel-plot asymmetry (metafor's ``regtest()``).
 
     ``statistic``/``pvalue`` test the coefficient of the standard error; ``df`` is k - 2
@@ -67,15 +68,21 @@ class EggerResult:
             ]
         )
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The test as text."""
         stat = "z" if math.isnan(self.df) else f"t({self.df:g})"
-        return (
+        return SummaryText(
             f"Regression test for funnel plot asymmetry (model {self.model.value}, "
             f"predictor {self.predictor}): {stat} = {self.statistic:.4f}, "
             f"p = {self.pvalue:.4g}\n"
             f"Limit estimate (as sei -> 0): {self.limit_estimate:.4f} "
             f"[{self.limit_ci_lower:.4f}, {self.limit_ci_upper:.4f}]"
+        )
+
+    def _display_title(self) -> str:
+        return (
+            f"Egger's regression test for funnel-plot asymmetry (model {self.model.value}), "
+            f"k = {self.parent.k}"
         )
 
 
@@ -147,7 +154,7 @@ def egger_test(res: MetaResult, model: EggerModel | str = "rma") -> EggerResult:
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class TrimFillResult:
+class TrimFillResult(RichDisplay):
     """Trim-and-fill (Duval & Tweedie 2000), as metafor's ``trimfill()``.
 
     ``k0`` studies are imputed on ``side`` ("left" or "right"); ``filled_yi`` and
@@ -183,10 +190,15 @@ class TrimFillResult:
         frame["side"] = self.side
         return frame
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """Text: the number of imputed studies and the pooled result on the filled data."""
-        head = f"Trim-and-fill ({self.estimator}): {self.k0} studies imputed on the {self.side}"
-        return head + "\n\n" + self.result.summary()
+        return SummaryText(self._display_title() + "\n\n" + self.result.summary())
+
+    def _display_title(self) -> str:
+        return f"Trim-and-fill ({self.estimator}): {self.k0} studies imputed on the {self.side}"
+
+    def _display_notes(self) -> list[str]:
+        return [f"Pooled on the filled data: {self.result._display_title()}"]
 
 
 def _fit_estimate(method: Method, yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError
 from ipdmeta.meta._core import CoreFit, fit_model
 from ipdmeta.meta._options import Method
@@ -39,7 +40,7 @@ def refit(parent: MetaResult, yi: np.ndarray, vi: np.ndarray) -> CoreFit:
     )
 
 
-class _PerStudyTable:
+class _PerStudyTable(RichDisplay):
     """A result whose ``table`` has one row per study; its columns read as arrays
     (``res.estimate``, ``res.tau2``, ...)."""
 
@@ -68,11 +69,15 @@ class LeaveOneOutResult(_PerStudyTable):
     table: pd.DataFrame
     parent: MetaResult = field(repr=False)
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The table as text."""
-        return "Leave-one-out analysis\n" + self.table.to_string(
-            index=False, float_format=lambda x: f"{x:.4f}"
+        return SummaryText(
+            "Leave-one-out analysis\n"
+            + self.table.to_string(index=False, float_format=lambda x: f"{x:.4f}")
         )
+
+    def _display_title(self) -> str:
+        return f"Leave-one-out analysis, k = {self.parent.k}"
 
 
 def leave_one_out(res: MetaResult) -> LeaveOneOutResult:
@@ -134,13 +139,17 @@ class InfluenceResult(_PerStudyTable):
     table: pd.DataFrame
     parent: MetaResult = field(repr=False)
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The table as text, influential studies marked with ``*``."""
         t = self.table.copy()
         t["influential"] = np.where(t["influential"], "*", "")
-        return "Influence diagnostics\n" + t.to_string(
-            index=False, float_format=lambda x: f"{x:.4f}"
+        return SummaryText(
+            "Influence diagnostics\n" + t.to_string(index=False, float_format=lambda x: f"{x:.4f}")
         )
+
+    def _display_title(self) -> str:
+        n = int(np.sum(self.table["influential"]))
+        return f"Influence diagnostics, k = {self.parent.k} ({n} influential)"
 
 
 def influence(res: MetaResult) -> InfluenceResult:

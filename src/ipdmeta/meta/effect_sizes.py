@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import DataError, ModelSpecError
 from ipdmeta.meta._checks import as_float_vector
 from ipdmeta.meta.univariate import MetaResult, random_effects
@@ -35,7 +36,7 @@ class Measure(StrEnum):
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class EffectSizes:
+class EffectSizes(RichDisplay):
     """Effect sizes ``yi`` and sampling variances ``vi`` of k studies.
 
     ``ni`` holds the sample sizes (needed to back-transform PFT).
@@ -54,10 +55,12 @@ class EffectSizes:
         """One row per study: ``yi, vi, ni, yi_back`` (``yi_back`` on the proportion scale)."""
         return pd.DataFrame({"yi": self.yi, "vi": self.vi, "ni": self.ni, "yi_back": self.yi_back})
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The effect sizes as text."""
         head = f"Effect sizes (measure {self.measure.value}, k = {self.k})"
-        return head + "\n" + self.to_frame().to_string(float_format=lambda x: f"{x:.4f}")
+        return SummaryText(
+            head + "\n" + self.to_frame().to_string(float_format=lambda x: f"{x:.4f}")
+        )
 
     @property
     def yi_back(self) -> np.ndarray:
@@ -229,7 +232,7 @@ def _finite(**arrays: np.ndarray) -> None:
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class StudySummaries:
+class StudySummaries(RichDisplay):
     """Per-study mean outcome of IPD and its sampling variance (escalc measure MN).
 
     ``table`` has one row per included study: ``study, n, mean, sd, yi, vi``.
@@ -264,7 +267,7 @@ class StudySummaries:
             self.yi, self.vi, method=method, test=test, level=level, labels=self.studies
         )
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The study table and the exclusions as text."""
         lines = [f"Study summaries of {self.outcome!r}: {len(self.table)} studies included"]
         lines.append(self.table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
@@ -272,7 +275,13 @@ class StudySummaries:
             lines.append(f"{len(self.excluded)} excluded:")
             for _, row in self.excluded.iterrows():
                 lines.append(f"  {row['study']}: {row['reason']}")
-        return "\n".join(lines)
+        return SummaryText("\n".join(lines))
+
+    def _display_title(self) -> str:
+        return (
+            f"Study summaries of {self.outcome!r}: {len(self.table)} studies included, "
+            f"{len(self.excluded)} excluded"
+        )
 
 
 def study_summaries(

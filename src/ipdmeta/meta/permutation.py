@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError, ModelSpecError
 from ipdmeta.meta._core import fit_model
 from ipdmeta.meta.batch import random_effects_batch
@@ -25,7 +26,7 @@ _COMPTOL = math.sqrt(np.finfo(float).eps)
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class PermutationResult:
+class PermutationResult(RichDisplay):
     """Permutation p-values of each coefficient and of the omnibus test.
 
     ``exact`` is True when every distinct permutation (all 2^k sign flips for an
@@ -50,12 +51,18 @@ class PermutationResult:
             index=pd.Index(list(self.terms), name="term"),
         )
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The permutation p-values as text."""
-        kind = "exact" if self.exact else "approximate"
-        head = f"Permutation test ({kind}, {self.n_permutations} permutations)"
+        head = self._display_title()
         body = self.to_frame().to_string(float_format=lambda x: f"{x:.4f}")
-        return f"{head}\n{body}\nomnibus: QM = {self.QM:.4f}, p = {self.QM_pvalue:.4f}"
+        return SummaryText(f"{head}\n{body}\n{self._display_notes()[0]}")
+
+    def _display_title(self) -> str:
+        kind = "exact" if self.exact else "approximate"
+        return f"Permutation test ({kind}, {self.n_permutations} permutations)"
+
+    def _display_notes(self) -> list[str]:
+        return [f"omnibus: QM = {self.QM:.4f}, p = {self.QM_pvalue:.4f}"]
 
 
 def _pvalues(stat_perm: np.ndarray, stat: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import DataError, EstimationError, ModelSpecError
 from ipdmeta.meta._checks import check_yi_vi
 from ipdmeta.meta._core import DEFAULT_MAX_ITER, DEFAULT_TOL, CoreFit, fit_model
@@ -24,7 +25,7 @@ _INTERCEPT = "Intercept"
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class MetaRegressionResult:
+class MetaRegressionResult(RichDisplay):
     """The result of :func:`meta_regression`, as metafor's ``rma(yi, vi, mods=)``.
 
     ``coefficients`` has columns ``estimate, se, statistic, df, pvalue, ci_lower,
@@ -107,11 +108,24 @@ class MetaRegressionResult:
             }
         )
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """A text summary in the spirit of metafor's ``print.rma``."""
         lines = [
             f"Mixed-effects meta-regression (k = {self.k}; tau2 estimator: {self.method.value})",
             "",
+            *self._display_notes(),
+            "",
+            self.coefficients.to_string(float_format=lambda x: f"{x:.4f}"),
+        ]
+        return SummaryText("\n".join(lines))
+
+    def _display_title(self) -> str:
+        test = ", Knapp-Hartung test" if self.test is Test.KNHA else ""
+        return f"Mixed-effects meta-regression ({self.method.value}){test}, k = {self.k}"
+
+    def _display_notes(self) -> list[str]:
+        """Heterogeneity and the tests of moderators and of residual heterogeneity."""
+        lines = [
             f"residual tau2: {self.tau2:.4f}   I2: {self.I2:.2f}%   H2: {self.H2:.2f}"
             + ("" if math.isnan(self.R2) else f"   R2: {self.R2:.2f}%"),
             f"Test for residual heterogeneity: QE({self.QE_df}) = {self.QE:.4f}, "
@@ -127,9 +141,7 @@ class MetaRegressionResult:
                 f"Test of moderators ({', '.join(self.tested)}): "
                 f"QM({self.QM_df}) = {self.QM:.4f}, p = {self.QM_pvalue:.4g}"
             )
-        lines.append("")
-        lines.append(self.coefficients.to_string(float_format=lambda x: f"{x:.4f}"))
-        return "\n".join(lines)
+        return lines
 
 
 def design_matrix(

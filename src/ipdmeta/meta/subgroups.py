@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import DataError, EstimationError
 from ipdmeta.meta._checks import check_yi_vi
 from ipdmeta.meta._core import DEFAULT_MAX_ITER, DEFAULT_TOL, fit_model
@@ -52,7 +53,7 @@ class CommonTau2:
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class SubgroupResult:
+class SubgroupResult(RichDisplay):
     """Per-group meta-analyses and the test for subgroup differences.
 
     ``results`` maps each group (sorted) to its own random-effects fit (separate tau2).
@@ -112,15 +113,26 @@ class SubgroupResult:
             )
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The per-group table and the test for subgroup differences."""
         body = self.to_frame().to_string(index=False, float_format=lambda x: f"{x:.4f}")
-        name = "F" if self.tau2_model is Tau2Model.COMMON and self.test is Test.KNHA else "Q"
-        return (
+        return SummaryText(
             f"Subgroup analysis ({self.tau2_model.value} tau2, {self.method.value})\n{body}\n"
+            + self._display_notes()[0]
+        )
+
+    def _display_title(self) -> str:
+        return (
+            f"Subgroup analysis ({self.tau2_model.value} tau2, {self.method.value}), "
+            f"{len(self.groups)} groups"
+        )
+
+    def _display_notes(self) -> list[str]:
+        name = "F" if self.tau2_model is Tau2Model.COMMON and self.test is Test.KNHA else "Q"
+        return [
             f"Test for subgroup differences: {name}({self.Q_between_df}) = "
             f"{self.Q_between:.4f}, p = {self.Q_between_pvalue:.4g}"
-        )
+        ]
 
 
 def subgroups(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError
 from ipdmeta.meta._checks import check_yi_vi
 from ipdmeta.meta._core import DEFAULT_MAX_ITER, DEFAULT_TOL, CoreFit, fit_model
@@ -23,7 +24,7 @@ __all__ = ["HeterogeneityCI", "MetaResult", "random_effects"]
 
 
 @dataclass(frozen=True)
-class HeterogeneityCI:
+class HeterogeneityCI(RichDisplay):
     """Q-profile confidence intervals for tau2, tau, I2 (%) and H2, as metafor ``confint()``.
 
     ``tau2_upper_sign`` is ``">"`` when the upper bound lies beyond the searched interval
@@ -60,18 +61,21 @@ class HeterogeneityCI:
         frame.index.name = "parameter"
         return frame
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """The interval table as text."""
         pct = 100 * self.level
         lines = [f"Heterogeneity, {pct:g}% Q-profile confidence intervals:"]
         for name, (est, lo, hi) in self.to_frame().iterrows():
             lines.append(f"  {name!s:<6} {est:12.4f}  [{lo:.4f}, {hi:.4f}]")
-        return "\n".join(lines)
+        return SummaryText("\n".join(lines))
+
+    def _display_title(self) -> str:
+        return f"Heterogeneity: {100 * self.level:g}% Q-profile confidence intervals"
 
 
 # eq=False: fields hold arrays, whose == is elementwise
 @dataclass(frozen=True, eq=False)
-class MetaResult:
+class MetaResult(RichDisplay):
     """The result of :func:`random_effects`: metafor's ``rma()`` with ``predict()``.
 
     Float attributes follow metafor: ``statistic`` is the z (or t under Knapp-Hartung)
@@ -179,7 +183,7 @@ class MetaResult:
         }
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         """A text summary in the spirit of metafor's ``print.rma``."""
         name = "Common-effect model" if self.method is Method.FE else "Random-effects model"
         stat = "t" if self.test is Test.KNHA else "z"
@@ -204,7 +208,22 @@ class MetaResult:
         )
         if self.method is not Method.FE:
             lines.append(f"{pct} prediction interval: [{self.pi_lower:.4f}, {self.pi_upper:.4f}]")
-        return "\n".join(lines)
+        return SummaryText("\n".join(lines))
+
+    def _display_title(self) -> str:
+        if self.method is Method.FE:
+            name = "Common-effect meta-analysis"
+        else:
+            name = f"Random-effects meta-analysis ({self.method.value})"
+        test = ", Knapp-Hartung test" if self.test is Test.KNHA else ""
+        return f"{name}{test}, k = {self.k}"
+
+    def _display_notes(self) -> list[str]:
+        p = "< 0.0001" if self.Q_pvalue < 1e-4 else f"= {self.Q_pvalue:.4f}"
+        return [f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p {p}"]
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        return [("Pooled estimate", self.to_frame()), ("Studies", self.studies())]
 
     def forest_plot(self, ax: Axes | None = None, labels: Sequence[str] | None = None) -> Axes:
         """Draw a forest plot (studies, pooled diamond and prediction interval); return ``ax``."""

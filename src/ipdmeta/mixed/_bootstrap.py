@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed._fit import ScalarTermModel
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class BootstrapResult:
+class BootstrapResult(RichDisplay):
     """Refits of a model to responses simulated from it.
 
     ``replicates`` has one row per refit: the fixed effects (named as the model's
@@ -44,14 +45,26 @@ class BootstrapResult:
             }
         )
 
-    def summary(self) -> str:
+    def summary(self) -> SummaryText:
         r = self.replicates
-        lines = [f"Parametric bootstrap: {self.n} refits (seed {self.seed})", ""]
+        lines = [self._display_title(), ""]
         width = max(len(c) for c in r.columns)
         lines.append(f"{'':<{width}}  {'mean':>12} {'sd':>12}")
         for c in r.columns:
             lines.append(f"{c:<{width}}  {r[c].mean():>12.5g} {r[c].std(ddof=1):>12.5g}")
-        return "\n".join(lines)
+        return SummaryText("\n".join(lines))
+
+    def _display_title(self) -> str:
+        return f"Parametric bootstrap: {self.n} refits (seed {self.seed})"
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        # The replicates themselves are n rows of noise; show what summary() shows,
+        # with the 95 % percentile intervals.
+        r = self.replicates
+        table = self.percentile(0.95)
+        table.insert(1, "mean", r.mean().to_numpy())
+        table.insert(2, "sd", r.std(ddof=1).to_numpy())
+        return [("Replicates: mean, SD and 95% percentile interval", table)]
 
 
 def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.ndarray:

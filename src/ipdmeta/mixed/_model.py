@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import SummaryText
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
 from ipdmeta.mixed._design import Design, build_design
@@ -607,14 +608,14 @@ class LmmResult:
         """The fixed-effects table with Satterthwaite df."""
         return self.fixed_effects()
 
-    def summary(self, ddf: DDF | str = "satterthwaite") -> str:
+    def summary(self, ddf: DDF | str = "satterthwaite") -> SummaryText:
         """Text like ``summary()`` of an lmerTest fit."""
         from ipdmeta.mixed._summary import summary_text
 
-        return summary_text(self, DDF.parse(ddf, "ddf"))
+        return SummaryText(summary_text(self, DDF.parse(ddf, "ddf")))
 
     def __str__(self) -> str:
-        return self.summary()
+        return str.__str__(self.summary())
 
     def _repr_html_(self) -> str:
         from ipdmeta.mixed._summary import summary_html

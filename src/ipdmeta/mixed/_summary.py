@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from ipdmeta._display import result_html
 
 if TYPE_CHECKING:
     from ipdmeta.mixed._model import LmmResult
@@ -73,21 +74,30 @@ def summary_text(fit: LmmResult, ddf: DDF) -> str:
 
 
 def summary_html(fit: LmmResult) -> str:
+    """The fit as HTML: a heading, the model's description, and its two tables."""
     crit = "REML" if fit.reml else "ML"
-    head = (
-        f"<p><b>Linear mixed model</b> fit by {crit}: <code>{html.escape(fit.formula)}</code><br>"
-        f"{fit.nobs} observations; groups: "
-        + html.escape(", ".join(f"{g} {k}" for g, k in fit.ngroups.items()))
-        + f"; logLik {fit.loglik:.3f}"
-        + (" ; <b>singular fit</b>" if fit.is_singular else "")
-        + "</p>"
-    )
+    groups = ", ".join(f"{k} groups of {g}" for g, k in fit.ngroups.items())
+    notes = [
+        f"Formula: {fit.formula}",
+        f"logLik {fit.loglik:.4f}  AIC {fit.aic:.4f}  BIC {fit.bic:.4f}",
+    ]
+    if fit.n_dropped:
+        notes.append(f"{fit.n_dropped} rows with missing values dropped")
+    if fit.aliased:
+        notes.append("Aliased columns dropped: " + ", ".join(fit.aliased))
+    if fit.is_singular:
+        notes.append("Singular fit: a random-effect variance is estimated at (or near) zero.")
+    for row in fit.correlations.itertuples(index=False):
+        notes.append(f"corr({row.name1}, {row.name2} | {row.group}) = {row.correlation:.3f}")
+    icc = fit.icc
+    if np.isfinite(icc):
+        notes.append(f"ICC (between-group share of variance): {icc:.4f}")
     vc = fit.variance_components[["group", "name", "variance", "sd"]]
-    fe = fit.fixed_effects()
-    return (
-        head
-        + "<p>Random effects</p>"
-        + vc.to_html(index=False, float_format=lambda x: f"{x:.5g}")
-        + "<p>Fixed effects (Satterthwaite df)</p>"
-        + fe.to_html(index=False, float_format=lambda x: f"{x:.5g}")
+    return result_html(
+        f"Linear mixed model ({crit}), {fit.nobs} observations, {groups}",
+        [
+            ("Random effects", vc),
+            ("Fixed effects (Satterthwaite df)", fit.to_frame()),
+        ],
+        notes,
     )
