@@ -36,10 +36,19 @@ def test_report_renders_in_chromium(example_report, tmp_path):
             "Array.from(document.querySelectorAll('.figure svg'))"
             ".map(s => { const r = s.getBoundingClientRect(); return [r.width, r.height]; })"
         )
+        headings = page.evaluate(
+            "Array.from(document.querySelectorAll('h2, h3')).map(h => h.textContent)"
+        )
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
-    assert len(sizes) >= 10
+    for section in (
+        "Small-study effects",
+        "How the data were read",
+        "Patients excluded from the analysis",
+    ):
+        assert section in headings, section
+    assert len(sizes) >= 11
     assert all(w > 100 and h > 100 for w, h in sizes), sizes
     assert messages == []
     assert shot.stat().st_size > 100_000
