@@ -228,3 +228,15 @@ def test_fewer_than_ten_studies_get_the_usual_warning(small_review, tmp_path):
     result = run(small_review, tmp_path / "out", progress=False)
     assert result.two_stage.k < 10
     assert "fewer than 10 are too few to judge small-study effects" in small_study_sentence(result)
+
+
+def test_included_studies_table_as_papers_print_it(example_report):
+    table = pd.read_csv(example_report / "tables" / "studies.csv")
+    expected = ["first_author", "year", "design", "n_patients", "n_extracted", "n_analysed"]
+    expected += ["diagnoses", "electrode", "followup_months", "mean_relief", "quality"]
+    assert set(expected) <= set(table.columns)
+    s01 = table.set_index("study_id").loc["S01"]
+    patients = pd.read_csv(EXAMPLE / "patients.csv")
+    assert s01["n_extracted"] == (patients["study_id"] == "S01").sum()
+    assert s01["diagnoses"].startswith("TN 3, ")  # most frequent first, counts from the data
+    assert s01["quality"] == "3/10 yes"

@@ -29,6 +29,7 @@ from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
+from ipdmeta.report.study_table import included_studies
 from ipdmeta.report.workbook import write_tables_xlsx
 
 __all__ = ["MARKER", "run", "write_report"]
@@ -146,7 +147,7 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
 def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {
         "analysis_data": result.analysis_data,
-        "studies": _study_table(result),
+        "studies": included_studies(result),
         "responders": result.summary.responders,
         "two_stage_studies": result.two_stage.studies,
         "category_map": result.data.label_map,
@@ -200,21 +201,6 @@ def small_study_sentence(result: ReviewRun) -> str:
             "too few to judge small-study effects reliably."
         )
     return finding
-
-
-def _study_table(result: ReviewRun) -> pd.DataFrame:
-    data = result.analysis_data
-    per_study = data.groupby("study_id").agg(
-        n_extracted=("patient_id", "count"),
-        mean_relief=("relief_pct", "mean"),
-    )
-    studies = result.data.studies
-    if studies is None:
-        return per_study.reset_index()
-    columns = [
-        c for c in ("study_id", "first_author", "year", "design", "n_patients") if c in studies
-    ]
-    return studies[columns].merge(per_study.reset_index(), on="study_id", how="left")
 
 
 def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
