@@ -240,3 +240,24 @@ def test_included_studies_table_as_papers_print_it(example_report):
     assert s01["n_extracted"] == (patients["study_id"] == "S01").sum()
     assert s01["diagnoses"].startswith("TN 3, ")  # most frequent first, counts from the data
     assert s01["quality"] == "3/10 yes"
+
+
+def test_pooled_mean_sensitivity(example_report):
+    from ipdmeta import meta
+
+    saved = json.loads((example_report / "results.json").read_text())
+    rows = {r["analysis"]: r for r in saved["heterogeneity"]["two_stage"]["sensitivity"]}
+    data = pd.read_csv(example_report / "tables" / "analysis_data.csv")
+    per = data.groupby("study_id")["relief_pct"]
+    mean, var, n = per.mean(), per.var(ddof=1), per.count()
+    spread = n >= 2
+    pooled = ((n[spread] - 1) * var[spread]).sum() / (n[spread] - 1).sum()
+    direct = meta.random_effects(mean.to_numpy(), pooled / n.to_numpy(), method="REML")
+    row = rows["two-stage, within-study variance pooled across studies"]
+    # the same estimator on the same numbers, computed a second way: equal to rounding
+    assert row["heterogeneity"] == pytest.approx(direct.I2, rel=1e-9)
+    assert row["estimate"] == pytest.approx(direct.estimate, rel=1e-9)
+    one = mixed.lmm("relief_pct ~ 1 + (1 | study_id)", data)
+    assert rows["one-stage, all studies"]["heterogeneity"] == pytest.approx(one.icc, rel=1e-9)
+    main = rows["two-stage, each study's own variance (main)"]
+    assert main["heterogeneity"] == saved["heterogeneity"]["two_stage"]["I2"]

@@ -16,7 +16,7 @@ import pandas as pd
 from ipdmeta.analysis.spec import HeterogeneitySpec
 from ipdmeta.errors import IpdmetaError
 
-__all__ = ["TwoStage", "two_stage"]
+__all__ = ["TwoStage", "sensitivity", "two_stage"]
 
 
 EGGER_MIN_STUDIES = 10
@@ -35,6 +35,8 @@ class TwoStage:
     studies: pd.DataFrame
     note: str
     egger: Any = None  # ipdmeta.meta.EggerResult, with 3 or more studies
+    # The pooled mean and heterogeneity under other reasonable choices (sensitivity()).
+    sensitivity: pd.DataFrame | None = None
 
     @property
     def few_for_egger(self) -> bool:
@@ -84,4 +86,92 @@ def two_stage(patients: pd.DataFrame, spec: HeterogeneitySpec, level: float) -> 
         )
     # Egger's regression needs a residual degree of freedom beyond slope and intercept.
     egger = meta.egger_test(result) if k >= 3 else None
-    return TwoStage(result, studies, note, egger)
+    n_main = int(studies.loc[studies["included"].astype(bool), "n"].sum())
+    table = sensitivity(patients, spec, level, result, n_main)
+    return TwoStage(result, studies, note, egger, table)
+
+
+SENSITIVITY_COLUMNS = ["analysis", "k", "n", "estimate", "ci_lower", "ci_upper", "measure",
+                       "heterogeneity"]  # fmt: skip
+
+
+def sensitivity(
+    patients: pd.DataFrame, spec: HeterogeneitySpec, level: float, main: Any, n_main: int
+) -> pd.DataFrame:
+    """The pooled mean relief and its heterogeneity, two-stage and one-stage.
+
+    A case series of 2 or 3 patients can have a sampling variance near 0, which makes
+    I2 large: pooling the within-study variance across studies (each study's variance
+    is the pooled one divided by its size) shows how much of I2 that is. The one-stage
+    random-intercept model gives the same mean from the patients directly, with the ICC,
+    with and without the single-patient reports.
+    """
+    rows = [_meta_row("two-stage, each study's own variance (main)", main, n_main)]
+    pooled = _pooled_variance_meta(patients, spec, level)
+    if pooled is not None:
+        n_all = int(patients["relief_pct"].notna().sum())
+        rows.append(
+            _meta_row("two-stage, within-study variance pooled across studies", pooled, n_all)
+        )
+    sizes = patients.groupby("study_id")["relief_pct"].transform("count")
+    rows.append(_one_stage_row("one-stage, all studies", patients, level))
+    if (sizes == 1).any() and (sizes > 1).sum() > 0:
+        rows.append(
+            _one_stage_row("one-stage, without single-patient reports", patients[sizes > 1], level)
+        )
+    return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+
+
+def _meta_row(label: str, result: Any, n: int) -> dict[str, Any]:
+    return {
+        "analysis": label,
+        "k": int(result.k),
+        "n": n,
+        "estimate": result.estimate,
+        "ci_lower": result.ci_lower,
+        "ci_upper": result.ci_upper,
+        "measure": "I2 (%)",
+        "heterogeneity": result.I2,
+    }
+
+
+def _pooled_variance_meta(patients: pd.DataFrame, spec: HeterogeneitySpec, level: float) -> Any:
+    from ipdmeta import meta
+
+    per = patients.dropna(subset=["relief_pct"]).groupby("study_id")["relief_pct"]
+    stats = pd.DataFrame({"mean": per.mean(), "var": per.var(ddof=1), "n": per.count()})
+    spread = stats[stats["n"] >= 2]
+    if len(stats) < 2 or spread.empty or (spread["n"] - 1).sum() == 0:
+        return None
+    pooled = float(((spread["n"] - 1) * spread["var"]).sum() / (spread["n"] - 1).sum())
+    if not pooled > 0:
+        return None
+    try:
+        return meta.random_effects(
+            stats["mean"].to_numpy(float),
+            pooled / stats["n"].to_numpy(float),
+            method=spec.method,
+            test=spec.test,
+            level=level,
+            labels=[str(s) for s in stats.index],
+        )
+    except IpdmetaError:
+        return None
+
+
+def _one_stage_row(label: str, patients: pd.DataFrame, level: float) -> dict[str, Any]:
+    from ipdmeta import mixed
+
+    data = patients.dropna(subset=["relief_pct"])
+    fit = mixed.lmm("relief_pct ~ 1 + (1 | study_id)", data[["relief_pct", "study_id"]])
+    mean = fit.fixed_effects(level=level).iloc[0]
+    return {
+        "analysis": label,
+        "k": int(data["study_id"].nunique()),
+        "n": len(data),
+        "estimate": mean["estimate"],
+        "ci_lower": mean["ci_lower"],
+        "ci_upper": mean["ci_upper"],
+        "measure": "ICC",
+        "heterogeneity": float(fit.icc),
+    }

@@ -163,6 +163,8 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
         )
     if result.two_stage.egger is not None:
         tables["small_study_effects"] = _egger_table(result.two_stage.egger)
+    if result.two_stage.sensitivity is not None:
+        tables["pooled_mean_sensitivity"] = result.two_stage.sensitivity
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -175,6 +177,25 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
 def _egger_table(egger: Any) -> pd.DataFrame:
     columns = ["statistic", "df", "pvalue", "limit_estimate", "limit_ci_lower", "limit_ci_upper"]
     return egger.to_frame()[columns]
+
+
+def heterogeneity_sentence(result: ReviewRun) -> str:
+    """What pooling the within-study variance does to I2, in one sentence."""
+    table = result.two_stage.sensitivity
+    if table is None or len(table) < 2 or table["measure"].iloc[1] != "I2 (%)":
+        return ""
+    own, pooled = table["heterogeneity"].iloc[0], table["heterogeneity"].iloc[1]
+    icc = table.loc[table["measure"] == "ICC", "heterogeneity"]
+    text = (
+        f"With each study's own variance I² is {own:.1f} %; with the within-study variance "
+        f"pooled across studies (small case series can have a variance near 0, which "
+        f"inflates I²) it is {pooled:.1f} %."
+    )
+    if len(icc):
+        text += (
+            f" The one-stage model puts {100 * icc.iloc[0]:.0f} % of the variance between studies."
+        )
+    return text
 
 
 def small_study_sentence(result: ReviewRun) -> str:
@@ -399,6 +420,8 @@ def _context(
         "two_stage": two,
         "excluded_studies": excluded,
         "small_study": small_study_sentence(result),
+        "heterogeneity_sentence": heterogeneity_sentence(result),
+        "pooled_mean_sensitivity": tables.get("pooled_mean_sensitivity"),
         "egger_table": tables.get("small_study_effects"),
         "min_patients": spec.heterogeneity.min_patients_per_study,
         "tau2_method": spec.heterogeneity.method,

@@ -145,6 +145,8 @@ def _heterogeneity(run: ReviewRun) -> dict[str, Any]:
             two_stage[name] = getattr(r, name)
     if two.egger is not None:
         two_stage["egger"] = records(two.egger.to_frame())[0]
+    if two.sensitivity is not None:
+        two_stage["sensitivity"] = records(two.sensitivity)
     primary = run.primary
     components = primary.fit.variance_components
     return {
