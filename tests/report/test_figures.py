@@ -32,7 +32,8 @@ def test_prisma_shows_other_reasons_when_given(tmp_path):
 
 
 def test_no_figure_of_the_example_report_is_clipped():
-    """Every drawn element (labels, tick labels, legends) lies inside the figure."""
+    """Every drawn element (labels, tick labels, legends) lies inside the figure, at the
+    SVG's 72 units per inch and at the PNG's 150 dpi (text extents differ between them)."""
     import matplotlib.pyplot as plt
 
     from ipdmeta.analysis.pipeline import run_review
@@ -42,10 +43,12 @@ def test_no_figure_of_the_example_report_is_clipped():
     run = run_review(EXAMPLE)
     for name, make in _figure_tasks(run):
         figure = make().figure
-        figure.canvas.draw()
-        drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
-        width, height = figure.get_size_inches()
-        slack = 0.01  # inches: rounding of text extents, far below a visible cut
-        assert drawn.x0 >= -slack and drawn.y0 >= -slack, name
-        assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, name
+        for dpi in (72, 150):
+            figure.set_dpi(dpi)
+            figure.canvas.draw()
+            drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
+            width, height = figure.get_size_inches()
+            slack = 0.01  # inches: rounding of text extents, far below a visible cut
+            assert drawn.x0 >= -slack and drawn.y0 >= -slack, (name, dpi)
+            assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, (name, dpi)
         plt.close(figure)

@@ -261,3 +261,37 @@ def test_pooled_mean_sensitivity(example_report):
     assert rows["one-stage, all studies"]["heterogeneity"] == pytest.approx(one.icc, rel=1e-9)
     main = rows["two-stage, each study's own variance (main)"]
     assert main["heterogeneity"] == saved["heterogeneity"]["two_stage"]["I2"]
+
+
+def test_subgroups_of_studies_by_each_model_factor(example_report):
+    from ipdmeta import meta
+
+    saved = json.loads((example_report / "results.json").read_text())
+    by_factor = {s["factor"]: s for s in saved["subgroups"]}
+    assert set(by_factor) == {"diagnosis", "lesion_location"}
+    diagnosis = by_factor["diagnosis"]
+    cells = pd.DataFrame(diagnosis["cells"])
+    data = pd.read_csv(example_report / "tables" / "analysis_data.csv")
+    s01_tn = data[(data["study_id"] == "S01") & (data["diagnosis"] == "TN")]["relief_pct"]
+    cell = cells[(cells["study_id"] == "S01") & (cells["level"] == "TN")].iloc[0]
+    assert cell["yi"] == pytest.approx(s01_tn.mean(), rel=1e-12)
+    assert cell["vi"] == pytest.approx(s01_tn.var(ddof=1) / len(s01_tn), rel=1e-12)
+    direct = meta.subgroups(cells["yi"], cells["vi"], cells["level"], method="REML")
+    assert diagnosis["Q_between_pvalue"] == pytest.approx(direct.Q_between_pvalue, rel=1e-9)
+    html = (example_report / "report.html").read_text()
+    assert (
+        'id="subgroups"' in html
+        and (example_report / "figures" / "subgroups_diagnosis.svg").exists()
+    )
+
+
+def test_too_few_levels_for_subgroups_is_explained():
+    from ipdmeta.analysis.spec import HeterogeneitySpec
+    from ipdmeta.analysis.subgroups import factor_subgroups
+
+    data = pd.DataFrame(
+        {"study_id": ["S1", "S1", "S2", "S2", "S3"], "diagnosis": ["TN", "TN", "TN", "TN", "AD"],
+         "relief_pct": [50.0, 70.0, 40.0, 60.0, 80.0]}
+    )  # fmt: skip
+    groups = factor_subgroups(data, "diagnosis", HeterogeneitySpec(), 0.95)
+    assert groups.result is None and "fewer than 2 levels of diagnosis" in groups.note

@@ -25,6 +25,7 @@ from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
 from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
+from ipdmeta.analysis.subgroups import FactorSubgroups, factor_subgroups
 from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
 from ipdmeta.data.summary import DataSummary
 from ipdmeta.errors import ModelSpecError, SpecError
@@ -54,6 +55,8 @@ class ReviewRun:
         The data the models saw (one row per patient, the columns the models use).
     two_stage
         The two-stage meta-analysis of study mean relief.
+    subgroups
+        Model factor -> the two-stage subgroup analysis of study means by its levels.
     models
         Model name -> :class:`~ipdmeta.analysis.models.FittedModel`.
     confounders
@@ -74,6 +77,7 @@ class ReviewRun:
     summary: DataSummary
     analysis_data: pd.DataFrame
     two_stage: TwoStage
+    subgroups: dict[str, FactorSubgroups]
     models: dict[str, FittedModel]
     confounders: ConfounderScreen | None
     robustness: list[ContrastRobustness]
@@ -170,6 +174,12 @@ def run_review(
 
     say(STAGES[2])
     meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
+    subgroups = {
+        m.factor: factor_subgroups(
+            analysis_data, m.factor, spec.heterogeneity, spec.inference.level
+        )
+        for m in spec.models
+    }
     lap(STAGES[2])
 
     say(STAGES[3])
@@ -211,6 +221,7 @@ def run_review(
         summary=summary,
         analysis_data=analysis_data,
         two_stage=meta_analysis,
+        subgroups=subgroups,
         models=models,
         confounders=confounders,
         robustness=robustness,

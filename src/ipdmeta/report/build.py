@@ -165,6 +165,9 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
         tables["small_study_effects"] = _egger_table(result.two_stage.egger)
     if result.two_stage.sensitivity is not None:
         tables["pooled_mean_sensitivity"] = result.two_stage.sensitivity
+    for factor, groups in result.subgroups.items():
+        if groups.result is not None:
+            tables[f"subgroups_{factor}"] = groups.result.to_frame()
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -196,6 +199,21 @@ def heterogeneity_sentence(result: ReviewRun) -> str:
             f" The one-stage model puts {100 * icc.iloc[0]:.0f} % of the variance between studies."
         )
     return text
+
+
+def subgroup_sentence(groups: Any) -> str:
+    """The test for subgroup differences in one plain sentence."""
+    if groups.result is None:
+        return f"No subgroup analysis: {groups.note}."
+    r = groups.result
+    label = groups.factor.replace("_", " ")
+    p = f"p = {r.Q_between_pvalue:.3f}" if r.Q_between_pvalue >= 0.001 else "p < 0.001"
+    differ = "differ" if r.Q_between_pvalue < 0.05 else "do not differ clearly"
+    return (
+        f"Pooling the mean relief of each study's patients within each {label}, the "
+        f"{len(r.groups)} subgroups {differ} (test for subgroup differences {p}); this "
+        f"two-stage view compares studies, the mixed model compares patients."
+    )
 
 
 def small_study_sentence(result: ReviewRun) -> str:
@@ -258,6 +276,14 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
             return ax
 
         tasks.append(("funnel", funnel))
+    for factor, groups in result.subgroups.items():
+        if groups.result is not None:
+            tasks.append(
+                (
+                    f"subgroups_{factor}",
+                    partial(figures.subgroup_forest, groups.cells, groups.result, factor),
+                )
+            )
     for i, panel in enumerate(result.robustness):
         tasks.append(
             (f"robustness_{i}", partial(figures.robustness_dot_plot, panel.table, panel.alpha))
@@ -420,6 +446,14 @@ def _context(
         "two_stage": two,
         "excluded_studies": excluded,
         "small_study": small_study_sentence(result),
+        "subgroups": [
+            {
+                "factor": factor,
+                "sentence": subgroup_sentence(groups),
+                "table": tables.get(f"subgroups_{factor}"),
+            }
+            for factor, groups in result.subgroups.items()
+        ],
         "heterogeneity_sentence": heterogeneity_sentence(result),
         "pooled_mean_sensitivity": tables.get("pooled_mean_sensitivity"),
         "egger_table": tables.get("small_study_effects"),

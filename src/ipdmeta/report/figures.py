@@ -81,8 +81,8 @@ def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> st
     svg = buffer.getvalue()
     if "svg" in formats:
         write_text(folder / f"{name}.svg", svg)
-    # The layout is done; keep it as it is rather than computing it again for the PNG.
-    figure.set_layout_engine("none")
+    # The PNG is laid out again at its own resolution: text is wider at 150 dpi than in
+    # the SVG's 72 units per inch, and a layout kept from the SVG cut labels at the edge.
     if "png" in formats:
         png = io.BytesIO()
         figure.savefig(png, format="png", dpi=150, metadata={"Software": None})
@@ -216,6 +216,45 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
     ax.text(0.1, 9.9, "Identification", fontsize=9, fontweight="bold", va="top")
     ax.text(0.1, 7.2, "Screening", fontsize=9, fontweight="bold", va="top")
     ax.text(0.1, 1.9, "Included", fontsize=9, fontweight="bold", va="top")
+    return ax
+
+
+def subgroup_forest(cells: pd.DataFrame, result: Any, factor: str, ax: Axes | None = None) -> Axes:
+    """Study means grouped by level, each level's pooled mean as a diamond, and the test
+    for subgroup differences in the title. ``cells`` has ``study_id, level, yi, vi``."""
+    levels = list(result.groups)
+    ax = _axes(ax, (7.0, 0.28 * (len(cells) + 2 * len(levels)) + 1.4))
+    crit = float(special.ndtri(0.5 + result.level / 2))
+    y = 0.0
+    ticks: list[float] = []
+    names: list[str] = []
+    for level in reversed(levels):
+        pooled = result.results[level]
+        ax.fill(
+            [pooled.ci_lower, pooled.estimate, pooled.ci_upper, pooled.estimate],
+            [y, y + 0.35, y, y - 0.35],
+            color=HOLDS_COLOUR,
+        )
+        ticks.append(y)
+        names.append(f"{level} (pooled, k = {pooled.k})")
+        y += 1.0
+        rows = cells[cells["level"] == level].iloc[::-1]
+        se = np.sqrt(rows["vi"].to_numpy(float))
+        positions = y + np.arange(len(rows))
+        ax.hlines(positions, rows["yi"] - crit * se, rows["yi"] + crit * se, color="black", lw=1)
+        ax.scatter(rows["yi"], positions, marker="s", s=18, color="black", zorder=3)
+        ticks += positions.tolist()
+        names += [str(s) for s in rows["study_id"]]
+        y = positions.max() + 1.5 if len(rows) else y + 0.5
+    ax.set_yticks(ticks, names, fontsize=7)
+    ax.set_ylim(-1.0, y)
+    ax.set_xlabel(f"mean % relief per study and {factor.replace('_', ' ')} (95% CI)")
+    name = "F" if result.Q_between_df and result.test.value == "knha" else "Q"
+    ax.set_title(
+        f"Test for subgroup differences: {name}({result.Q_between_df}) = "
+        f"{result.Q_between:.2f}, p = {result.Q_between_pvalue:.3g}",
+        fontsize=9,
+    )
     return ax
 
 

@@ -60,6 +60,7 @@ def results_dict(run: ReviewRun) -> dict[str, Any]:
             "descriptive": _descriptive(run),
             "heterogeneity": _heterogeneity(run),
             "models": [_model(run, name) for name in run.models],
+            "subgroups": [_subgroups(groups) for groups in run.subgroups.values()],
             "confounders": _confounders(run),
             "robustness": [
                 {
@@ -112,6 +113,19 @@ def _descriptive(run: ReviewRun) -> dict[str, Any]:
         for model in run.models.values()
     }
     return out
+
+
+def _subgroups(groups: Any) -> dict[str, Any]:
+    r = groups.result
+    return {
+        "factor": groups.factor,
+        "note": groups.note,
+        "Q_between": None if r is None else r.Q_between,
+        "Q_between_df": None if r is None else r.Q_between_df,
+        "Q_between_pvalue": None if r is None else r.Q_between_pvalue,
+        "groups": [] if r is None else records(r.to_frame()),
+        "cells": records(groups.cells),
+    }
 
 
 def _heterogeneity(run: ReviewRun) -> dict[str, Any]:
