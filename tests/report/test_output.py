@@ -295,3 +295,23 @@ def test_too_few_levels_for_subgroups_is_explained():
     )  # fmt: skip
     groups = factor_subgroups(data, "diagnosis", HeterogeneitySpec(), 0.95)
     assert groups.result is None and "fewer than 2 levels of diagnosis" in groups.note
+
+
+def test_report_docx_reads_back_with_every_table_and_figure(example_report):
+    import docx
+
+    from ipdmeta.report.word import table_title
+
+    document = docx.Document(str(example_report / "report.docx"))
+    captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    figures = sorted((example_report / "figures").glob("*.png"))
+    assert len(document.inline_shapes) == len(figures)
+    assert sum(c.startswith("Figure ") for c in captions) == len(figures)
+    assert len(document.tables) == sum(c.startswith("Table ") for c in captions) >= 20
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "Percentage pain relief was computed per patient" in text
+    fixed = document.tables[
+        captions.index("Table 5. " + table_title("primary_fixed_effects", ["primary"]))
+    ]
+    saved = pd.read_csv(example_report / "tables" / "primary_fixed_effects.csv")
+    assert fixed.rows[1].cells[1].text == f"{saved['estimate'].iloc[0]:,.2f}"  # as the report shows

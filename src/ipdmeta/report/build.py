@@ -1,4 +1,5 @@
-"""Write a review's report folder: report.html, results.json, tables.xlsx, tables/, figures/.
+"""Write a review's report folder: report.html, report.docx, results.json, tables.xlsx,
+tables/ and figures/.
 
 The output is built in a temporary folder beside the target and swapped in only when
 complete, so a failed run leaves the previous output untouched and nothing partial.
@@ -30,6 +31,7 @@ from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
 from ipdmeta.report.study_table import included_studies
+from ipdmeta.report.word import figure_caption, write_report_docx
 from ipdmeta.report.workbook import write_tables_xlsx
 
 __all__ = ["MARKER", "run", "write_report"]
@@ -136,12 +138,26 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
         for name, frame in tables.items():
             write_csv(frame, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
+        methods = methods_paragraph(result)
         write_text(folder / "results.json", results_json(result))
         svgs = {
             name: Markup(_strip_xml_header(svg))
             for (name, _), svg in zip(tasks, drawing.results(), strict=True)
         }
-    write_text(folder / "report.html", render_report(_context(result, tables, svgs)))
+    write_text(folder / "report.html", render_report(_context(result, tables, svgs, methods)))
+    models = list(result.models)
+    pngs = {name: folder / "figures" / f"{name}.png" for name, _ in tasks}
+    pngs = {name: path for name, path in pngs.items() if path.exists()}
+    write_report_docx(
+        folder / "report.docx",
+        title=result.spec.report.title,
+        authors=result.spec.report.authors,
+        methods=methods,
+        tables=tables,
+        models=models,
+        figures=pngs,
+        figure_captions={name: figure_caption(name, models) for name in pngs},
+    )
 
 
 def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
@@ -364,7 +380,7 @@ def prisma_notes(result: ReviewRun) -> list[str]:
 
 
 def _context(
-    result: ReviewRun, tables: dict[str, pd.DataFrame], svgs: dict[str, Markup]
+    result: ReviewRun, tables: dict[str, pd.DataFrame], svgs: dict[str, Markup], methods: str
 ) -> dict[str, Any]:
     spec = result.spec
     summary = result.summary.to_dict()
@@ -474,7 +490,7 @@ def _context(
             p.table[list(ROBUSTNESS_COLUMNS)].rename(columns=ROBUSTNESS_COLUMNS)
             for p in result.robustness
         ],
-        "methods": methods_paragraph(result),
+        "methods": methods,
         "label_map": result.data.label_map,
         "warnings": [str(w) for w in result.data.warnings],
         "data_notes": [str(n) for n in result.data.notes],
