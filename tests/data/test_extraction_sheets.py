@@ -128,7 +128,11 @@ def _with_cached_values(path: Path, values: dict[str, str]) -> None:
 
     def store(xml: str) -> str:
         for formula, value in values.items():
-            xml = xml.replace(f"<f>{formula}</f><v />", f"<f>{formula}</f><v>{value}</v>")
+            # openpyxl writes the empty value as <v /> or <v></v>, with or without lxml.
+            empty = (
+                re.escape(f"<f>{formula}</f>") + r"<v\s*/>|" + re.escape(f"<f>{formula}</f><v></v>")
+            )
+            xml = re.sub(empty, f"<f>{formula}</f><v>{value}</v>", xml)
         return xml
 
     path.write_bytes(edit_sheet_xml(path.read_bytes(), store))

@@ -60,3 +60,17 @@ def test_labels_and_reference_levels_are_used(singular_review):
     text = methods_paragraph(run_review(singular_review))
     assert "with CNOP disorder as a fixed effect" in text
     assert "The reference category of CNOP disorder was TN." in text
+
+
+def test_results_paragraph_gives_the_numbers_in_words():
+    from ipdmeta.report.findings import results_paragraph
+
+    run = run_review(EXAMPLE)
+    text = results_paragraph(run)
+    assert text.startswith("The review included 23 studies with 140 patients")
+    panel = run.robustness[0]
+    main = panel.table.iloc[0]
+    # the headline contrast, oriented as review.toml writes it ("TN - DPS")
+    assert f"Patients with TN had {main['estimate']:.1f} percentage points more relief" in text
+    assert panel.verdict() in text
+    assert "~" not in text and "trigeminal_nerve" not in text

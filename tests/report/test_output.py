@@ -90,7 +90,7 @@ def test_report_is_self_contained(example_report):
         "Confounder screening",
         "Robustness of the headline findings",
         "Model diagnostics",
-        "Methods paragraph",
+        "Methods and results paragraphs",
     ):
         assert section in html
 

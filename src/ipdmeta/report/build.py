@@ -26,6 +26,7 @@ from ipdmeta.analysis.pipeline import STAGES, ReviewRun, run_review
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
+from ipdmeta.report.findings import results_paragraph
 from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.progress import StageReporter
@@ -139,12 +140,14 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
             write_csv(frame, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
         methods = methods_paragraph(result)
+        findings = results_paragraph(result)
         write_text(folder / "results.json", results_json(result))
         svgs = {
             name: Markup(_strip_xml_header(svg))
             for (name, _), svg in zip(tasks, drawing.results(), strict=True)
         }
-    write_text(folder / "report.html", render_report(_context(result, tables, svgs, methods)))
+    paragraphs = {"methods": methods, "findings": findings}
+    write_text(folder / "report.html", render_report(_context(result, tables, svgs, paragraphs)))
     models = list(result.models)
     pngs = {name: folder / "figures" / f"{name}.png" for name, _ in tasks}
     pngs = {name: path for name, path in pngs.items() if path.exists()}
@@ -153,6 +156,7 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
         title=result.spec.report.title,
         authors=result.spec.report.authors,
         methods=methods,
+        findings=findings,
         tables=tables,
         models=models,
         figures=pngs,
@@ -380,7 +384,10 @@ def prisma_notes(result: ReviewRun) -> list[str]:
 
 
 def _context(
-    result: ReviewRun, tables: dict[str, pd.DataFrame], svgs: dict[str, Markup], methods: str
+    result: ReviewRun,
+    tables: dict[str, pd.DataFrame],
+    svgs: dict[str, Markup],
+    paragraphs: dict[str, str],
 ) -> dict[str, Any]:
     spec = result.spec
     summary = result.summary.to_dict()
@@ -490,7 +497,8 @@ def _context(
             p.table[list(ROBUSTNESS_COLUMNS)].rename(columns=ROBUSTNESS_COLUMNS)
             for p in result.robustness
         ],
-        "methods": methods,
+        "methods": paragraphs["methods"],
+        "findings": paragraphs["findings"],
         "label_map": result.data.label_map,
         "warnings": [str(w) for w in result.data.warnings],
         "data_notes": [str(n) for n in result.data.notes],

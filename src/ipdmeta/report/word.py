@@ -86,6 +86,7 @@ def write_report_docx(
     title: str,
     authors: Sequence[str],
     methods: str,
+    findings: str,
     tables: Mapping[str, pd.DataFrame],
     models: Sequence[str],
     figures: Mapping[str, Path],
@@ -101,6 +102,8 @@ def write_report_docx(
         document.add_paragraph(", ".join(authors))
     document.add_heading("Methods", level=1)
     document.add_paragraph(methods)
+    document.add_heading("Results", level=1)
+    document.add_paragraph(findings)
     document.add_heading("Tables", level=1)
     number = 0
     for name, frame in tables.items():
