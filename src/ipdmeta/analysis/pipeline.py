@@ -23,6 +23,7 @@ from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
+from ipdmeta.analysis.risk_of_bias import high_risk_studies
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
 from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
 from ipdmeta.analysis.subgroups import FactorSubgroups, factor_subgroups
@@ -189,6 +190,7 @@ def run_review(
     # The confounder screen and each model's robustness refits are independent: they run
     # side by side where there are cores for it.
     say(STAGES[4])
+    high_risk = high_risk_studies(data.quality, spec.sensitivity)
     jobs: list[Callable[[], Any]] = [
         partial(
             assess_robustness,
@@ -198,6 +200,7 @@ def run_review(
             spec.inference,
             spec.sensitivity,
             spec.outcome.worsening,
+            high_risk,
         )
         for model in models.values()
     ]

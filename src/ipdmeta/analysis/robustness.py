@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ipdmeta.analysis.models import FittedModel, contrast_summary
+from ipdmeta.analysis.risk_of_bias import HighRisk
 from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
 from ipdmeta.errors import IpdmetaError, ModelSpecError
 
@@ -91,6 +92,7 @@ def assess_robustness(
     inference: InferenceSpec,
     sensitivity: SensitivitySpec,
     main_worsening: str,
+    high_risk: HighRisk | None = None,
 ) -> list[ContrastRobustness]:
     """The robustness panel for each headline contrast of ``model``.
 
@@ -156,6 +158,9 @@ def assess_robustness(
                     )
                 )
 
+        if high_risk is not None and high_risk.studies:
+            rows.append(_without_high_risk(model, data, contrast, inference, high_risk, sign))
+
         for worsening in sensitivity.worsening:
             if worsening == main_worsening:
                 continue
@@ -176,6 +181,32 @@ def assess_robustness(
             )
         panels.append(ContrastRobustness(spec.name, contrast, alpha, pd.DataFrame(rows), loo))
     return panels
+
+
+def _without_high_risk(
+    model: FittedModel,
+    data: pd.DataFrame,
+    contrast: str,
+    inference: InferenceSpec,
+    high_risk: HighRisk,
+    sign: float,
+) -> dict[str, Any]:
+    """The contrast refitted without the studies at high risk of bias."""
+    from ipdmeta import mixed
+
+    spec = model.spec
+    kept = data[~data["study_id"].astype(str).isin(high_risk.studies)]
+    choice = f"without studies at high risk of bias ({len(high_risk.studies)})"
+    note = f"left out: {', '.join(high_risk.studies)} ({high_risk.rule})"
+    try:
+        fit = mixed.lmm(spec.formula, kept, reml=inference.reml)
+        table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
+        summary = contrast_summary(table, contrast)
+    except IpdmetaError as exc:
+        # Without those studies a level may be gone: the contrast then has no estimate.
+        summary = {"estimate": np.nan, "pvalue": np.nan}
+        note += f"; cannot be estimated: {str(exc).splitlines()[0]}"
+    return _row("risk of bias", choice, summary, sign, inference.alpha, note)
 
 
 def _leave_one_study_out(

@@ -105,6 +105,10 @@ class SensitivitySpec:
     adjust: tuple[str, ...] = ("none", "holm", "tukey")
     leave_one_study_out: bool = True
     worsening: tuple[str, ...] = ("keep", "floor")
+    # A study is at high risk of bias below this share of "yes" (0 turns the rule off) or
+    # with "no" to any of these items; the robustness panel refits without those studies.
+    high_risk_yes_below: float = 0.5
+    high_risk_items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -330,6 +334,15 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
         "adjust": (_choices(*ADJUST_CHOICES), "adjustments compared in the robustness panel"),
         "leave_one_study_out": (_flag, "refit without each study in turn"),
         "worsening": (_choices("keep", "floor"), "worsening handlings compared"),
+        "high_risk_yes_below": (
+            _number(0, 1),
+            "a study is at high risk of bias below this share of applicable items answered "
+            "yes (0: off)",
+        ),
+        "high_risk_items": (
+            _texts,
+            "checklist items whose 'no' puts a study at high risk of bias",
+        ),
     },
     "prisma": {
         "records_identified": (_counts_by_name, "records found per database or register"),

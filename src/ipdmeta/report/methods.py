@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ipdmeta.analysis.pipeline import ReviewRun
+from ipdmeta.analysis.risk_of_bias import high_risk_studies
 
 __all__ = ["DEFAULT_LABELS", "column_label", "describe_model", "methods_paragraph"]
 
@@ -193,6 +194,12 @@ def methods_paragraph(run: ReviewRun) -> str:
         )
     if sensitivity.leave_one_study_out:
         checks.append("leaving out each study in turn")
+    high_risk = high_risk_studies(run.data.quality, sensitivity)
+    if high_risk is not None and high_risk.studies:
+        checks.append(
+            f"leaving out the {len(high_risk.studies)} studies at high risk of bias "
+            f"({high_risk.rule})"
+        )
     if len(sensitivity.worsening) > 1:
         checks.append("keeping worsening negative or flooring it at 0")
     confounders = ""
