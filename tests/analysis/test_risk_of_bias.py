@@ -48,3 +48,12 @@ def test_the_robustness_panel_refits_without_the_high_risk_studies():
     kept = run.analysis_data[~run.analysis_data["study_id"].isin(expected.studies)]
     refit = mixed.lmm(run.primary.spec.formula, kept).pairwise("diagnosis")
     assert row["estimate"] == contrast_summary(refit, panel.contrast)["estimate"]
+
+
+def test_the_robustness_panel_refits_without_single_patient_reports():
+    run = run_review(EXAMPLE)
+    sizes = run.analysis_data.groupby("study_id").size()
+    single = sorted(sizes[sizes == 1].index)
+    row = run.robustness[0].table.query("group == 'case reports'").iloc[0]
+    assert row["choice"] == f"without single-patient reports ({len(single)})"
+    assert row["note"] == f"left out: {', '.join(single)}"

@@ -159,7 +159,23 @@ def assess_robustness(
                 )
 
         if high_risk is not None and high_risk.studies:
-            rows.append(_without_high_risk(model, data, contrast, inference, high_risk, sign))
+            rows.append(
+                _without_studies(
+                    model, data, contrast, inference, high_risk.studies, "risk of bias",
+                    f"without studies at high risk of bias ({len(high_risk.studies)})",
+                    f"left out: {', '.join(high_risk.studies)} ({high_risk.rule})", sign,
+                )
+            )  # fmt: skip
+        sizes = data.groupby("study_id")["study_id"].transform("size")
+        single = tuple(str(s) for s in pd.unique(data.loc[sizes == 1, "study_id"]))
+        if single:
+            rows.append(
+                _without_studies(
+                    model, data, contrast, inference, single, "case reports",
+                    f"without single-patient reports ({len(single)})",
+                    f"left out: {', '.join(single)}", sign,
+                )
+            )  # fmt: skip
 
         for worsening in sensitivity.worsening:
             if worsening == main_worsening:
@@ -183,21 +199,22 @@ def assess_robustness(
     return panels
 
 
-def _without_high_risk(
+def _without_studies(
     model: FittedModel,
     data: pd.DataFrame,
     contrast: str,
     inference: InferenceSpec,
-    high_risk: HighRisk,
+    studies: Sequence[str],
+    group: str,
+    choice: str,
+    note: str,
     sign: float,
 ) -> dict[str, Any]:
-    """The contrast refitted without the studies at high risk of bias."""
+    """The contrast refitted without ``studies``."""
     from ipdmeta import mixed
 
     spec = model.spec
-    kept = data[~data["study_id"].astype(str).isin(high_risk.studies)]
-    choice = f"without studies at high risk of bias ({len(high_risk.studies)})"
-    note = f"left out: {', '.join(high_risk.studies)} ({high_risk.rule})"
+    kept = data[~data["study_id"].astype(str).isin(studies)]
     try:
         fit = mixed.lmm(spec.formula, kept, reml=inference.reml)
         table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
@@ -206,7 +223,7 @@ def _without_high_risk(
         # Without those studies a level may be gone: the contrast then has no estimate.
         summary = {"estimate": np.nan, "pvalue": np.nan}
         note += f"; cannot be estimated: {str(exc).splitlines()[0]}"
-    return _row("risk of bias", choice, summary, sign, inference.alpha, note)
+    return _row(group, choice, summary, sign, inference.alpha, note)
 
 
 def _leave_one_study_out(

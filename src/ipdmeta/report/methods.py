@@ -200,6 +200,8 @@ def methods_paragraph(run: ReviewRun) -> str:
             f"leaving out the {len(high_risk.studies)} studies at high risk of bias "
             f"({high_risk.rule})"
         )
+    if (run.summary.patients_per_study == 1).any():
+        checks.append("leaving out the single-patient reports")
     if len(sensitivity.worsening) > 1:
         checks.append("keeping worsening negative or flooring it at 0")
     confounders = ""
