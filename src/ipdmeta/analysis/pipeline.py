@@ -21,6 +21,7 @@ import pandas as pd
 
 from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
+from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
@@ -64,6 +65,9 @@ class ReviewRun:
         The confounder screen, or None when the spec lists no candidates.
     robustness
         One panel per headline contrast.
+    grade
+        The certainty of the evidence for pain relief (GRADE), or None without a
+        two-stage analysis.
     software, seconds
         Versions used, and the time each stage took.
     overrides
@@ -82,6 +86,7 @@ class ReviewRun:
     models: dict[str, FittedModel]
     confounders: ConfounderScreen | None
     robustness: list[ContrastRobustness]
+    grade: Certainty | None
     software: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
     output: Path | None = None
@@ -217,6 +222,7 @@ def run_review(
     outcomes = parallel_map(_call, jobs)
     robustness = [panel for panels in outcomes[: len(models)] for panel in panels]
     confounders = outcomes[len(models)] if spec.confounders.candidates else None
+    certainty = grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade)
     lap(STAGES[4])
     return ReviewRun(
         spec=spec,
@@ -228,6 +234,7 @@ def run_review(
         models=models,
         confounders=confounders,
         robustness=robustness,
+        grade=certainty,
         software=software_versions(),
         seconds=seconds,
         overrides=overrides,

@@ -22,6 +22,7 @@ __all__ = [
     "SPEC_FILE",
     "ConfounderSpec",
     "DataSpec",
+    "GradeSpec",
     "HeterogeneitySpec",
     "InferenceSpec",
     "ModelSpec",
@@ -132,6 +133,31 @@ class PrismaSpec:
         return bool(self.records_identified) or self.studies_included is not None
 
 
+GRADE_DOMAINS = ("risk_of_bias", "inconsistency", "indirectness", "imprecision",
+                 "publication_bias")  # fmt: skip
+GRADE_JUDGEMENTS = ("not serious", "serious", "very serious")
+GRADE_LEVELS = ("high", "moderate", "low", "very low")
+
+
+@dataclass(frozen=True)
+class GradeSpec:
+    """Certainty of evidence (GRADE): the starting level, the imprecision threshold, and
+    any domain judged by the review instead of from the analysis (with the reason)."""
+
+    start: str | None = None  # None: from the studies' designs (case series: very low)
+    imprecision_width: float = 20.0  # a CI wider than this (percentage points) is imprecise
+    risk_of_bias: str | None = None
+    risk_of_bias_reason: str = ""
+    inconsistency: str | None = None
+    inconsistency_reason: str = ""
+    indirectness: str | None = None
+    indirectness_reason: str = ""
+    imprecision: str | None = None
+    imprecision_reason: str = ""
+    publication_bias: str | None = None
+    publication_bias_reason: str = ""
+
+
 @dataclass(frozen=True)
 class ReportSpec:
     title: str = "IPD meta-analysis"
@@ -153,6 +179,7 @@ class ReviewSpec:
     sensitivity: SensitivitySpec = field(default_factory=SensitivitySpec)
     prisma: PrismaSpec = field(default_factory=PrismaSpec)
     report: ReportSpec = field(default_factory=ReportSpec)
+    grade: GradeSpec = field(default_factory=GradeSpec)
     source: Path | None = None
     # Column -> the level its comparisons are made against ([reference] diagnosis = "TN").
     reference: Mapping[str, str] = field(default_factory=dict)
@@ -357,6 +384,35 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
         "studies_included": (_count, "studies included in the review"),
         "patients_included": (_count, "patients included"),
     },
+    "grade": {
+        "start": (
+            _choice(*GRADE_LEVELS),
+            "the certainty the evidence starts from (default: "
+            "from the designs; case series start very low)",
+        ),
+        "imprecision_width": (
+            _number(0, 200),
+            "a 95% CI wider than this many percentage points is judged imprecise",
+        ),
+        **{
+            key: entry
+            for domain in GRADE_DOMAINS
+            for key, entry in (
+                (
+                    domain,
+                    (
+                        _choice(*GRADE_JUDGEMENTS),
+                        f"your judgement of {domain.replace('_', ' ')}, instead of the one "
+                        "made from the analysis",
+                    ),
+                ),
+                (
+                    f"{domain}_reason",
+                    (_text, f"why, shown in the table beside {domain.replace('_', ' ')}"),
+                ),
+            )
+        },
+    },
     "report": {
         "title": (_text, "the report's title"),
         "authors": (_texts, "the review's authors"),
@@ -373,6 +429,7 @@ _SECTIONS = {
     "sensitivity": SensitivitySpec,
     "prisma": PrismaSpec,
     "report": ReportSpec,
+    "grade": GradeSpec,
 }
 
 

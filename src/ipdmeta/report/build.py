@@ -188,6 +188,8 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
     for factor, groups in result.subgroups.items():
         if groups.result is not None:
             tables[f"subgroups_{factor}"] = groups.result.to_frame()
+    if result.grade is not None:
+        tables["grade"] = result.grade.to_frame()
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -469,6 +471,8 @@ def _context(
         "two_stage": two,
         "excluded_studies": excluded,
         "small_study": small_study_sentence(result),
+        "grade": result.grade,
+        "grade_table": tables.get("grade"),
         "subgroups": [
             {
                 "factor": factor,

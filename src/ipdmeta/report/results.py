@@ -61,6 +61,9 @@ def results_dict(run: ReviewRun) -> dict[str, Any]:
             "heterogeneity": _heterogeneity(run),
             "models": [_model(run, name) for name in run.models],
             "subgroups": [_subgroups(groups) for groups in run.subgroups.values()],
+            "grade": None
+            if run.grade is None
+            else {"certainty": run.grade.certainty, "domains": records(run.grade.to_frame())},
             "confounders": _confounders(run),
             "robustness": [
                 {

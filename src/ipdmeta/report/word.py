@@ -28,6 +28,7 @@ _TITLES = {
     "pooled_mean_sensitivity": "Pooled mean relief and heterogeneity under other choices",
     "small_study_effects": "Egger's regression test for small-study effects",
     "confounder_screen": "Confounder screen",
+    "grade": "Certainty of the evidence (GRADE) for pain relief",
     "quality": "Quality appraisal",
 }
 _MODEL_TABLES = {
