@@ -315,3 +315,19 @@ def test_report_docx_reads_back_with_every_table_and_figure(example_report):
     ]
     saved = pd.read_csv(example_report / "tables" / "primary_fixed_effects.csv")
     assert fixed.rows[1].cells[1].text == f"{saved['estimate'].iloc[0]:,.2f}"  # as the report shows
+
+
+def test_prisma_checklist_says_where_each_item_is(example_report):
+    from ipdmeta.report.prisma_checklist import ITEMS, MANUSCRIPT
+
+    checklist = pd.read_csv(example_report / "tables" / "prisma_checklist.csv")
+    assert len(checklist) == len(ITEMS) == 42  # the 27 items with their sub-items
+    assert {i.rstrip("abcdef") for i in checklist["item"].astype(str)} == {
+        str(n) for n in range(1, 28)
+    }
+    where = checklist.set_index("item")["where"]
+    assert where["1"] == MANUSCRIPT  # the title is the manuscript's
+    assert where["15"] == "report: Certainty of the evidence (GRADE)"
+    assert where["16a"].startswith("report: Study selection")  # the example gives PRISMA counts
+    html = (example_report / "report.html").read_text()
+    assert 'id="prisma-checklist"' in html

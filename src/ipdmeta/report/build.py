@@ -29,6 +29,7 @@ from ipdmeta.report import figures
 from ipdmeta.report.findings import results_paragraph
 from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
+from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
 from ipdmeta.report.study_table import included_studies
@@ -190,6 +191,7 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
             tables[f"subgroups_{factor}"] = groups.result.to_frame()
     if result.grade is not None:
         tables["grade"] = result.grade.to_frame()
+    tables["prisma_checklist"] = prisma_checklist(result)
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -472,6 +474,7 @@ def _context(
         "excluded_studies": excluded,
         "small_study": small_study_sentence(result),
         "grade": result.grade,
+        "prisma_checklist": tables["prisma_checklist"],
         "grade_table": tables.get("grade"),
         "subgroups": [
             {

@@ -29,6 +29,7 @@ _TITLES = {
     "small_study_effects": "Egger's regression test for small-study effects",
     "confounder_screen": "Confounder screen",
     "grade": "Certainty of the evidence (GRADE) for pain relief",
+    "prisma_checklist": "PRISMA 2020 checklist: where each item is reported",
     "quality": "Quality appraisal",
 }
 _MODEL_TABLES = {
