@@ -294,16 +294,8 @@ def _describe(raw: RawTable) -> str:
 def _excluded(patients: TypedTable) -> pd.DataFrame:
     """The patients kept out of the analysis, with the reason."""
     frame = patients.frame
-    marked = (
-        frame["excluded"].eq("yes").to_numpy()
-        if "excluded" in frame
-        else np.zeros(len(frame), bool)
-    )
-    reasons = (
-        frame["exclusion_reason"].to_numpy(object)
-        if "exclusion_reason" in frame
-        else np.full(len(frame), None, object)
-    )
+    marked = _values(frame, "excluded", None) == "yes"
+    reasons = _values(frame, "exclusion_reason", None)
     if "excluded" in frame:
         _report_unclear_exclusions(patients)
     no_reason = marked & pd.isna(reasons)
@@ -318,22 +310,13 @@ def _excluded(patients: TypedTable) -> pd.DataFrame:
             )
         )
     reasons = np.where(no_reason, "not given", reasons)
-    no_outcome = (
-        frame[NO_OUTCOME].to_numpy(bool) & ~marked
-        if NO_OUTCOME in frame
-        else np.zeros(len(frame), bool)
-    )
+    no_outcome = _values(frame, NO_OUTCOME, False).astype(bool) & ~marked
     reasons = np.where(no_outcome, "no outcome reported", reasons)
     chosen = marked | no_outcome
-    blank = np.full(len(frame), None, object)
     out = pd.DataFrame(
         {
-            "study_id": frame.get("study_id", blank).to_numpy(object)[chosen]
-            if "study_id" in frame
-            else blank[chosen],
-            "patient_id": frame["patient_id"].to_numpy(object)[chosen]
-            if "patient_id" in frame
-            else blank[chosen],
+            "study_id": _values(frame, "study_id", None)[chosen],
+            "patient_id": _values(frame, "patient_id", None)[chosen],
             SOURCE_ROW: frame[SOURCE_ROW].to_numpy()[chosen],
             "exclusion_reason": reasons[chosen],
         },
@@ -342,6 +325,13 @@ def _excluded(patients: TypedTable) -> pd.DataFrame:
     if NO_OUTCOME in frame:
         del frame[NO_OUTCOME]
     return out.reset_index(drop=True)
+
+
+def _values(frame: pd.DataFrame, column: str, default: Any) -> np.ndarray:
+    """A column's values as an object array, or ``default`` in every row without it."""
+    if column in frame:
+        return frame[column].to_numpy(object)
+    return np.full(len(frame), default, object)
 
 
 def _report_unclear_exclusions(patients: TypedTable) -> None:
