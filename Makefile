@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo lint typecheck pytest browser bench clean
+.PHONY: test demo lint typecheck pytest browser office bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser
+pytest: $(STAMP) browser office
 	$(BIN)/pytest -q
 
 # The report tests open report.html in Debian's Chromium; install it when it is absent.
@@ -34,6 +34,16 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# report.docx is converted to PDF by Debian's LibreOffice and its pages read with
+# poppler-utils in the report tests; install them when they are absent.
+office:
+	@{ command -v soffice >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1; } || { \
+		echo "Installing Debian's libreoffice-writer-nogui and poppler-utils for the report tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			libreoffice-writer-nogui poppler-utils >/dev/null; }
 
 demo: $(STAMP)
 	$(BIN)/ipdmeta validate examples/imcs-cnop

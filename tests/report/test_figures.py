@@ -13,7 +13,7 @@ COUNTS = {
 
 
 def _svg(counts, tmp_path):
-    return figures.save_figure(figures.prisma_diagram(counts), tmp_path, "prisma", ("svg",))
+    return figures.save_figure(figures.prisma_diagram(counts), tmp_path, "prisma", ("svg",)).svg
 
 
 def test_prisma_leaves_out_other_reasons_when_not_given(tmp_path):
@@ -33,8 +33,8 @@ def test_prisma_shows_other_reasons_when_given(tmp_path):
 
 def test_no_figure_of_the_example_report_is_clipped():
     """Every drawn element (labels, tick labels, legends) lies inside the figure, as
-    save_figure draws it: laid out for the PNG at 150 dpi, then the SVG (72 units per
-    inch) with the same layout."""
+    save_figure draws it: laid out for the PNG at its print resolution, then the SVG (72
+    units per inch) with the same layout."""
     import matplotlib.pyplot as plt
 
     from ipdmeta.analysis.pipeline import run_review
@@ -44,7 +44,7 @@ def test_no_figure_of_the_example_report_is_clipped():
     run = run_review(EXAMPLE)
     for name, make in _figure_tasks(run):
         figure = make().figure
-        for dpi in (150, 72):
+        for dpi in (figures.print_dpi(figure), 72):
             figure.set_dpi(dpi)
             figure.canvas.draw()
             drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches

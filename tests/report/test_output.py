@@ -182,9 +182,11 @@ def test_tables_xlsx_has_every_table_with_numbers_as_numbers(example_report):
     header = [c.value for c in fixed[1]]
     estimate = fixed.cell(2, header.index("estimate") + 1)
     pvalue = fixed.cell(2, header.index("pvalue") + 1)
-    saved = pd.read_csv(example_report / "tables" / "primary_fixed_effects.csv")
+    saved = json.loads((example_report / "results.json").read_text())
+    primary = next(m for m in saved["models"] if m["name"] == "primary")
+    intercept = primary["fixed_effects"][0]
     # full precision in the cell (as results.json); the format rounds what Excel shows
-    assert isinstance(estimate.value, float) and estimate.value == saved["estimate"].iloc[0]
+    assert isinstance(estimate.value, float) and estimate.value == intercept["estimate"]
     assert estimate.number_format == "0.00" and pvalue.number_format == "0.000"
     assert fixed.freeze_panes == "A2"
 
@@ -331,3 +333,58 @@ def test_prisma_checklist_says_where_each_item_is(example_report):
     assert where["16a"].startswith("report: Study selection")  # the example gives PRISMA counts
     html = (example_report / "report.html").read_text()
     assert 'id="prisma-checklist"' in html
+
+
+def test_csv_tables_are_rounded_as_the_report_shows_them(example_report):
+    """Result tables carry the report's digits (never fewer than 2 significant ones); the
+    data as analysed keep every digit, for anyone refitting them elsewhere."""
+    fixed = (example_report / "tables" / "primary_fixed_effects.csv").read_text()
+    row = fixed.splitlines()[1].split(",")
+    assert row[0] == "Intercept" and re.fullmatch(r"-?\d+\.\d{1,2}", row[1])
+    data = pd.read_csv(example_report / "tables" / "analysis_data.csv")
+    assert data["relief_pct"].map(lambda v: len(repr(v))).max() > 8  # not rounded
+
+
+def test_rounding_keeps_small_values_and_leaves_text_alone():
+    from ipdmeta.report.rounding import rounded_as_shown
+
+    frame = pd.DataFrame(
+        {"term": ["a", "b", "c"], "estimate": [33.61234, 0.0042137, -1234.5678],
+         "pvalue": [0.04567, 0.0000123456, float("nan")], "n": [1, 2, 3]}
+    )  # fmt: skip
+    out = rounded_as_shown(frame)
+    assert out["estimate"].tolist() == [33.61, 0.0042, -1234.57]
+    assert out["pvalue"].iloc[:2].tolist() == [0.046, 0.000012]
+    assert np.isnan(out["pvalue"].iloc[2])
+    assert out["term"].tolist() == ["a", "b", "c"] and out["n"].tolist() == [1, 2, 3]
+    assert frame["estimate"].iloc[0] == 33.61234  # the caller's frame is not changed
+
+
+def test_report_docx_figures_have_300_dpi_as_placed_and_fit_the_page(example_report):
+    import io
+
+    import docx
+    from PIL import Image
+
+    document = docx.Document(str(example_report / "report.docx"))
+    section = document.sections[-1]  # the figures' pages
+    text_width = section.page_width - section.left_margin - section.right_margin
+    text_height = section.page_height - section.top_margin - section.bottom_margin
+    assert len(document.inline_shapes) == 14
+    for shape in document.inline_shapes:
+        blip = shape._inline.graphic.graphicData.pic.blipFill.blip
+        png = document.part.related_parts[blip.embed].blob
+        with Image.open(io.BytesIO(png)) as image:
+            pixels = image.width
+        placed_inches = shape.width / 914400  # EMU per inch
+        assert pixels / placed_inches >= 299.5  # rounding of the pixel count
+        assert shape.width <= text_width and shape.height <= text_height
+
+
+def test_figures_reach_word_even_when_no_png_files_are_asked_for(tmp_path):
+    from ipdmeta.report import figures
+
+    counts = {"records_identified": {"PubMed": 10}, "studies_included": 2}
+    saved = figures.save_figure(figures.prisma_diagram(counts), tmp_path, "prisma", ("svg",))
+    assert saved.png.startswith(b"\x89PNG") and "<svg" in saved.svg
+    assert [p.name for p in tmp_path.iterdir()] == ["prisma.svg"]

@@ -32,8 +32,9 @@ from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
+from ipdmeta.report.rounding import rounded_as_shown
 from ipdmeta.report.study_table import included_studies
-from ipdmeta.report.word import figure_caption, write_report_docx
+from ipdmeta.report.word import figure_caption, finish_report_docx, start_report_docx
 from ipdmeta.report.workbook import write_tables_xlsx
 
 __all__ = ["MARKER", "run", "write_report"]
@@ -123,45 +124,47 @@ def write_report(result: ReviewRun, target: Path) -> None:
         raise
 
 
+# Written with every digit: the data as analysed, for anyone refitting them elsewhere.
+_AS_ANALYSED = {"analysis_data"}
+
+
 def _write_all(result: ReviewRun, folder: Path) -> None:
     (folder / "tables").mkdir()
     (folder / "figures").mkdir()
     formats = result.spec.report.figure_formats
     tasks = _figure_tasks(result)
+    models = list(result.models)
 
-    def draw(task: FigureTask) -> str:
+    def draw(task: FigureTask) -> figures.SavedFigure:
         name, make = task
         return figures.save_figure(make(), folder / "figures", name, formats)
 
-    # Drawing figures is most of the work; worker processes do it while the tables are
-    # written here.
+    # Drawing figures is most of the work; worker processes do it while the tables and
+    # the text of the Word document are written here.
     with BackgroundMap(draw, tasks) as drawing:
         tables = _tables(result)
         for name, frame in tables.items():
-            write_csv(frame, folder / "tables" / f"{name}.csv")
+            shown = frame if name in _AS_ANALYSED else rounded_as_shown(frame)
+            write_csv(shown, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
-        methods = methods_paragraph(result)
-        findings = results_paragraph(result)
+        paragraphs = {"methods": methods_paragraph(result), "findings": results_paragraph(result)}
         write_text(folder / "results.json", results_json(result))
-        svgs = {
-            name: Markup(_strip_xml_header(svg))
-            for (name, _), svg in zip(tasks, drawing.results(), strict=True)
-        }
-    paragraphs = {"methods": methods, "findings": findings}
+        document = start_report_docx(
+            title=result.spec.report.title,
+            authors=result.spec.report.authors,
+            methods=paragraphs["methods"],
+            findings=paragraphs["findings"],
+            tables=tables,
+            models=models,
+        )
+        drawn = dict(zip((name for name, _ in tasks), drawing.results(), strict=True))
+    svgs = {name: Markup(_strip_xml_header(saved.svg)) for name, saved in drawn.items()}
     write_text(folder / "report.html", render_report(_context(result, tables, svgs, paragraphs)))
-    models = list(result.models)
-    pngs = {name: folder / "figures" / f"{name}.png" for name, _ in tasks}
-    pngs = {name: path for name, path in pngs.items() if path.exists()}
-    write_report_docx(
+    finish_report_docx(
+        document,
         folder / "report.docx",
-        title=result.spec.report.title,
-        authors=result.spec.report.authors,
-        methods=methods,
-        findings=findings,
-        tables=tables,
-        models=models,
-        figures=pngs,
-        figure_captions={name: figure_caption(name, models) for name in pngs},
+        figures={name: (saved.png, saved.placed_width_inches) for name, saved in drawn.items()},
+        figure_captions={name: figure_caption(name, models) for name in drawn},
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,11 @@ from scipy import special
 from ipdmeta.data.writers import write_bytes, write_text
 
 __all__ = [
+    "SavedFigure",
     "caterpillar_plot",
     "diagnostics_panel",
     "emmeans_plot",
+    "print_dpi",
     "prisma_diagram",
     "qq_plot",
     "quality_traffic_light",
@@ -56,6 +59,11 @@ plt.rcParams.update(
         "figure.dpi": 100,
         # Laid out once when drawn; savefig's bbox="tight" would draw every figure twice.
         "figure.constrained_layout.use": True,
+        # The layout is made for the 300 dpi PNG and kept for the SVG, whose text at 72
+        # units per inch can measure wider: on the example's robustness plot its labels
+        # reach 0.053 in further, past the default pad of 3/72 in. 0.07 in keeps them in.
+        "figure.constrained_layout.w_pad": 0.07,
+        "figure.constrained_layout.h_pad": 0.07,
     }
 )
 
@@ -67,30 +75,60 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return new
 
 
-def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> str:
-    """Write the figure of ``ax`` as ``folder/name.<fmt>`` and return its SVG text.
+# Word places a figure at most this wide (the text width of its page), and journals ask
+# for 300 dpi at the size printed; a wider figure is drawn with fewer dots per inch of
+# its own so that it has 300 once shrunk to fit.
+PLACED_WIDTH_INCHES = 6.0
+PRINT_DPI = 300
 
-    The SVG text is what the HTML report embeds, so it is made even when SVG files are
-    not asked for.
+
+@dataclass(frozen=True)
+class SavedFigure:
+    """A figure as the report uses it: SVG text for the HTML, PNG bytes for Word."""
+
+    svg: str
+    png: bytes
+    placed_width_inches: float
+
+
+def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> SavedFigure:
+    """Write the figure of ``ax`` as ``folder/name.<fmt>`` for each format asked for.
+
+    The SVG and the PNG are made whatever the formats: the HTML report embeds the one
+    and report.docx the other.
     """
     figure = ax.figure
     if not isinstance(figure, Figure):
         raise TypeError("the axes belong to a subfigure; save the parent figure instead")
-    # The PNG is drawn first, laying the figure out at 150 dpi, where text is widest; the
-    # SVG (72 units per inch, narrower text) then reuses that layout rather than making
-    # its own, which cut long labels at the PNG's edge and cost a second layout.
+    # The PNG is drawn first, laying the figure out at its resolution; the SVG then reuses
+    # that layout rather than making its own, which cut long labels at the PNG's edge.
+    png = io.BytesIO()
+    figure.savefig(
+        png,
+        format="png",
+        dpi=print_dpi(figure),
+        metadata={"Software": None},
+        # zlib's fastest level: the example's 14 figures take 2.3 MB in 1.3 s of encoding,
+        # against 1.8 MB in 2.1 s at the default level.
+        pil_kwargs={"compress_level": 1},
+    )
     if "png" in formats:
-        png = io.BytesIO()
-        figure.savefig(png, format="png", dpi=150, metadata={"Software": None})
         write_bytes(folder / f"{name}.png", png.getvalue())
-        figure.set_layout_engine("none")
+    figure.set_layout_engine("none")
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     if "svg" in formats:
         write_text(folder / f"{name}.svg", svg)
     plt.close(figure)
-    return svg
+    placed = min(float(figure.get_figwidth()), PLACED_WIDTH_INCHES)
+    return SavedFigure(svg=svg, png=png.getvalue(), placed_width_inches=placed)
+
+
+def print_dpi(figure: Figure) -> float:
+    """The PNG's resolution: PRINT_DPI once Word has shrunk the figure to fit its page."""
+    width = float(figure.get_figwidth())
+    return PRINT_DPI * min(width, PLACED_WIDTH_INCHES) / width
 
 
 def relief_by_category(

@@ -8,16 +8,24 @@ decimals to 2); tables.xlsx and results.json keep full precision.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pandas as pd
 
 from ipdmeta.data.writers import write_bytes
 from ipdmeta.report.html import fmt, pvalue
+from ipdmeta.report.rounding import is_pvalue_column
 
-__all__ = ["figure_caption", "table_title", "write_report_docx"]
+__all__ = [
+    "figure_caption",
+    "finish_report_docx",
+    "start_report_docx",
+    "table_title",
+]
 
 # Tables of the report by name; a model's tables are "<model>_<kind>".
 _TITLES = {
@@ -82,8 +90,7 @@ def figure_caption(name: str, models: Sequence[str]) -> str:
     return table_title(name, models)
 
 
-def write_report_docx(
-    path: str | Path,
+def start_report_docx(
     *,
     title: str,
     authors: Sequence[str],
@@ -91,32 +98,65 @@ def write_report_docx(
     findings: str,
     tables: Mapping[str, pd.DataFrame],
     models: Sequence[str],
-    figures: Mapping[str, Path],
-    figure_captions: Mapping[str, str],
-) -> Path:
-    """Write the Word document atomically; ``figures`` maps names to PNG files."""
+) -> Any:
+    """The document up to its figures: title, methods, results and every table.
+
+    It is built while the figures are drawn; :func:`finish_report_docx` adds them.
+    Tables too wide for a portrait page (more than 8 columns) are set on landscape pages.
+    """
     from docx import Document
-    from docx.shared import Inches
 
     document = Document()
     document.add_heading(title, level=0)
     if authors:
         document.add_paragraph(", ".join(authors))
     document.add_heading("Methods", level=1)
-    document.add_paragraph(methods)
+    document.add_paragraph(_xml_text(methods))
     document.add_heading("Results", level=1)
-    document.add_paragraph(findings)
+    document.add_paragraph(_xml_text(findings))
     document.add_heading("Tables", level=1)
     number = 0
     for name, frame in tables.items():
         if name in _LEFT_OUT or frame.empty:
             continue
         number += 1
-        document.add_paragraph(f"Table {number}. {table_title(name, models)}", style="Caption")
+        _set_orientation(document, landscape=len(frame.columns) > _PORTRAIT_COLUMNS)
+        caption = document.add_paragraph(
+            f"Table {number}. {table_title(name, models)}", style="Caption"
+        )
+        caption.paragraph_format.keep_with_next = True
         _add_table(document, frame)
+    return document
+
+
+def finish_report_docx(
+    document: Any,
+    path: str | Path,
+    figures: Mapping[str, tuple[bytes, float]],
+    figure_captions: Mapping[str, str],
+) -> Path:
+    """Add the figures, by name (PNG bytes and width in inches), with captions, and write
+    the file atomically.
+
+    A figure keeps its width up to the text width, and is shrunk to leave room for its
+    caption on the page when it is taller than the text area.
+    """
+    from docx.shared import Emu, Inches
+
+    _set_orientation(document, landscape=False)
+    section = document.sections[-1]
+    text_width = section.page_width - section.left_margin - section.right_margin
+    text_height = section.page_height - section.top_margin - section.bottom_margin
+    tallest = text_height - Inches(_CAPTION_ROOM_INCHES)
     document.add_heading("Figures", level=1)
-    for number, (name, png) in enumerate(figures.items(), start=1):
-        document.add_picture(str(png), width=Inches(6.0))
+    for number, (name, (png, width)) in enumerate(figures.items(), start=1):
+        picture = document.add_picture(io.BytesIO(png), width=min(Inches(width), text_width))
+        if picture.height > tallest:
+            picture.width = Emu(int(picture.width * tallest / picture.height))
+            picture.height = Emu(tallest)
+        for side in ("distT", "distB", "distL", "distR"):  # LibreOffice reads none as 1/8 in
+            picture._inline.set(side, "0")
+        document.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
         caption = figure_captions.get(name, name.replace("_", " "))
         document.add_paragraph(f"Figure {number}. {caption}", style="Caption")
     buffer = io.BytesIO()
@@ -124,12 +164,66 @@ def write_report_docx(
     return write_bytes(path, buffer.getvalue())
 
 
+def _set_orientation(document: Any, *, landscape: bool) -> None:
+    """Continue on a new page turned as asked, unless the last page already is."""
+    from docx.enum.section import WD_ORIENT, WD_SECTION
+
+    orientation = WD_ORIENT.LANDSCAPE if landscape else WD_ORIENT.PORTRAIT
+    last = document.sections[-1]
+    if last.orientation == orientation:
+        return
+    section = document.add_section(WD_SECTION.NEW_PAGE)
+    width, height = last.page_width, last.page_height
+    section.orientation = orientation
+    section.page_width, section.page_height = height, width
+
+
 def _add_table(document: Any, frame: pd.DataFrame) -> None:
-    table = document.add_table(rows=1, cols=len(frame.columns))
+    """An editable Word table of ``frame``, numbers as the report shows them.
+
+    The rows are written as one piece of XML: python-docx's cell by cell API costs about
+    a second for the report's tables. The header row repeats on every page.
+    """
+    from docx.oxml import parse_xml
+    from docx.shared import Emu
+
+    section = document.sections[-1]
+    text_width = section.page_width - section.left_margin - section.right_margin
+    columns = [str(c) for c in frame.columns]
+    table = document.add_table(rows=0, cols=len(columns))
     table.style = "Light Grid Accent 1"
-    for cell, column in zip(table.rows[0].cells, frame.columns, strict=True):
-        cell.text = str(column)
-    for row in frame.itertuples(index=False, name=None):
-        cells = table.add_row().cells
-        for cell, column, value in zip(cells, frame.columns, row, strict=True):
-            cell.text = pvalue(value) if str(column).startswith("pvalue") else fmt(value, 2)
+    column_width = Emu(text_width // max(len(columns), 1))
+    for column in table._tbl.tblGrid.gridCol_lst:
+        column.w = column_width
+    width = column_width.twips
+    rows = [_row_xml(columns, width, header=True)]
+    pcolumns = [is_pvalue_column(c) for c in columns]
+    for values in frame.itertuples(index=False, name=None):
+        texts = [pvalue(v) if is_p else fmt(v, 2) for v, is_p in zip(values, pcolumns, strict=True)]
+        rows.append(_row_xml(texts, width, header=False))
+    parsed = parse_xml(f"<w:tbl {_W_NAMESPACE}>{''.join(rows)}</w:tbl>")
+    for row in list(parsed):
+        table._tbl.append(row)
+
+
+_W_NAMESPACE = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+_PORTRAIT_COLUMNS = 8  # more columns than this break words in two on a portrait page
+_CAPTION_ROOM_INCHES = 0.75
+_TABLE_FONT_HALF_POINTS = 18  # 9 pt: tables of a manuscript are set smaller than its text
+# Characters XML 1.0 forbids; a cell copied from Excel can hold them.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_IN_XML.sub("", text)
+
+
+def _row_xml(texts: Sequence[str], width: int, *, header: bool) -> str:
+    run = f'<w:rPr><w:sz w:val="{_TABLE_FONT_HALF_POINTS}"/></w:rPr>'
+    cells = "".join(
+        f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr><w:p><w:r>{run}'
+        f'<w:t xml:space="preserve">{escape(_xml_text(text))}</w:t></w:r></w:p></w:tc>'
+        for text in texts
+    )
+    properties = "<w:trPr><w:tblHeader/></w:trPr>" if header else ""
+    return f"<w:tr>{properties}{cells}</w:tr>"

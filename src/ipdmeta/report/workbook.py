@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ipdmeta.data.writers import write_bytes
+from ipdmeta.report.rounding import is_pvalue_column
 
 __all__ = ["SHEET_NAME_LIMIT", "number_format", "sheet_names", "write_tables_xlsx"]
 
@@ -30,7 +31,7 @@ def number_format(column: str, values: pd.Series) -> str | None:
     """The Excel number format for a column, or None for text."""
     if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
         return None
-    if column.startswith("pvalue") or column in ("p", "lowest p", "highest p"):
+    if is_pvalue_column(column):
         return "0.000"
     if pd.api.types.is_integer_dtype(values):
         return "0"
