@@ -288,3 +288,32 @@ def test_meta_regression_heterogeneity_ci_matches_metafor_confint() -> None:
     fixed = meta.meta_regression(yi, vi, ablat, tau2=0.05)
     with pytest.raises(meta_errors.EstimationError, match="fixed"):
         fixed.heterogeneity_ci()
+
+
+def test_contour_enhanced_funnel_shades_each_significance_region() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = meta.random_effects(DATA.yi, DATA.vi)
+    ax = res.funnel_plot(contours=(0.99, 0.90, 0.95), refline=0.0)  # any order
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "p \u2265 0.1",
+        "0.05 \u2264 p < 0.1",
+        "0.01 \u2264 p < 0.05",
+        "p < 0.01",
+    ]
+    # The background and one wedge per level; the innermost wedge (p >= 0.10) is white
+    # and spans refline +- 1.645 SE at the bottom of the funnel.
+    fills = ax.collections[:4]  # drawn first, before the studies' points
+    inner = fills[3].get_paths()[0].vertices
+    se_max = float(np.sqrt(DATA.vi).max()) * 1.05
+    assert np.isclose(inner[:, 0].max(), 1.6448536 * se_max, rtol=1e-6)
+    assert tuple(fills[3].get_facecolor()[0][:3]) == (1.0, 1.0, 1.0)
+    lo, hi = ax.get_xlim()
+    assert lo <= min(DATA.yi) and hi >= max(DATA.yi)
+    with pytest.raises(meta_errors.ModelSpecError, match="between 0 and 1"):
+        res.funnel_plot(contours=(95,))
+    plt.close("all")

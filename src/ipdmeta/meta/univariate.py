@@ -231,11 +231,17 @@ class MetaResult(RichDisplay):
 
         return forest_plot(self, ax=ax, labels=labels)
 
-    def funnel_plot(self, ax: Axes | None = None) -> Axes:
-        """Draw a funnel plot (estimate against standard error); return ``ax``."""
+    def funnel_plot(
+        self,
+        ax: Axes | None = None,
+        contours: Sequence[float] | None = None,
+        refline: float = 0.0,
+    ) -> Axes:
+        """Draw a funnel plot (estimate against standard error), contour-enhanced when
+        ``contours`` gives levels such as ``(0.90, 0.95, 0.99)``; return ``ax``."""
         from ipdmeta.meta.plots import funnel_plot
 
-        return funnel_plot(self, ax=ax)
+        return funnel_plot(self, ax=ax, contours=contours, refline=refline)
 
 
 class _HasHeterogeneity(Protocol):

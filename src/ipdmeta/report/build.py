@@ -297,8 +297,8 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
         def funnel() -> Any:
             from ipdmeta.meta import funnel_plot
 
-            ax = funnel_plot(two_stage)
-            ax.set_xlabel("mean % relief per study")
+            ax = funnel_plot(two_stage, contours=(0.90, 0.95, 0.99), refline=0.0)
+            ax.set_xlabel("mean % relief per study (dotted line: no relief)")
             ax.set_ylabel("standard error of the study mean")
             return ax
 

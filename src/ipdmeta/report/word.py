@@ -72,7 +72,10 @@ _FIGURES = {
     "prisma": "PRISMA 2020 flow diagram",
     "quality": "Quality appraisal of the included studies",
     "forest": "Forest plot of study mean relief (two-stage meta-analysis)",
-    "funnel": "Funnel plot of study mean relief against its standard error",
+    "funnel": (
+        "Contour-enhanced funnel plot of study mean relief against its standard error "
+        "(shading: each study's own p against no relief)"
+    ),
 }
 _MODEL_FIGURES = {"emmeans": "Estimated marginal means", "diagnostics": "Model diagnostics"}
 
