@@ -54,3 +54,52 @@ def test_no_figure_of_the_example_report_is_clipped():
             assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, (name, dpi)
             figure.set_layout_engine("none")  # as save_figure keeps the PNG's layout
         plt.close(figure)
+
+
+# Colour-vision deficiency simulated with the matrices of Machado, Oliveira and Fernandes
+# (2009) at severity 1, applied to linear RGB.
+_DEFICIENCIES = {
+    "protanopia": [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                   [-0.003882, -0.048116, 1.051998]],
+    "deuteranopia": [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                     [-0.011820, 0.042940, 0.968881]],
+    "tritanopia": [[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                   [0.004733, 0.691367, 0.303900]],
+}  # fmt: skip
+# CIE76 colour difference: 2.3 is just noticeable; colours that stand for categories
+# should differ by 20 or more. The red and green used before differed by 15.8 for a
+# deuteranope.
+_DISTINCT = 20.0
+
+
+def _lab(linear):
+    import numpy as np
+
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                    [0.0193, 0.1192, 0.9505]]) @ np.clip(linear, 0, 1)  # fmt: skip
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def _linear(hex_colour):
+    import numpy as np
+
+    c = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def test_colours_that_carry_meaning_stay_apart_with_colour_blindness():
+    import itertools
+
+    import numpy as np
+
+    judgements = [figures.JUDGEMENT_COLOURS[j] for j in ("yes", "no", "unclear")]
+    for colours in (judgements, [figures.HOLDS_COLOUR, figures.FAILS_COLOUR]):
+        for name, matrix in [("normal", np.eye(3)), *_DEFICIENCIES.items()]:
+            for a, b in itertools.combinations(colours, 2):
+                seen_a, seen_b = (_lab(np.array(matrix) @ _linear(c)) for c in (a, b))
+                difference = float(np.linalg.norm(seen_a - seen_b))
+                assert difference >= _DISTINCT, (name, a, b, difference)
+    # and the appraisal's judgements differ in shape too
+    assert len(set(figures.JUDGEMENT_MARKERS.values())) == len(figures.JUDGEMENT_MARKERS)

@@ -14,6 +14,7 @@ from typing import Any
 
 import matplotlib
 import matplotlib.ticker
+from cycler import cycler
 
 matplotlib.use("Agg")  # files only: never open a window, work on machines without a screen
 
@@ -41,19 +42,30 @@ __all__ = [
     "save_figure",
 ]
 
+# Okabe and Ito's palette, told apart with every common colour-vision deficiency; the
+# appraisal's judgements also differ in marker shape, so colour is never the only cue.
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#56B4E9", "#CC79A7", "#F0E442"]
 JUDGEMENT_COLOURS = {
-    "yes": "#2e7d32",
-    "no": "#c62828",
-    "unclear": "#f9a825",
-    "not applicable": "#9e9e9e",
+    "yes": "#009E73",
+    "no": "#D55E00",
+    "unclear": "#F0E442",
+    "not applicable": "#BBBBBB",
 }
-HOLDS_COLOUR = "#1565c0"
-FAILS_COLOUR = "#c62828"
+JUDGEMENT_MARKERS = {"yes": "o", "no": "X", "unclear": "D", "not applicable": "s"}
+HOLDS_COLOUR = OKABE_ITO[0]
+FAILS_COLOUR = OKABE_ITO[1]
 
 plt.rcParams.update(
     {
         "svg.fonttype": "none",  # keep text as text: smaller, searchable, selectable
-        "font.family": "DejaVu Sans",
+        # DejaVu Sans ships with matplotlib, so every machine lays figures out with it;
+        # a browser without it uses Arial or Helvetica, both narrower, for the SVG text.
+        "font.family": "sans-serif",
+        "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+        # A PDF saved from a figure embeds the font whole (TrueType), as journals ask.
+        "pdf.fonttype": 42,
+        "ps.fonttype": 42,
+        "axes.prop_cycle": cycler(color=OKABE_ITO),
         "axes.spines.top": False,
         "axes.spines.right": False,
         "figure.dpi": 100,
@@ -165,14 +177,18 @@ def quality_traffic_light(quality: pd.DataFrame, ax: Axes | None = None) -> Axes
     ax = _axes(ax, (max(5.0, 0.45 * len(items) + 2.5), max(3.0, 0.28 * len(studies) + 1.5)))
     lookup = {(r.study_id, r.item): r.judgement for r in quality.itertuples()}
     cells = [(x, y, lookup.get((s, i))) for y, s in enumerate(studies) for x, i in enumerate(items)]
-    ax.scatter(
-        [c[0] for c in cells],
-        [c[1] for c in cells],
-        s=90,
-        c=[JUDGEMENT_COLOURS.get(str(c[2]), "white") for c in cells],
-        edgecolors="#555555",
-        linewidths=0.4,
-    )
+    for judgement in [*JUDGEMENT_COLOURS, None]:
+        these = [c for c in cells if (c[2] if c[2] in JUDGEMENT_COLOURS else None) == judgement]
+        if these:
+            ax.scatter(
+                [c[0] for c in these],
+                [c[1] for c in these],
+                s=90,
+                c=JUDGEMENT_COLOURS.get(str(judgement), "white"),
+                marker=JUDGEMENT_MARKERS.get(str(judgement), "o"),
+                edgecolors="#555555",
+                linewidths=0.4,
+            )
     ax.set_xticks(range(len(items)))
     ax.set_xticklabels([f"Q{i + 1}" for i in range(len(items))])
     ax.set_yticks(range(len(studies)))
@@ -183,7 +199,7 @@ def quality_traffic_light(quality: pd.DataFrame, ax: Axes | None = None) -> Axes
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
     handles = [
-        plt.Line2D([], [], marker="o", linestyle="", color=c, label=j)
+        plt.Line2D([], [], marker=JUDGEMENT_MARKERS[j], linestyle="", color=c, label=j)
         for j, c in JUDGEMENT_COLOURS.items()
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
