@@ -74,3 +74,30 @@ def test_results_paragraph_gives_the_numbers_in_words():
     assert f"Patients with TN had {main['estimate']:.1f} percentage points more relief" in text
     assert panel.verdict() in text
     assert "~" not in text and "trigeminal_nerve" not in text
+
+
+def test_methods_cite_the_papers_and_software_they_rest_on(example_methods):
+    from ipdmeta.report.citations import REFERENCES, references_in
+
+    for cited in ("(Bates et al. 2015)", "(Satterthwaite 1946; Kuznetsova et al. 2017)",
+                  "(Munn et al. 2020)", "(Peters et al. 2008)", "(Egger et al. 1997)",
+                  "(Guyatt et al. 2008)", "(Harris et al. 2020)", "(Hunter 2007)"):  # fmt: skip
+        assert cited in example_methods
+    listed = references_in(example_methods)
+    # every citation in the text has its entry, and no entry is listed without a citation
+    cited_keys = [k for k, ref in REFERENCES.items() if ref.citation in example_methods]
+    assert listed == sorted(REFERENCES[k].entry for k in cited_keys)
+    assert REFERENCES["holm"].entry not in listed  # the example adjusts by none
+    assert REFERENCES["kenward_roger"].entry not in listed  # nor uses Kenward-Roger df
+    assert listed[0].startswith("Bates D")  # alphabetical, as author-year lists are
+
+
+def test_report_lists_the_references_in_html_and_word(example_report):
+    import docx
+
+    from ipdmeta.report.citations import REFERENCES
+
+    html = (example_report / "report.html").read_text()
+    assert "<h3>References</h3>" in html and "Fitting linear mixed-effects models" in html
+    text = [p.text for p in docx.Document(str(example_report / "report.docx")).paragraphs]
+    assert "References" in text and REFERENCES["lme4"].entry in text

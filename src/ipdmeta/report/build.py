@@ -26,6 +26,7 @@ from ipdmeta.analysis.pipeline import STAGES, ReviewRun, run_review
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
+from ipdmeta.report.citations import references_in
 from ipdmeta.report.findings import results_paragraph
 from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
@@ -154,6 +155,7 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
             authors=result.spec.report.authors,
             methods=paragraphs["methods"],
             findings=paragraphs["findings"],
+            references=references_in(paragraphs["methods"]),
             tables=tables,
             models=models,
         )
@@ -509,6 +511,7 @@ def _context(
         ],
         "methods": paragraphs["methods"],
         "findings": paragraphs["findings"],
+        "references": references_in(paragraphs["methods"]),
         "label_map": result.data.label_map,
         "warnings": [str(w) for w in result.data.warnings],
         "data_notes": [str(n) for n in result.data.notes],

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from ipdmeta.analysis.pipeline import ReviewRun
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
+from ipdmeta.report.citations import cite
 
 __all__ = ["DEFAULT_LABELS", "column_label", "describe_model", "methods_paragraph"]
 
@@ -127,7 +128,8 @@ def _data_handling(run: ReviewRun, labels: Mapping[str, str]) -> str:
     if data.quality is not None and "tool" in data.quality:
         tools = [t for t in dict.fromkeys(data.quality["tool"].dropna())]
         if tools:
-            sentences.append(f"Study quality was appraised with the {_join(tools)} checklist.")
+            jbi = cite("jbi_case_series") if any("JBI" in str(t) for t in tools) else ""
+            sentences.append(f"Study quality was appraised with the {_join(tools)} checklist{jbi}.")
     reported = int((data.patients.get("relief_source") == "reported").sum())
     if reported:
         sentences.append(
@@ -164,8 +166,10 @@ def methods_paragraph(run: ReviewRun) -> str:
         for column, level in spec.reference.items()
     )
     also = [ADJUST_NAMES[a] for a in inference.also_adjust if a != inference.adjust]
-    adjust = ADJUST_NAMES[inference.adjust] + (
-        f" (results adjusted by {' and '.join(also)} are shown beside them)" if also else ""
+    adjust = (
+        ADJUST_NAMES[inference.adjust]
+        + _ADJUST_CITATIONS.get(inference.adjust, "")
+        + (f" (results adjusted by {' and '.join(also)} are shown beside them)" if also else "")
     )
     heterogeneity = spec.heterogeneity
     two_stage = (
@@ -174,9 +178,11 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"{heterogeneity.min_patients_per_study} patients and its sampling variance "
         f"(variance of relief divided by the number of patients) were pooled in a "
         f"random-effects meta-analysis with tau-squared estimated by "
-        f"{TAU2_NAMES[heterogeneity.method]} and "
-        f"{'Knapp-Hartung' if heterogeneity.test == 'knha' else 'normal-based'} inference; "
-        f"we report I-squared, tau-squared and the 95% prediction interval. In the one-stage "
+        f"{TAU2_NAMES[heterogeneity.method]}{_tau2_citation(heterogeneity.method)} and "
+        f"{'Knapp-Hartung' if heterogeneity.test == 'knha' else 'normal-based'} inference"
+        f"{cite('knapp_hartung') if heterogeneity.test == 'knha' else ''}; we report "
+        f"I-squared{cite('i2')}, tau-squared and the 95% prediction interval"
+        f"{cite('prediction_interval')}. In the one-stage "
         f"analysis we report the intraclass correlation of the primary mixed model (the "
         f"between-study share of the total variance)."
     )
@@ -223,15 +229,52 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"{worsening}. Patients were called responders at {thresholds} % relief or more. "
         f"{handling + ' ' if handling else ''}"
         f"Relief was analysed with {models}, fitted by "
-        f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}."
-        f"{references} Fixed effects were tested with type III F-tests and t-tests using "
-        f"{DDF_NAMES[inference.ddf]} for the denominator degrees of freedom. Estimated "
-        f"marginal means were computed over a reference grid weighting factor levels "
-        f"equally, and all pairwise contrasts between levels were tested {adjust}. "
-        f"{two_stage}{confounders} "
+        f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}"
+        f"{cite('lme4')}.{references} Fixed effects were tested with type III F-tests and "
+        f"t-tests using {DDF_NAMES[inference.ddf]}{_DDF_CITATIONS.get(inference.ddf, '')} for "
+        f"the denominator degrees of freedom. Estimated marginal means{cite('marginal_means')} "
+        f"were computed over a reference grid weighting factor levels equally, and all "
+        f"pairwise contrasts between levels were tested {adjust}. "
+        f"{two_stage}{_small_study_and_certainty(run)}{confounders} "
         f"The robustness of each headline contrast was checked by varying the "
         f"{'; '.join(checks) or 'analysis'}, at alpha = {inference.alpha:g}. "
-        f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} (Python {versions['python']}, "
-        f"NumPy {versions.get('numpy', '?')}, SciPy {versions.get('scipy', '?')}, pandas "
-        f"{versions.get('pandas', '?')})."
+        f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} with Python "
+        f"{versions['python']}, NumPy {versions.get('numpy', '?')}{cite('numpy')}, SciPy "
+        f"{versions.get('scipy', '?')}{cite('scipy')} and pandas "
+        f"{versions.get('pandas', '?')}{cite('pandas')}; figures were drawn with matplotlib "
+        f"{versions.get('matplotlib', '?')}{cite('matplotlib')}."
     )
+
+
+_DDF_CITATIONS = {
+    "satterthwaite": cite("satterthwaite", "lmertest"),
+    "kenward-roger": cite("kenward_roger"),
+}
+_ADJUST_CITATIONS = {"holm": cite("holm"), "fdr": cite("benjamini_hochberg")}
+_TAU2_CITATIONS = {
+    "DL": cite("dersimonian_laird"),
+    "PM": cite("paule_mandel"),
+    "ML": cite("tau2_likelihood"),
+    "REML": cite("tau2_likelihood"),
+}
+
+
+def _tau2_citation(method: str) -> str:
+    return _TAU2_CITATIONS.get(method, "")
+
+
+def _small_study_and_certainty(run: ReviewRun) -> str:
+    text = ""
+    if run.two_stage.result is not None:
+        text += (
+            f" Small-study effects were examined with a contour-enhanced funnel plot"
+            f"{cite('contour_funnel')}"
+            + (f" and Egger's regression test{cite('egger')}" if run.two_stage.egger else "")
+            + "."
+        )
+    if run.grade is not None:
+        text += (
+            f" The certainty of the evidence for pain relief was rated with the GRADE "
+            f"approach{cite('grade')}."
+        )
+    return text

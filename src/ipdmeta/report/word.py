@@ -99,6 +99,7 @@ def start_report_docx(
     authors: Sequence[str],
     methods: str,
     findings: str,
+    references: Sequence[str],
     tables: Mapping[str, pd.DataFrame],
     models: Sequence[str],
 ) -> Any:
@@ -117,6 +118,10 @@ def start_report_docx(
     document.add_paragraph(_xml_text(methods))
     document.add_heading("Results", level=1)
     document.add_paragraph(_xml_text(findings))
+    if references:
+        document.add_heading("References", level=1)
+        for entry in references:
+            document.add_paragraph(entry)
     document.add_heading("Tables", level=1)
     number = 0
     for name, frame in tables.items():
