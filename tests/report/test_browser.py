@@ -39,15 +39,44 @@ def test_report_renders_in_chromium(example_report, tmp_path):
         headings = page.evaluate(
             "Array.from(document.querySelectorAll('h2, h3')).map(h => h.textContent)"
         )
+        # Text of a figure drawn outside its SVG's box is cut off on screen; the browser
+        # measures with the font it really uses.
+        outside = page.evaluate(
+            """Array.from(document.querySelectorAll('.figure svg')).flatMap(svg => {
+                 const box = svg.getBoundingClientRect();
+                 return Array.from(svg.querySelectorAll('text'))
+                   .filter(t => { const r = t.getBoundingClientRect();
+                     return r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1
+                       || r.top < box.top - 1 || r.bottom > box.bottom + 1); })
+                   .map(t => t.textContent); })"""
+        )
+        rows = page.evaluate(
+            """Object.fromEntries(['studies', 'subgroups', 'small-study', 'grade',
+                 'prisma-checklist'].map(id => {
+                 let n = 0, el = document.getElementById(id).nextElementSibling;
+                 while (el && el.tagName !== 'H2') {
+                   n += el.querySelectorAll('tr').length + (el.tagName === 'TR' ? 1 : 0);
+                   el = el.nextElementSibling; }
+                 return [id, n]; }))"""
+        )
         shot = tmp_path / "report.png"
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     for section in (
+        "Included studies",
+        "Subgroups of studies",
         "Small-study effects",
+        "Certainty of the evidence (GRADE)",
+        "PRISMA 2020 checklist",
+        "References",
         "How the data were read",
         "Patients excluded from the analysis",
     ):
         assert section in headings, section
+    assert outside == []
+    # Table 1 has a row per study, the PRISMA checklist one per item, and so on
+    assert rows["studies"] > 23 and rows["prisma-checklist"] > 42, rows
+    assert rows["subgroups"] > 4 and rows["small-study"] > 1 and rows["grade"] > 1, rows
     assert len(sizes) >= 11
     assert all(w > 100 and h > 100 for w, h in sizes), sizes
     assert messages == []
