@@ -17,9 +17,13 @@ from playwright.sync_api import sync_playwright
 
 REPORT = Path("examples/imcs-cnop/out/report.html")
 SECTIONS = {  # element id in the report -> screenshot file in docs/
+    "studies": "report-studies.png",
     "subgroups": "report-subgroups.png",
     "small-study": "report-small-study.png",
+    "grade": "report-grade.png",
     "robustness": "report-robustness.png",
+    "methods": "report-methods.png",
+    "prisma-checklist": "report-prisma-checklist.png",
     "data-notes": "report-data-notes.png",
 }
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
