@@ -388,3 +388,17 @@ def test_figures_reach_word_even_when_no_png_files_are_asked_for(tmp_path):
     saved = figures.save_figure(figures.prisma_diagram(counts), tmp_path, "prisma", ("svg",))
     assert saved.png.startswith(b"\x89PNG") and "<svg" in saved.svg
     assert [p.name for p in tmp_path.iterdir()] == ["prisma.svg"]
+
+
+def test_prisma_checklist_docx_is_ready_for_the_authors(example_report):
+    import docx
+
+    document = docx.Document(str(example_report / "prisma_checklist.docx"))
+    (table,) = document.tables
+    header = [c.text for c in table.rows[0].cells]
+    assert header == ["Section", "Item", "Topic", "Covered by the ipdmeta report",
+                      "Location in the manuscript"]  # fmt: skip
+    assert len(table.rows) == 1 + 42
+    assert all(row.cells[4].text == "" for row in table.rows[1:])  # for the authors
+    first = [c.text for c in table.rows[1].cells[:4]]
+    assert first == ["Title", "1", "Title", "to be reported in the manuscript"]

@@ -35,7 +35,12 @@ from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, results_json
 from ipdmeta.report.rounding import rounded_as_shown
 from ipdmeta.report.study_table import included_studies
-from ipdmeta.report.word import figure_caption, finish_report_docx, start_report_docx
+from ipdmeta.report.word import (
+    figure_caption,
+    finish_report_docx,
+    start_report_docx,
+    write_checklist_docx,
+)
 from ipdmeta.report.workbook import write_tables_xlsx
 
 __all__ = ["MARKER", "run", "write_report"]
@@ -148,6 +153,9 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
             shown = frame if name in _AS_ANALYSED else rounded_as_shown(frame)
             write_csv(shown, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
+        write_checklist_docx(
+            folder / "prisma_checklist.docx", tables["prisma_checklist"], result.spec.report.title
+        )
         paragraphs = {"methods": methods_paragraph(result), "findings": results_paragraph(result)}
         write_text(folder / "results.json", results_json(result))
         document = start_report_docx(

@@ -25,6 +25,7 @@ __all__ = [
     "finish_report_docx",
     "start_report_docx",
     "table_title",
+    "write_checklist_docx",
 ]
 
 # Tables of the report by name; a model's tables are "<model>_<kind>".
@@ -167,6 +168,31 @@ def finish_report_docx(
         document.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
         caption = figure_captions.get(name, name.replace("_", " "))
         document.add_paragraph(f"Figure {number}. {caption}", style="Caption")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return write_bytes(path, buffer.getvalue())
+
+
+def write_checklist_docx(path: str | Path, checklist: pd.DataFrame, title: str) -> Path:
+    """The PRISMA 2020 checklist as a Word document for the authors to complete: where the
+    report covers each item, and an empty column for where the manuscript does."""
+    from docx import Document
+
+    document = Document()
+    document.add_heading("PRISMA 2020 checklist", level=0)
+    document.add_paragraph(_xml_text(title))
+    document.add_paragraph(
+        "Item wording: Page MJ et al. The PRISMA 2020 statement: an updated guideline for "
+        "reporting systematic reviews. BMJ. 2021;372:n71. The third column says where the "
+        "ipdmeta report covers an item; fill in the last with the manuscript's page or "
+        "section for every item before submission."
+    )
+    table = checklist.rename(
+        columns={"item": "Item", "section": "Section", "topic": "Topic",
+                 "where": "Covered by the ipdmeta report"}
+    )[["Section", "Item", "Topic", "Covered by the ipdmeta report"]]  # fmt: skip
+    table = table.assign(**{"Location in the manuscript": ""})
+    _add_table(document, table)
     buffer = io.BytesIO()
     document.save(buffer)
     return write_bytes(path, buffer.getvalue())
