@@ -35,7 +35,7 @@ def test_no_figure_of_the_example_report_is_clipped():
     """Every drawn element (labels, tick labels, legends) lies inside the figure, as
     save_figure draws it: laid out for the PNG at its print resolution, then the SVG (72
     units per inch) with the same layout."""
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     from ipdmeta.analysis.pipeline import run_review
     from ipdmeta.report.build import _figure_tasks
@@ -43,17 +43,44 @@ def test_no_figure_of_the_example_report_is_clipped():
 
     run = run_review(EXAMPLE)
     for name, make in _figure_tasks(run):
-        figure = make().figure
-        for dpi in (figures.print_dpi(figure), 72):
-            figure.set_dpi(dpi)
-            figure.canvas.draw()
-            drawn = figure.get_tightbbox(figure.canvas.get_renderer())  # inches
-            width, height = figure.get_size_inches()
-            slack = 0.01  # inches: rounding of text extents, far below a visible cut
-            assert drawn.x0 >= -slack and drawn.y0 >= -slack, (name, dpi)
-            assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, (name, dpi)
-            figure.set_layout_engine("none")  # as save_figure keeps the PNG's layout
-        plt.close(figure)
+        with figures.report_style():
+            figure = make().figure
+            canvas = FigureCanvasAgg(figure)
+            for dpi in (figures.print_dpi(figure), 72):
+                figure.set_dpi(dpi)
+                canvas.draw()
+                drawn = figure.get_tightbbox(canvas.get_renderer())  # inches
+                width, height = figure.get_size_inches()
+                slack = 0.01  # inches: rounding of text extents, far below a visible cut
+                assert drawn.x0 >= -slack and drawn.y0 >= -slack, (name, dpi)
+                assert drawn.x1 <= width + slack and drawn.y1 <= height + slack, (name, dpi)
+                figure.set_layout_engine("none")  # as save_figure keeps the PNG's layout
+
+
+def test_the_report_leaves_matplotlib_as_the_user_set_it(tmp_path):
+    """A notebook's inline plots and its own style survive a report: no pyplot, no backend
+    chosen, rcParams as they were."""
+    import subprocess
+    import sys
+
+    # rcParams.copy() leaves the backend unresolved (reading rcParams["backend"] would
+    # itself import pyplot).
+    code = f"""
+import json, pathlib, sys
+import matplotlib
+before = matplotlib.rcParams.copy()
+from ipdmeta.report import figures
+counts = {{"records_identified": {{"PubMed": 10}}, "studies_included": 2}}
+figures.save_figure(
+    figures.prisma_diagram(counts), pathlib.Path({str(tmp_path)!r}), "p", ("png", "svg")
+)
+after = matplotlib.rcParams.copy()
+changed = [k for k in before if k != "backend" and str(before[k]) != str(after[k])]
+print(json.dumps(["matplotlib.pyplot" in sys.modules, changed]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[false, []]"
+    assert (tmp_path / "p.png").exists() and (tmp_path / "p.svg").exists()
 
 
 # Colour-vision deficiency simulated with the matrices of Machado, Oliveira and Fernandes

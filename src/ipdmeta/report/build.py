@@ -143,7 +143,8 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
 
     def draw(task: FigureTask) -> figures.SavedFigure:
         name, make = task
-        return figures.save_figure(make(), folder / "figures", name, formats)
+        with figures.report_style():
+            return figures.save_figure(make(), folder / "figures", name, formats)
 
     # Drawing figures is most of the work; worker processes do it while the tables and
     # the text of the Word document are written here.
@@ -295,7 +296,7 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
         def forest() -> Any:
             from ipdmeta.meta import forest_plot
 
-            ax = forest_plot(two_stage)
+            ax = forest_plot(two_stage, ax=figures.new_axes((7.0, 0.35 * two_stage.k + 1.8)))
             ax.set_xlabel(
                 "mean % relief per study (95% CI)\n"
                 "diamond: pooled mean; dotted line: 95% prediction interval"
@@ -307,7 +308,9 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
         def funnel() -> Any:
             from ipdmeta.meta import funnel_plot
 
-            ax = funnel_plot(two_stage, contours=(0.90, 0.95, 0.99), refline=0.0)
+            ax = funnel_plot(
+                two_stage, ax=figures.new_axes((6.0, 5.0)), contours=(0.90, 0.95, 0.99)
+            )
             ax.set_xlabel("mean % relief per study (dotted line: no relief)")
             ax.set_ylabel("standard error of the study mean")
             return ax

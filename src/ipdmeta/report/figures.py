@@ -1,6 +1,9 @@
 """The report's figures. Each function draws on ``ax`` (a new one when None) and returns it.
 
 matplotlib is imported here, never by the numerics, so ``import ipdmeta`` stays light.
+The figures are made outside pyplot (no backend is chosen, nothing is shown, a notebook's
+plots are left alone) and styled by :func:`report_style`, never by changing the user's
+matplotlib settings.
 """
 
 from __future__ import annotations
@@ -14,29 +17,29 @@ from typing import Any
 
 import matplotlib
 import matplotlib.ticker
-from cycler import cycler
-
-matplotlib.use("Agg")  # files only: never open a window, work on machines without a screen
-
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from scipy import special
 
 from ipdmeta.data.writers import write_bytes, write_text
 
 __all__ = [
+    "STYLE",
     "SavedFigure",
     "caterpillar_plot",
     "diagnostics_panel",
     "emmeans_plot",
+    "new_axes",
     "print_dpi",
     "prisma_diagram",
     "qq_plot",
     "quality_traffic_light",
     "relief_by_category",
+    "report_style",
     "residuals_vs_fitted",
     "robustness_dot_plot",
     "save_figure",
@@ -55,36 +58,42 @@ JUDGEMENT_MARKERS = {"yes": "o", "no": "X", "unclear": "D", "not applicable": "s
 HOLDS_COLOUR = OKABE_ITO[0]
 FAILS_COLOUR = OKABE_ITO[1]
 
-plt.rcParams.update(
-    {
-        "svg.fonttype": "none",  # keep text as text: smaller, searchable, selectable
-        # DejaVu Sans ships with matplotlib, so every machine lays figures out with it;
-        # a browser without it uses Arial or Helvetica, both narrower, for the SVG text.
-        "font.family": "sans-serif",
-        "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-        # A PDF saved from a figure embeds the font whole (TrueType), as journals ask.
-        "pdf.fonttype": 42,
-        "ps.fonttype": 42,
-        "axes.prop_cycle": cycler(color=OKABE_ITO),
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "figure.dpi": 100,
-        # Laid out once when drawn; savefig's bbox="tight" would draw every figure twice.
-        "figure.constrained_layout.use": True,
-        # The layout is made for the 300 dpi PNG and kept for the SVG, whose text at 72
-        # units per inch can measure wider: on the example's robustness plot its labels
-        # reach 0.053 in further, past the default pad of 3/72 in. 0.07 in keeps them in.
-        "figure.constrained_layout.w_pad": 0.07,
-        "figure.constrained_layout.h_pad": 0.07,
-    }
-)
+STYLE = {
+    "svg.fonttype": "none",  # keep text as text: smaller, searchable, selectable
+    # DejaVu Sans ships with matplotlib, so every machine lays figures out with it;
+    # a browser without it uses Arial or Helvetica, both narrower, for the SVG text.
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    # A PDF saved from a figure embeds the font whole (TrueType), as journals ask.
+    "pdf.fonttype": 42,
+    "ps.fonttype": 42,
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+    # Laid out once when drawn; savefig's bbox="tight" would draw every figure twice.
+    "figure.constrained_layout.use": True,
+    # The layout is made for the 300 dpi PNG and kept for the SVG, whose text at 72
+    # units per inch can measure wider: on the example's robustness plot its labels
+    # reach 0.053 in further, past the default pad of 3/72 in. 0.07 in keeps them in.
+    "figure.constrained_layout.w_pad": 0.07,
+    "figure.constrained_layout.h_pad": 0.07,
+}
+
+
+def report_style() -> Any:
+    """A context in which figures are made and saved in the report's style."""
+    return matplotlib.rc_context(STYLE)  # type: ignore[arg-type]  # keys are literals
+
+
+def new_axes(size: tuple[float, float]) -> Axes:
+    """Axes on a new figure of ``size`` inches, outside pyplot."""
+    axes: Axes = Figure(figsize=size).subplots()
+    return axes
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
-    if ax is not None:
-        return ax
-    _, new = plt.subplots(figsize=size)
-    return new
+    return ax if ax is not None else new_axes(size)
 
 
 # Word places a figure at most this wide (the text width of its page), and journals ask
@@ -112,6 +121,11 @@ def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> Sa
     figure = ax.figure
     if not isinstance(figure, Figure):
         raise TypeError("the axes belong to a subfigure; save the parent figure instead")
+    with report_style():
+        return _save(figure, folder, name, formats)
+
+
+def _save(figure: Figure, folder: Path, name: str, formats: Sequence[str]) -> SavedFigure:
     # The PNG is drawn first, laying the figure out at its resolution; the SVG then reuses
     # that layout rather than making its own, which cut long labels at the PNG's edge.
     png = io.BytesIO()
@@ -132,7 +146,6 @@ def save_figure(ax: Axes, folder: Path, name: str, formats: Sequence[str]) -> Sa
     svg = buffer.getvalue()
     if "svg" in formats:
         write_text(folder / f"{name}.svg", svg)
-    plt.close(figure)
     placed = min(float(figure.get_figwidth()), PLACED_WIDTH_INCHES)
     return SavedFigure(svg=svg, png=png.getvalue(), placed_width_inches=placed)
 
@@ -199,7 +212,7 @@ def quality_traffic_light(quality: pd.DataFrame, ax: Axes | None = None) -> Axes
         ax.spines[side].set_visible(False)
     ax.tick_params(length=0)
     handles = [
-        plt.Line2D([], [], marker=JUDGEMENT_MARKERS[j], linestyle="", color=c, label=j)
+        Line2D([], [], marker=JUDGEMENT_MARKERS[j], linestyle="", color=c, label=j)
         for j, c in JUDGEMENT_COLOURS.items()
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
@@ -390,7 +403,7 @@ def residuals_vs_fitted(fitted: np.ndarray, residuals: np.ndarray, ax: Axes | No
 def diagnostics_panel(fitted: np.ndarray, residuals: np.ndarray, ranef: pd.DataFrame) -> Axes:
     """Residual Q-Q, residuals vs fitted and the caterpillar plot side by side."""
     height = max(3.8, 0.2 * len(ranef) + 1.2)
-    _, axes = plt.subplots(1, 3, figsize=(13.0, height), width_ratios=[1, 1, 1.1])
+    axes = Figure(figsize=(13.0, height)).subplots(1, 3, width_ratios=[1, 1, 1.1])
     qq_plot(residuals, ax=axes[0])
     axes[0].set_title("residual Q-Q", fontsize=10)
     residuals_vs_fitted(fitted, residuals, ax=axes[1])
