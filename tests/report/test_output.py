@@ -402,3 +402,43 @@ def test_prisma_checklist_docx_is_ready_for_the_authors(example_report):
     assert all(row.cells[4].text == "" for row in table.rows[1:])  # for the authors
     first = [c.text for c in table.rows[1].cells[:4]]
     assert first == ["Title", "1", "Title", "to be reported in the manuscript"]
+
+
+def test_progress_in_a_terminal_shows_a_bar_under_the_lines_and_takes_it_down():
+    import io
+
+    from rich.console import Console
+
+    from ipdmeta.report.progress import StageReporter
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100, highlight=False)
+    reporter = StageReporter(3, console)
+    for stage in ("reading", "fitting", "writing"):
+        reporter(stage)
+    reporter.done()
+    shown = console.file.getvalue()
+    assert "[1/3] reading" in shown and "[3/3] writing" in shown and "done" in shown
+    assert "\u2501" in shown  # the bar's line
+
+    failing = StageReporter(3, Console(file=io.StringIO(), force_terminal=True, width=100))
+    failing("reading")
+    failing.close()  # a run that fails takes the bar down
+    assert not failing._view.bar.live.is_started  # type: ignore[attr-defined]
+
+
+def test_python_run_takes_the_bar_down_when_it_fails(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    import ipdmeta
+    from ipdmeta.errors import IpdmetaError
+    from ipdmeta.report.progress import StageReporter
+
+    empty = tmp_path / "empty-review"
+    empty.mkdir()
+    reporter = StageReporter(6, Console(file=io.StringIO(), force_terminal=True, width=100))
+    with pytest.raises(IpdmetaError):
+        ipdmeta.run(empty, tmp_path / "out", progress=reporter)
+    assert reporter.count == 1  # it got as far as reading the data
+    assert not reporter._view.bar.live.is_started  # type: ignore[attr-defined]

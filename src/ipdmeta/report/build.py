@@ -90,9 +90,16 @@ def run(
     else:
         reporter = None
         say = progress or (lambda stage: None)
-    result = run_review(folder, say, outcome=outcome, strict=strict)
-    say("writing the report")
-    write_report(result, target)
+    try:
+        result = run_review(folder, say, outcome=outcome, strict=strict)
+        say("writing the report")
+        write_report(result, target)
+    except BaseException:
+        if isinstance(progress, StageReporter):
+            progress.close()
+        if reporter is not None:
+            reporter.close()
+        raise
     if reporter is not None:
         reporter.done()
     return dataclasses.replace(result, output=target)
