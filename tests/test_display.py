@@ -255,7 +255,10 @@ def test_repr_html_shows_to_frame_numbers(cls: type, results: dict[type, Any]) -
             assert f">{format_float(frame[col].mean())}<" in html
             assert f">{format_float(frame[col].std(ddof=1))}<" in html
         return
-    _assert_numbers_present(result._repr_html_(), result.to_frame())
+    frame = result.to_frame()
+    if cls is meta.MetaResult and frame["df"].isna().all():
+        frame = frame.drop(columns="df")  # a z-test has no df; the HTML leaves it out
+    _assert_numbers_present(result._repr_html_(), frame)
 
 
 @pytest.mark.parametrize("cls", sorted(SHOWS_LABELS, key=_ids), ids=_ids)
@@ -269,7 +272,7 @@ def test_repr_html_escapes_labels(cls: type, results: dict[type, Any]) -> None:
 def test_meta_result_html_has_pooled_and_study_tables(results: dict[type, Any]) -> None:
     res = results[meta.MetaResult]
     html = res._repr_html_()
-    assert html.count("<table") == 2
+    assert html.count("<table") == 3  # the pooled estimate, heterogeneity, the studies
     assert "Test for heterogeneity: Q(12) = 152.2330" in html
     _assert_numbers_present(html, res.studies())
 
@@ -360,3 +363,31 @@ def test_display_module_imports_light() -> None:
     code = "import sys, ipdmeta._display; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_review_results_show_as_tables_and_a_one_line_repr():
+    from ipdmeta.analysis.pipeline import run_review
+    from tests.conftest import EXAMPLE
+
+    run = run_review(EXAMPLE)
+    parts = {
+        "ReviewRun": run,
+        "ReviewData": run.data,
+        "DataSummary": run.summary,
+        "TwoStage": run.two_stage,
+        "FactorSubgroups": run.subgroups["diagnosis"],
+        "FittedModel": run.primary,
+        "ConfounderScreen": run.confounders,
+        "ContrastRobustness": run.robustness[0],
+        "Certainty": run.grade,
+    }
+    for name, part in parts.items():
+        shown = part._repr_html_()
+        assert shown.startswith('<div class="ipdmeta-result">'), name
+        assert "<table" in shown, name
+        if name != "ReviewRun":  # the run's repr keeps its headlines, a few lines
+            text = repr(part)
+            assert text.startswith(f"<{name}: ") and "\n" not in text and len(text) < 300, text
+    assert "I2 = 92.9 %" in repr(run.two_stage)
+    assert "Certainty of the evidence (GRADE) for" in run.grade._repr_html_()
+    assert "TN - DPS" in run._repr_html_()  # the headlines

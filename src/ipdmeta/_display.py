@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_ROWS",
+    "ResultDisplay",
     "RichDisplay",
     "SummaryText",
     "format_float",
@@ -138,7 +139,21 @@ class RichDisplay:
     def _display_notes(self) -> list[str]:
         return []
 
+    def __repr__(self) -> str:
+        # One line; a dataclass's own repr would print every array and table it holds.
+        return f"<{type(self).__name__}: {self._display_title()}>"
+
     def _repr_html_(self) -> str:
         tables = self._display_tables()
         text = None if tables else self._summary_text()
         return result_html(self._display_title(), tables, self._display_notes(), text)
+
+
+class ResultDisplay(RichDisplay):
+    """Mixin for the review's composite results, which have no ``summary()``: their
+    title is their own (declare them with ``repr=False`` for the one-line repr)."""
+
+    __slots__ = ()
+
+    def _summary_text(self) -> str:
+        return self._display_title()

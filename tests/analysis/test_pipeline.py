@@ -159,7 +159,9 @@ def test_run_shows_its_headlines_not_its_tables(example_run):
     assert "23 studies, 140 patients" in text
     assert "primary: TN - DPS = " in text and "analysis choices" in text
     assert len(text.splitlines()) == 5  # no DataFrame dumps
-    assert example_run._repr_html_().startswith("<pre>&lt;ReviewRun")
+    shown = example_run._repr_html_()
+    assert shown.startswith('<div class="ipdmeta-result">') and "Review run of" in shown
+    assert shown.count("<table") == len(example_run.models)  # each model's fixed effects
 
 
 def test_reference_levels_set_the_comparisons(singular_review):

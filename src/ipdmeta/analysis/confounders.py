@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.models import FittedModel, add_terms, fit_model, model_variables
 from ipdmeta.analysis.spec import ConfounderSpec, InferenceSpec
 from ipdmeta.errors import IpdmetaError
@@ -20,8 +21,8 @@ from ipdmeta.errors import IpdmetaError
 __all__ = ["ConfounderScreen", "screen_confounders"]
 
 
-@dataclass(frozen=True)
-class ConfounderScreen:
+@dataclass(frozen=True, repr=False)
+class ConfounderScreen(ResultDisplay):
     """One row per candidate in ``table``: ``candidate, n, num_df, den_df, F, pvalue,
     estimate, ci_lower, ci_upper, max_change, max_relative_change, note`` (estimate and CI
     for a numeric candidate; ``max_change`` is the largest change, in outcome units, of the
@@ -34,6 +35,16 @@ class ConfounderScreen:
     table: pd.DataFrame
     multivariable: FittedModel | None
     selected: tuple[str, ...]
+
+    def _display_title(self) -> str:
+        chosen = ", ".join(self.selected) or "none"
+        return (
+            f"Confounder screen of the {self.model} model ({self.factor}); entered the "
+            f"multivariable model at p < {self.threshold:g}: {chosen}"
+        )
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        return [(None, self.table)]
 
 
 def screen_confounders(

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.heterogeneity import EGGER_MIN_STUDIES, TwoStage
 from ipdmeta.analysis.risk_of_bias import HighRisk
 from ipdmeta.analysis.spec import GRADE_DOMAINS, GRADE_LEVELS, GradeSpec
@@ -33,8 +34,8 @@ PUBLICATION_BIAS_P = 0.10  # Egger's test is judged at 10 %, its usual level
 _STEPS = {"not serious": 0, "serious": 1, "very serious": 2}
 
 
-@dataclass(frozen=True)
-class Certainty:
+@dataclass(frozen=True, repr=False)
+class Certainty(ResultDisplay):
     """The GRADE assessment of one outcome: ``domains`` has ``domain, judgement, reason,
     source`` (analysis or review.toml); ``certainty`` is the level reached."""
 
@@ -69,6 +70,18 @@ class Certainty:
             ]
         )
         return pd.concat([first, self.domains, last], ignore_index=True)
+
+    def _display_title(self) -> str:
+        return (
+            f"Certainty of the evidence (GRADE) for {self.outcome}: {self.certainty} "
+            f"({self.k} studies, {self.n} patients)"
+        )
+
+    def _display_notes(self) -> list[str]:
+        return [f"Starts {self.start}: {self.start_reason}."]
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        return [(None, self.to_frame())]
 
 
 def grade_relief(

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.spec import HeterogeneitySpec
 from ipdmeta.errors import IpdmetaError
 
@@ -22,8 +23,8 @@ __all__ = ["TwoStage", "sensitivity", "two_stage"]
 EGGER_MIN_STUDIES = 10
 
 
-@dataclass(frozen=True)
-class TwoStage:
+@dataclass(frozen=True, repr=False)
+class TwoStage(ResultDisplay):
     """The two-stage meta-analysis of study mean relief.
 
     ``result`` is the :class:`ipdmeta.meta.MetaResult`, or None with ``note`` saying why
@@ -47,6 +48,24 @@ class TwoStage:
     @property
     def k(self) -> int:
         return 0 if self.result is None else int(self.result.k)
+
+    def _display_title(self) -> str:
+        r = self.result
+        if r is None:
+            return f"Two-stage meta-analysis: not run ({self.note})"
+        return (
+            f"Two-stage meta-analysis of study means: {r.k} studies, pooled "
+            f"{r.estimate:.1f} (95% CI {r.ci_lower:.1f} to {r.ci_upper:.1f}), "
+            f"I2 = {r.I2:.1f} %"
+        )
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        tables: list[tuple[str | None, pd.DataFrame]] = [("Studies", self.studies)]
+        if self.egger is not None:
+            tables.append(("Egger's regression test", self.egger.to_frame()))
+        if self.sensitivity is not None:
+            tables.append(("Pooled mean under other choices", self.sensitivity))
+        return tables
 
 
 def two_stage(patients: pd.DataFrame, spec: HeterogeneitySpec, level: float) -> TwoStage:

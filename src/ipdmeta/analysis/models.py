@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.spec import InferenceSpec, ModelSpec
 from ipdmeta.errors import ModelSpecError
 
@@ -17,8 +18,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NOT_VARIABLES = {"C", "Treatment", "Sum", "1", "0"}
 
 
-@dataclass(frozen=True)
-class FittedModel:
+@dataclass(frozen=True, repr=False)
+class FittedModel(ResultDisplay):
     """One model of the review: the spec, the fit and the tables derived from it.
 
     ``pairwise`` maps each adjustment (the main one first) to its contrast table.
@@ -32,6 +33,19 @@ class FittedModel:
     anova: pd.DataFrame
     emmeans: pd.DataFrame
     pairwise: dict[str, pd.DataFrame]
+
+    def _display_title(self) -> str:
+        return f"{self.spec.name} model: {self.formula} ({self.ddf} df)"
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        tables: list[tuple[str | None, pd.DataFrame]] = [
+            ("Fixed effects", self.fixed_effects),
+            ("Type III tests", self.anova),
+            ("Estimated marginal means", self.emmeans),
+        ]
+        for adjust, frame in self.pairwise.items():
+            tables.append((f"Pairwise contrasts ({adjust})", frame))
+        return tables
 
 
 def model_variables(formula: str) -> list[str]:

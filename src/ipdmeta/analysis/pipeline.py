@@ -7,7 +7,6 @@ adds writing the report. Stages are announced through an optional ``progress`` c
 from __future__ import annotations
 
 import dataclasses
-import html
 import platform
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ipdmeta._display import result_html
 from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
@@ -134,7 +134,12 @@ class ReviewRun:
         return f"<ReviewRun of {self.spec.folder}>\n{self.headlines()}"
 
     def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(repr(self))}</pre>"
+        tables = [
+            (f"Fixed effects, {name} model", m.fixed_effects) for name, m in self.models.items()
+        ]
+        return result_html(
+            f"Review run of {self.spec.folder}", tables, self.headlines().splitlines()
+        )
 
 
 def run_review(

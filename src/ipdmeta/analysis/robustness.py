@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.models import FittedModel, contrast_summary
 from ipdmeta.analysis.risk_of_bias import HighRisk
 from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
@@ -30,8 +31,8 @@ DDF_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class ContrastRobustness:
+@dataclass(frozen=True, repr=False)
+class ContrastRobustness(ResultDisplay):
     """The robustness panel of one headline contrast.
 
     ``table`` columns: ``group, choice, estimate, pvalue, pvalue_low, pvalue_high, holds,
@@ -57,6 +58,15 @@ class ContrastRobustness:
             return f"does not hold under any of the {total} analysis choices"
         failing = ", ".join(self.table.loc[~self.table["holds"], "choice"].head(4))
         return f"holds under {held} of {total} analysis choices; not under {failing}"
+
+    def _display_title(self) -> str:
+        return f"Robustness of {self.contrast} ({self.model} model): {self.verdict()}"
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        return [
+            ("Under each analysis choice", self.table),
+            ("Leaving out each study in turn", self.leave_one_out),
+        ]
 
 
 def _row(

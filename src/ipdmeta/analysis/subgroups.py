@@ -13,14 +13,15 @@ from typing import Any
 
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.spec import HeterogeneitySpec
 from ipdmeta.errors import IpdmetaError
 
 __all__ = ["FactorSubgroups", "factor_subgroups"]
 
 
-@dataclass(frozen=True)
-class FactorSubgroups:
+@dataclass(frozen=True, repr=False)
+class FactorSubgroups(ResultDisplay):
     """The subgroup analysis of one factor.
 
     ``cells`` has one row per study and level pooled: ``study_id, level, n, mean, yi,
@@ -32,6 +33,19 @@ class FactorSubgroups:
     cells: pd.DataFrame
     result: Any
     note: str = ""
+
+    def _display_title(self) -> str:
+        if self.result is None:
+            return f"Subgroups of studies by {self.factor}: not run ({self.note})"
+        p = self.result.Q_between_pvalue
+        return f"Subgroups of studies by {self.factor}: test for differences p = {p:.3g}"
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        tables: list[tuple[str | None, pd.DataFrame]] = []
+        if self.result is not None:
+            tables.append(("Pooled by subgroup", self.result.to_frame()))
+        tables.append(("Studies in each subgroup", self.cells))
+        return tables
 
 
 def factor_subgroups(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.data.categories import CategoryMap
 from ipdmeta.data.cells import is_missing_marker
 from ipdmeta.data.folder import FolderFiles, find_review_files, read_review_tables
@@ -41,8 +42,8 @@ _SCHEMAS = {"patients": PATIENTS, "studies": STUDIES, "quality": QUALITY}
 EXCLUDED_COLUMNS = ["study_id", "patient_id", SOURCE_ROW, "exclusion_reason"]
 
 
-@dataclass(frozen=True)
-class ReviewData:
+@dataclass(frozen=True, repr=False)
+class ReviewData(ResultDisplay):
     """A review's checked, typed tables.
 
     Attributes
@@ -85,6 +86,21 @@ class ReviewData:
     notes: tuple[Problem, ...] = ()
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EXCLUDED_COLUMNS))
     spec_file: Path | None = None
+
+    def _display_title(self) -> str:
+        studies = self.patients["study_id"].nunique() if "study_id" in self.patients else 0
+        return (
+            f"Review data: {len(self.patients)} patients in {studies} studies, "
+            f"{len(self.warnings)} warnings, {len(self.excluded)} patients excluded"
+        )
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        tables: list[tuple[str | None, pd.DataFrame]] = [("Patients", self.patients)]
+        if self.studies is not None:
+            tables.append(("Studies", self.studies))
+        if len(self.excluded):
+            tables.append(("Excluded patients", self.excluded))
+        return tables
 
 
 def load_review(

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import ResultDisplay
 from ipdmeta.data.load import ReviewData
 from ipdmeta.data.outcomes import responder_column
 
@@ -17,8 +18,8 @@ __all__ = ["DataSummary", "summarise"]
 CATEGORY_COLUMNS = ("diagnosis", "lesion_location", "sex")
 
 
-@dataclass(frozen=True)
-class DataSummary:
+@dataclass(frozen=True, repr=False)
+class DataSummary(ResultDisplay):
     """Counts and outcome summary of a review's patients.
 
     ``responders`` has one row per threshold: ``threshold, n, n_responders, proportion,
@@ -72,6 +73,20 @@ class DataSummary:
                 f"{100 * row.ci_upper:.1f})"
             )
         return "\n".join(lines)
+
+    def _display_title(self) -> str:
+        return (
+            f"{self.n_studies} studies, {self.n_patients} patients, {self.n_warnings} data warnings"
+        )
+
+    def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
+        tables: list[tuple[str | None, pd.DataFrame]] = [
+            ("% pain relief", pd.DataFrame([self.relief])),
+            ("Responders", self.responders),
+        ]
+        for column, counts in self.categories.items():
+            tables.append((f"Patients by {column}", counts.rename("patients").to_frame()))
+        return tables
 
 
 def summarise(review: ReviewData) -> DataSummary:

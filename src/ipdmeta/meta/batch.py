@@ -24,7 +24,7 @@ __all__ = ["BatchResult", "random_effects_batch"]
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BatchResult(RichDisplay):
     """Row-wise results of :func:`random_effects_batch`; every attribute has shape (m,).
 

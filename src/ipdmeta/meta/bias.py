@@ -28,7 +28,7 @@ class EggerModel(StrEnum):
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class EggerResult(RichDisplay):
     """Egger's regression test for funnel-plot asymmetry (metafor's ``regtest()``).
 
@@ -153,7 +153,7 @@ def egger_test(res: MetaResult, model: EggerModel | str = "rma") -> EggerResult:
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class TrimFillResult(RichDisplay):
     """Trim-and-fill (Duval & Tweedie 2000), as metafor's ``trimfill()``.
 

@@ -35,7 +35,7 @@ class Measure(StrEnum):
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class EffectSizes(RichDisplay):
     """Effect sizes ``yi`` and sampling variances ``vi`` of k studies.
 
@@ -231,7 +231,7 @@ def _finite(**arrays: np.ndarray) -> None:
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StudySummaries(RichDisplay):
     """Per-study mean outcome of IPD and its sampling variance (escalc measure MN).
 

@@ -25,7 +25,7 @@ _COMPTOL = math.sqrt(np.finfo(float).eps)
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class PermutationResult(RichDisplay):
     """Permutation p-values of each coefficient and of the omnibus test.
 

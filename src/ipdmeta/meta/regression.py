@@ -24,7 +24,7 @@ _INTERCEPT = "Intercept"
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class MetaRegressionResult(RichDisplay):
     """The result of :func:`meta_regression`, as metafor's ``rma(yi, vi, mods=)``.
 

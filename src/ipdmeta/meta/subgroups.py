@@ -52,7 +52,7 @@ class CommonTau2:
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class SubgroupResult(RichDisplay):
     """Per-group meta-analyses and the test for subgroup differences.
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["HeterogeneityCI", "MetaResult", "random_effects"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class HeterogeneityCI(RichDisplay):
     """Q-profile confidence intervals for tau2, tau, I2 (%) and H2, as metafor ``confint()``.
 
@@ -74,7 +74,7 @@ class HeterogeneityCI(RichDisplay):
 
 
 # eq=False: fields hold arrays, whose == is elementwise
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class MetaResult(RichDisplay):
     """The result of :func:`random_effects`: metafor's ``rma()`` with ``predict()``.
 
@@ -223,7 +223,17 @@ class MetaResult(RichDisplay):
         return [f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p {p}"]
 
     def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
-        return [("Pooled estimate", self.to_frame()), ("Studies", self.studies())]
+        # Two narrow tables rather than to_frame()'s 20 columns, which overflow a notebook.
+        frame = self.to_frame()
+        estimate = ["estimate", "se", "statistic", "pvalue", "ci_lower", "ci_upper", "level"]
+        if frame["df"].notna().all():
+            estimate.insert(3, "df")
+        spread = ["k", "tau2", "tau", "I2", "H2", "Q", "Q_df", "Q_pvalue", "pi_lower", "pi_upper"]
+        return [
+            ("Pooled estimate", frame[estimate]),
+            ("Heterogeneity", frame[spread]),
+            ("Studies", self.studies()),
+        ]
 
     def forest_plot(self, ax: Axes | None = None, labels: Sequence[str] | None = None) -> Axes:
         """Draw a forest plot (studies, pooled diamond and prediction interval); return ``ax``."""

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ipdmeta.mixed._model import LmmResult
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BootstrapResult(RichDisplay):
     """Refits of a model to responses simulated from it.
 
