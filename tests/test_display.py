@@ -53,6 +53,12 @@ def _lmm() -> mixed.LmmResult:
     return mixed.lmm("relief ~ diagnosis + age + (1 | study_id)", _ipd())
 
 
+def _glmm() -> mixed.GlmmResult:
+    data = _ipd()
+    data["responder"] = data["relief"] >= 50
+    return mixed.glmm("responder ~ diagnosis + age + (1 | study_id)", data)
+
+
 def _study_summaries() -> meta.StudySummaries:
     data = pd.DataFrame(
         {
@@ -88,6 +94,7 @@ CASES: dict[type, Callable[[], Any]] = {
     meta.StudySummaries: _study_summaries,
     mixed.LmmResult: _lmm,
     mixed.BootstrapResult: lambda: _lmm().bootstrap(n=20, seed=1),
+    mixed.GlmmResult: _glmm,
 }
 
 # Classes whose display shows a label given by the user (study, group, term, level).
@@ -99,6 +106,7 @@ SHOWS_LABELS = {
     meta.MetaRegressionResult,
     meta.StudySummaries,
     mixed.LmmResult,
+    mixed.GlmmResult,
 }
 
 # Headings, as a reader sees them.
@@ -117,6 +125,7 @@ TITLES = {
     meta.StudySummaries: "Study summaries of &#x27;relief&#x27;: 3 studies included, 1 excluded",
     mixed.LmmResult: "Linear mixed model (REML), 60 observations, 8 groups of study_id",
     mixed.BootstrapResult: "Parametric bootstrap: 20 refits (seed 1)",
+    mixed.GlmmResult: "Generalized linear mixed model (binomial, Laplace approximation)",
 }
 
 # summary() as it was before it returned SummaryText (deterministic cases only: the

@@ -28,7 +28,17 @@ PUBLIC = {
     ],
     ipdmeta.analysis: ["ReviewRun", "ReviewSpec", "load_spec", "parse_spec", "run_review"],
     ipdmeta.report: ["run", "write_report"],
-    ipdmeta.mixed: ["DDF", "Adjust", "BootstrapResult", "ConfintMethod", "LmmResult", "lmm", "lrt"],
+    ipdmeta.mixed: [
+        "DDF",
+        "Adjust",
+        "BootstrapResult",
+        "ConfintMethod",
+        "GlmmResult",
+        "LmmResult",
+        "glmm",
+        "lmm",
+        "lrt",
+    ],
     ipdmeta.meta: [
         "BatchResult",
         "CommonTau2",

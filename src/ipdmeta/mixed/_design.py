@@ -437,3 +437,24 @@ def _lme4_order(terms: tuple[ReTerm, ...]) -> tuple[ReTerm, ...]:
         order = np.argsort(nl, kind="stable")[::-1]
         return tuple(terms[i] for i in order)
     return terms
+
+
+def new_model_matrix(design: Design, newdata: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """X for ``newdata`` with the fit's columns (rows missing a predictor are NaN, as
+    predict() with na.pass), and the frame it was made from."""
+    if not isinstance(newdata, pd.DataFrame):
+        raise ModelSpecError("newdata must be a pandas DataFrame")
+    missing = [v for v in design.kinds if v not in newdata.columns]
+    if missing:
+        raise ModelSpecError(f"newdata lacks the column(s) {', '.join(missing)}")
+    frame = newdata.copy()
+    if design.response not in frame.columns:
+        frame[design.response] = 0.0
+    Xn = design.model_spec.get_model_matrix(frame, na_action="ignore")
+    cols = [str(c) for c in Xn.columns]
+    X = np.asarray(Xn.to_numpy(dtype=float))[:, [cols.index(c) for c in design.x_names]]
+    incomplete = np.zeros(len(frame), dtype=bool)
+    for v in design.kinds:
+        incomplete |= np.asarray(pd.isna(frame[v]))
+    X[incomplete] = np.nan
+    return X, frame

@@ -12,9 +12,10 @@ from scipy import special
 from ipdmeta._display import SummaryText
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
-from ipdmeta.mixed._design import Design, build_design
+from ipdmeta.mixed._design import Design, build_design, new_model_matrix
 from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, make_model
 from ipdmeta.mixed._formula import parse_formula
+from ipdmeta.mixed._glmm_model import GlmmResult
 from ipdmeta.mixed._options import DDF, Adjust, ConfintMethod
 
 # lme4's isSingular(): a theta on its lower bound (0) within this tolerance.
@@ -464,26 +465,8 @@ class LmmResult:
             fitted = self.design.X @ beta
             frame = self.design.frame
         else:
-            if not isinstance(newdata, pd.DataFrame):
-                raise ModelSpecError("newdata must be a pandas DataFrame")
-            needed = [v for v in self.design.kinds]
-            missing = [v for v in needed if v not in newdata.columns]
-            if missing:
-                raise ModelSpecError(f"newdata lacks the column(s) {', '.join(missing)}")
-            frame = newdata.copy()
-            if self.design.response not in frame.columns:
-                frame[self.design.response] = 0.0
-            Xn = self.design.model_spec.get_model_matrix(frame, na_action="ignore")
-            cols = [str(c) for c in Xn.columns]
-            Xv = np.asarray(Xn.to_numpy(dtype=float))[
-                :, [cols.index(c) for c in self.design.x_names]
-            ]
+            Xv, frame = new_model_matrix(self.design, newdata)
             fitted = Xv @ beta
-            # Rows missing a predictor get NaN (as predict() with na.pass).
-            incomplete = np.zeros(len(frame), dtype=bool)
-            for v in self.design.kinds:
-                incomplete |= np.asarray(pd.isna(frame[v]))
-            fitted = np.where(incomplete, np.nan, fitted)
         if not include_random:
             return np.asarray(fitted)
         out = np.array(fitted, dtype=float)
@@ -656,8 +639,9 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmResult:
     return LmmResult(formula, bool(reml), design, model, theta, state, data)
 
 
-def lrt(m0: LmmResult, m1: LmmResult) -> pd.DataFrame:
-    """Likelihood-ratio test of nested models, refitting with ML as ``anova.merMod`` does.
+def lrt(m0: LmmResult | GlmmResult, m1: LmmResult | GlmmResult) -> pd.DataFrame:
+    """Likelihood-ratio test of nested models, as ``anova.merMod``: linear mixed models are
+    refitted with ML first; generalized ones are ML fits already.
 
     Returns
     -------
@@ -665,14 +649,19 @@ def lrt(m0: LmmResult, m1: LmmResult) -> pd.DataFrame:
         One row per model (fewer parameters first): model, npar, aic, bic, loglik,
         deviance, chisq, df, pvalue.
     """
-    if not isinstance(m0, LmmResult) or not isinstance(m1, LmmResult):
-        raise ModelSpecError("lrt() compares two results of mixed.lmm()")
+    kinds = {type(m0), type(m1)}
+    if not (kinds <= {LmmResult} or kinds <= {GlmmResult}):
+        raise ModelSpecError("lrt() compares two results of mixed.lmm() or two of mixed.glmm()")
     if m0.nobs != m1.nobs:
         raise ModelSpecError(
             f"the models were fitted to different rows ({m0.nobs} and {m1.nobs}); "
             "drop missing values first so both use the same data"
         )
-    fits = sorted([("m0", m0.refit(False)), ("m1", m1.refit(False))], key=lambda x: x[1].npar)
+
+    def ml(m: LmmResult | GlmmResult) -> LmmResult | GlmmResult:
+        return m.refit(False) if isinstance(m, LmmResult) else m
+
+    fits = sorted([("m0", ml(m0)), ("m1", ml(m1))], key=lambda x: x[1].npar)
     rows = []
     prev = None
     for name, f in fits:

@@ -1,0 +1,204 @@
+# Reference values for ipdmeta.mixed.glmm from lme4's glmer and emmeans.
+#
+# Run from the repository root:
+#
+#     Rscript tests/reference/glmer_reference.R          # every case
+#     Rscript tests/reference/glmer_reference.R cbpp-laplace
+#
+# Writes one JSON file per case into tests/reference/glmm/: a "source" block (R and package
+# versions, optimiser settings), the data the model was fitted to (published data copied
+# with their citation, simulated data with their seed), and every number the agreement
+# tests compare. Names are R's ("(Intercept)", "period2"); the tests map them.
+
+suppressPackageStartupMessages({
+  library(lme4)
+  library(emmeans)
+  library(jsonlite)
+})
+source(file.path("tests", "reference", "json_writer.R"))
+
+out_dir <- file.path("tests", "reference", "glmm")
+dir.create(out_dir, showWarnings = FALSE)
+
+# glmer's defaults stop early (bobyqa's rhoend 2e-7, PIRLS tolerance 1e-7); these converge
+# the estimator well past the tests' tolerance (rtol 1e-4 on estimates and SEs).
+OPT_CTRL <- list(maxfun = 1e5, rhoend = 1e-12)
+ctrl <- glmerControl(optimizer = c("bobyqa", "bobyqa"), optCtrl = OPT_CTRL,
+                     tolPwrss = 1e-12, check.conv.singular = "ignore")
+ADJUST <- c("none", "holm", "tukey")
+
+# Factor levels sorted bytewise, as Python sorts strings.
+as_factors <- function(d, factors) {
+  for (f in factors) d[[f]] <- factor(as.character(d[[f]]),
+                                      levels = sort(unique(as.character(d[[f]])), method = "radix"))
+  d
+}
+
+# ---------------------------------------------------------------- data
+cbpp_data <- function() {
+  d <- lme4::cbpp
+  data.frame(incidence = d$incidence, size = d$size, period = as.character(d$period),
+             herd = as.character(d$herd))
+}
+CBPP_CITATION <- paste(
+  "lme4::cbpp. Lesnoff M, Laval G, Bonnet P, Abdicador S, Workalemahu A, Kifle D,",
+  "Peyraud A, Lancelot R, Thiaucourt F (2004). Within-herd spread of contagious bovine",
+  "pleuropneumonia in Ethiopian highlands. Preventive Veterinary Medicine 64, 27-40."
+)
+
+# Simulated responders: 23 studies of 2 to 12 patients, as the example review; the log
+# odds of at least 50 % relief depend on diagnosis and age, with a study effect.
+responders_data <- function(seed, sd_study) {
+  set.seed(seed)
+  n_per <- sample(2:12, 23, replace = TRUE)
+  study <- rep(sprintf("S%02d", 1:23), n_per)
+  n <- length(study)
+  diagnosis <- sample(c("DPS", "PHN", "TN", "TNP"), n, replace = TRUE, prob = c(.4, .2, .2, .2))
+  age <- round(rnorm(n, 58, 11))
+  effect <- c(DPS = -0.6, PHN = 0, TN = 1.2, TNP = 0.3)[diagnosis]
+  study_effect <- rnorm(23, 0, sd_study)[as.integer(factor(study))]
+  eta <- 0.4 + effect - 0.02 * (age - 58) + study_effect
+  data.frame(responder = rbinom(n, 1, plogis(eta)), diagnosis = diagnosis, age = age,
+             study_id = study)
+}
+
+# Simulated counts with exposure: 30 sites, events over follow-up years.
+counts_data <- function(seed) {
+  set.seed(seed)
+  n_per <- sample(3:10, 30, replace = TRUE)
+  site <- rep(sprintf("site%02d", 1:30), n_per)
+  n <- length(site)
+  treated <- rbinom(n, 1, 0.5)
+  years <- round(runif(n, 0.5, 4), 2)
+  eta <- log(years) - 0.5 + 0.4 * treated + rnorm(30, 0, 0.5)[as.integer(factor(site))]
+  data.frame(events = rpois(n, exp(eta)), treated = treated, years = years, site = site)
+}
+
+CASES <- list(
+  list(id = "cbpp-laplace", data = "cbpp", nagq = 1, family = "binomial",
+       formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+       reduced = "cbind(incidence, size - incidence) ~ 1 + (1 | herd)", factor = "period"),
+  list(id = "cbpp-agq9", data = "cbpp", nagq = 9, family = "binomial",
+       formula = "cbind(incidence, size - incidence) ~ period + (1 | herd)",
+       reduced = "cbind(incidence, size - incidence) ~ 1 + (1 | herd)", factor = "period"),
+  list(id = "responders-laplace", data = "responders", seed = 2026, sd_study = 0.9,
+       nagq = 1, family = "binomial", formula = "responder ~ diagnosis + age + (1 | study_id)",
+       reduced = "responder ~ age + (1 | study_id)", factor = "diagnosis"),
+  list(id = "responders-agq7", data = "responders", seed = 2026, sd_study = 0.9,
+       nagq = 7, family = "binomial", formula = "responder ~ diagnosis + age + (1 | study_id)",
+       reduced = "responder ~ age + (1 | study_id)", factor = "diagnosis"),
+  list(id = "counts-offset", data = "counts", seed = 11, nagq = 1, family = "poisson",
+       formula = "events ~ treated + offset(log(years)) + (1 | site)",
+       reduced = "events ~ 1 + offset(log(years)) + (1 | site)", factor = NULL)
+)
+
+load_case_data <- function(case) {
+  if (case$data == "cbpp") {
+    return(list(data = as_factors(cbpp_data(), c("period", "herd")),
+                origin = CBPP_CITATION))
+  }
+  if (case$data == "responders") {
+    d <- responders_data(case$seed, case$sd_study)
+    return(list(data = as_factors(d, c("diagnosis", "study_id")),
+                origin = sprintf("simulated in this script, set.seed(%d)", case$seed)))
+  }
+  d <- counts_data(case$seed)
+  list(data = as_factors(d, "site"),
+       origin = sprintf("simulated in this script, set.seed(%d)", case$seed))
+}
+
+# ---------------------------------------------------------------- numbers
+fit_block <- function(m) {
+  vc <- as.data.frame(VarCorr(m))
+  list(
+    theta = I(unname(getME(m, "theta"))),
+    variance = vc$vcov[1], sd = vc$sdcor[1],
+    loglik = as.numeric(logLik(m)), deviance = -2 * as.numeric(logLik(m)),
+    aic = AIC(m), bic = BIC(m), df_resid = df.residual(m),
+    npar = attr(logLik(m), "df"), nobs = nobs(m),
+    is_singular = isSingular(m)
+  )
+}
+
+fixef_block <- function(m) {
+  s <- summary(m)$coefficients
+  w <- confint(m, method = "Wald", parm = "beta_")
+  data.frame(term = rownames(s), estimate = s[, 1], se = s[, 2], z = s[, 3],
+             pvalue = s[, 4], ci_lower = w[, 1], ci_upper = w[, 2])
+}
+
+ranef_block <- function(m) {
+  r <- ranef(m, condVar = TRUE)[[1]]
+  data.frame(level = rownames(r), estimate = r[, 1],
+             se = sqrt(attr(r, "postVar")[1, 1, ]))
+}
+
+emmeans_blocks <- function(m, factor) {
+  if (is.null(factor)) return(NULL)
+  emm <- emmeans(m, factor, type = "response")
+  e <- as.data.frame(summary(emm))
+  link <- as.data.frame(summary(emmeans(m, factor)))
+  pairs <- lapply(setNames(ADJUST, ADJUST), function(a) {
+    p <- as.data.frame(summary(pairs(emm, adjust = a)))
+    data.frame(contrast = as.character(p$contrast), odds_ratio = p$odds.ratio, se = p$SE,
+               z = p$z.ratio, pvalue = p$p.value)
+  })
+  list(
+    emmeans = data.frame(level = as.character(e[[factor]]), prob = e$prob, se = e$SE,
+                         ci_lower = e$asymp.LCL, ci_upper = e$asymp.UCL,
+                         emmean_link = link$emmean, se_link = link$SE),
+    pairwise = pairs
+  )
+}
+
+versions <- function() {
+  pv <- function(p) as.character(packageVersion(p))
+  list(
+    R = R.version.string, lme4 = pv("lme4"), emmeans = pv("emmeans"),
+    Matrix = pv("Matrix"), minqa = pv("minqa"), jsonlite = pv("jsonlite"),
+    script = "tests/reference/glmer_reference.R",
+    control = list(optimizer = "bobyqa (both stages)", optCtrl = OPT_CTRL, tolPwrss = 1e-12),
+    vcov = "vcov(m): the inverse of half the finite-difference Hessian of the deviance in (theta, beta)",
+    generated = format(Sys.time(), "%Y-%m-%dT%H:%M:%SZ", tz = "UTC")
+  )
+}
+
+run_case <- function(case) {
+  loaded <- load_case_data(case)
+  d <- loaded$data
+  fam <- if (case$family == "binomial") binomial() else poisson()
+  m <- glmer(as.formula(case$formula), data = d, family = fam, nAGQ = case$nagq,
+             control = ctrl)
+  m0 <- glmer(as.formula(case$reduced), data = d, family = fam, nAGQ = case$nagq,
+              control = ctrl)
+  lrt <- anova(m0, m)
+  emm <- emmeans_blocks(m, case$factor)
+  res <- list(
+    source = versions(),
+    case = case$id,
+    dataset = list(name = case$data, origin = loaded$origin),
+    formula = case$formula,
+    reduced_formula = case$reduced,
+    family = case$family,
+    nagq = case$nagq,
+    data = d,
+    optimizer_messages = I(as.character(unlist(m@optinfo$conv$lme4$messages))),
+    fit = fit_block(m),
+    fixef = fixef_block(m),
+    vcov = unname(as.matrix(vcov(m))),
+    ranef = ranef_block(m),
+    fitted = I(unname(fitted(m))),
+    predict_link_fixed = I(unname(predict(m, re.form = NA, type = "link"))),
+    lrt = list(chisq = lrt$Chisq[2], df = lrt$Df[2], pvalue = lrt[["Pr(>Chisq)"]][2],
+               loglik_reduced = as.numeric(logLik(m0))),
+    emmeans = emm$emmeans,
+    pairwise = emm$pairwise
+  )
+  write_json_file(res, file.path(out_dir, paste0(case$id, ".json")))
+  cat("wrote", case$id, "\n")
+}
+
+args <- commandArgs(trailingOnly = TRUE)
+for (case in CASES) {
+  if (length(args) == 0 || case$id %in% args) run_case(case)
+}
