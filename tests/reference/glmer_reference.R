@@ -13,6 +13,7 @@
 suppressPackageStartupMessages({
   library(lme4)
   library(emmeans)
+  library(metafor)
   library(jsonlite)
 })
 source(file.path("tests", "reference", "json_writer.R"))
@@ -198,7 +199,37 @@ run_case <- function(case) {
   cat("wrote", case$id, "\n")
 }
 
+# The pooled responder proportion of a review: the binomial-normal model, fitted by glmer
+# on patient rows and by metafor's rma.glmm (measure "PLO") on per-study counts; both with
+# 7 quadrature nodes (rma.glmm's default).
+run_pooled <- function() {
+  d <- as_factors(responders_data(2026, 0.9), c("diagnosis", "study_id"))
+  m <- glmer(responder ~ 1 + (1 | study_id), data = d, family = binomial(), nAGQ = 7,
+             control = ctrl)
+  counts <- aggregate(responder ~ study_id, data = d, FUN = function(x) c(sum(x), length(x)))
+  xi <- counts$responder[, 1]
+  ni <- counts$responder[, 2]
+  r <- rma.glmm(measure = "PLO", xi = xi, ni = ni, nAGQ = 7,
+                control = list(optimizer = "bobyqa", optCtrl = OPT_CTRL, tolPwrss = 1e-12))
+  p <- predict(r)
+  res <- list(
+    source = c(versions(), metafor = as.character(packageVersion("metafor"))),
+    case = "responders-pooled",
+    dataset = list(name = "responders", origin = "simulated in this script, set.seed(2026)"),
+    formula = "responder ~ 1 + (1 | study_id)",
+    nagq = 7,
+    data = d,
+    glmer = list(estimate = unname(fixef(m)), se = unname(sqrt(diag(vcov(m)))),
+                 theta = unname(getME(m, "theta"))),
+    rma_glmm = list(b = unname(r$b[1, 1]), se = r$se, tau2 = r$tau2, ci_lb = p$ci.lb,
+                    ci_ub = p$ci.ub, pi_lb = p$pi.lb, pi_ub = p$pi.ub, k = r$k)
+  )
+  write_json_file(res, file.path(out_dir, "responders-pooled.json"))
+  cat("wrote responders-pooled\n")
+}
+
 args <- commandArgs(trailingOnly = TRUE)
 for (case in CASES) {
   if (length(args) == 0 || case$id %in% args) run_case(case)
 }
+if (length(args) == 0 || "responders-pooled" %in% args) run_pooled()

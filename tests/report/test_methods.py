@@ -74,6 +74,11 @@ def test_results_paragraph_gives_the_numbers_in_words():
     assert f"Patients with TN had {main['estimate']:.1f} percentage points more relief" in text
     assert panel.verdict() in text
     assert "~" not in text and "trigeminal_nerve" not in text
+    pooled = run.pooled_responders.table.iloc[-1]
+    assert (
+        f"pooled over studies a typical study's proportion was {100 * pooled['pooled']:.1f} %"
+        in text
+    )
 
 
 def test_methods_cite_the_papers_and_software_they_rest_on(example_methods):
@@ -81,7 +86,8 @@ def test_methods_cite_the_papers_and_software_they_rest_on(example_methods):
 
     for cited in ("(Bates et al. 2015)", "(Satterthwaite 1946; Kuznetsova et al. 2017)",
                   "(Munn et al. 2020)", "(Peters et al. 2008)", "(Egger et al. 1997)",
-                  "(Guyatt et al. 2008)", "(Harris et al. 2020)", "(Hunter 2007)"):  # fmt: skip
+                  "(Guyatt et al. 2008)", "(Harris et al. 2020)", "(Hunter 2007)",
+                  "(Stijnen et al. 2010)"):  # fmt: skip
         assert cited in example_methods
     listed = references_in(example_methods)
     # every citation in the text has its entry, and no entry is listed without a citation

@@ -442,3 +442,19 @@ def test_python_run_takes_the_bar_down_when_it_fails(tmp_path):
         ipdmeta.run(empty, tmp_path / "out", progress=reporter)
     assert reporter.count == 1  # it got as far as reading the data
     assert not reporter._view.bar.live.is_started  # type: ignore[attr-defined]
+
+
+def test_responders_are_pooled_over_studies_beside_the_count(example_report):
+    saved = json.loads((example_report / "results.json").read_text())
+    pooled = saved["descriptive"]["pooled_responders"]
+    assert [row["threshold"] for row in pooled] == [30.0, 40.0, 50.0]
+    fifty = pooled[-1]
+    counted = saved["descriptive"]["responders"][-1]
+    # the pooled interval is wider than the Wilson interval, which ignores the studies
+    assert fifty["ci_upper"] - fifty["ci_lower"] > counted["ci_upper"] - counted["ci_lower"]
+    assert fifty["pi_lower"] < fifty["ci_lower"] and fifty["pi_upper"] > fifty["ci_upper"]
+    html = (example_report / "report.html").read_text()
+    assert "<th>pooled over studies (95% CI)</th>" in html
+    assert f"{100 * fifty['pooled']:.1f} %" in html
+    table = pd.read_csv(example_report / "tables" / "responders.csv")
+    assert {"wilson_ci_lower", "pooled", "pi_upper", "studies"} <= set(table.columns)

@@ -24,6 +24,7 @@ from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
 from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
+from ipdmeta.analysis.responders import PooledResponders, pool_responders
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
 from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
@@ -68,6 +69,9 @@ class ReviewRun:
     grade
         The certainty of the evidence for pain relief (GRADE), or None without a
         two-stage analysis.
+    pooled_responders
+        The responder proportion at each threshold pooled over studies by the
+        binomial-normal (random-intercept logistic) model.
     software, seconds
         Versions used, and the time each stage took.
     overrides
@@ -87,6 +91,7 @@ class ReviewRun:
     confounders: ConfounderScreen | None
     robustness: list[ContrastRobustness]
     grade: Certainty | None
+    pooled_responders: PooledResponders
     software: dict[str, str]
     seconds: dict[str, float] = field(default_factory=dict)
     output: Path | None = None
@@ -214,6 +219,14 @@ def run_review(
         )
         for model in models.values()
     ]
+    jobs.append(
+        partial(
+            pool_responders,
+            data.patients,
+            spec.outcome.responder_thresholds,
+            spec.inference.level,
+        )
+    )
     if spec.confounders.candidates:
         jobs.append(
             partial(
@@ -226,7 +239,8 @@ def run_review(
         )
     outcomes = parallel_map(_call, jobs)
     robustness = [panel for panels in outcomes[: len(models)] for panel in panels]
-    confounders = outcomes[len(models)] if spec.confounders.candidates else None
+    pooled_responders = outcomes[len(models)]
+    confounders = outcomes[len(models) + 1] if spec.confounders.candidates else None
     certainty = grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade)
     lap(STAGES[4])
     return ReviewRun(
@@ -240,6 +254,7 @@ def run_review(
         confounders=confounders,
         robustness=robustness,
         grade=certainty,
+        pooled_responders=pooled_responders,
         software=software_versions(),
         seconds=seconds,
         overrides=overrides,

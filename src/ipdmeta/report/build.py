@@ -32,7 +32,7 @@ from ipdmeta.report.html import render_report
 from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
-from ipdmeta.report.results import relief_by_category, results_json
+from ipdmeta.report.results import relief_by_category, responders_table, results_json
 from ipdmeta.report.rounding import rounded_as_shown
 from ipdmeta.report.study_table import included_studies
 from ipdmeta.report.word import (
@@ -139,6 +139,9 @@ def write_report(result: ReviewRun, target: Path) -> None:
 
 # Written with every digit: the data as analysed, for anyone refitting them elsewhere.
 _AS_ANALYSED = {"analysis_data"}
+# Tables of proportions, which the report shows as percentages to 1 decimal.
+_PROPORTIONS = {"responders"}
+_PROPORTION_DECIMALS = 3
 
 
 def _write_all(result: ReviewRun, folder: Path) -> None:
@@ -158,7 +161,11 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
     with BackgroundMap(draw, tasks) as drawing:
         tables = _tables(result)
         for name, frame in tables.items():
-            shown = frame if name in _AS_ANALYSED else rounded_as_shown(frame)
+            shown = (
+                frame
+                if name in _AS_ANALYSED
+                else rounded_as_shown(frame, _PROPORTION_DECIMALS if name in _PROPORTIONS else 2)
+            )
             write_csv(shown, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
         write_checklist_docx(
@@ -190,7 +197,7 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {
         "analysis_data": result.analysis_data,
         "studies": included_studies(result),
-        "responders": result.summary.responders,
+        "responders": responders_table(result),
         "two_stage_studies": result.two_stage.studies,
         "category_map": result.data.label_map,
     }
@@ -484,7 +491,7 @@ def _context(
         "per_study": summary["patients_per_study"],
         "age": age,
         "sex": sex,
-        "responders": result.summary.responders,
+        "responders": tables["responders"],
         "by_category": {
             m.spec.factor: tables[f"relief_by_{m.spec.factor}"] for m in result.models.values()
         },

@@ -54,6 +54,12 @@ REFERENCES = {
         "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and "
         "powerful approach to multiple testing. J R Stat Soc Series B. 1995;57(1):289-300.",
     ),
+    "binomial_normal": Reference(
+        "Stijnen et al. 2010",
+        "Stijnen T, Hamza TH, Özdemir P. Random effects meta-analysis of event outcome in the "
+        "framework of the generalized linear mixed model with applications in sparse data. "
+        "Stat Med. 2010;29(29):3046-3067.",
+    ),
     "dersimonian_laird": Reference(
         "DerSimonian and Laird 1986",
         "DerSimonian R, Laird N. Meta-analysis in clinical trials. Control Clin Trials. "

@@ -43,6 +43,16 @@ def results_paragraph(run: ReviewRun) -> str:
             f"; {100 * top['proportion']:.1f} % of patients (95% CI {100 * top['ci_lower']:.1f} "
             f"to {100 * top['ci_upper']:.1f} %) had at least {top['threshold']:g} % relief"
         )
+        pooled = run.pooled_responders.table
+        row = pooled[pooled["threshold"] == top["threshold"]]
+        if len(row) and not row["note"].iloc[0]:
+            r0 = row.iloc[0]
+            relief += (
+                f", and pooled over studies a typical study's proportion was "
+                f"{100 * r0['pooled']:.1f} % (95% CI {100 * r0['ci_lower']:.1f} to "
+                f"{100 * r0['ci_upper']:.1f} %; 95% prediction interval "
+                f"{100 * r0['pi_lower']:.1f} to {100 * r0['pi_upper']:.1f} %)"
+            )
     sentences.append(relief + ".")
     two = run.two_stage.result
     if two is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ipdmeta.analysis.pipeline import ReviewRun
+from ipdmeta.analysis.responders import QUADRATURE_NODES
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
 from ipdmeta.report.citations import cite
 
@@ -226,7 +227,10 @@ def methods_paragraph(run: ReviewRun) -> str:
     return (
         f"Percentage pain relief was computed per patient as (pain before - pain after) / "
         f"pain before x 100 on the scale each study used, {_follow_up(run)}; "
-        f"{worsening}. Patients were called responders at {thresholds} % relief or more. "
+        f"{worsening}. Patients were called responders at {thresholds} % relief or more; "
+        f"the proportion of responders was pooled over studies with a random-intercept "
+        f"logistic (binomial-normal) model fitted by maximum likelihood with adaptive "
+        f"Gauss-Hermite quadrature ({QUADRATURE_NODES} nodes){cite('binomial_normal')}. "
         f"{handling + ' ' if handling else ''}"
         f"Relief was analysed with {models}, fitted by "
         f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}"

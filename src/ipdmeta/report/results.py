@@ -21,7 +21,7 @@ import pandas as pd
 
 from ipdmeta.analysis.pipeline import ReviewRun
 
-__all__ = ["results_dict", "results_json"]
+__all__ = ["responders_table", "results_dict", "results_json"]
 
 FIXED_COLUMNS = ["term", "estimate", "se", "df", "t", "pvalue", "ci_lower", "ci_upper"]
 ANOVA_COLUMNS = ["term", "num_df", "den_df", "F", "pvalue", "sum_sq", "mean_sq"]
@@ -115,7 +115,19 @@ def _descriptive(run: ReviewRun) -> dict[str, Any]:
         model.spec.factor: records(relief_by_category(run.analysis_data, model.spec.factor))
         for model in run.models.values()
     }
+    out["pooled_responders"] = records(run.pooled_responders.table)
     return out
+
+
+def responders_table(run: ReviewRun) -> pd.DataFrame:
+    """Each threshold's responders counted over all patients (Wilson interval) beside the
+    proportion pooled over studies (random-intercept logistic model)."""
+    pooled = run.pooled_responders.table.rename(
+        columns={"n": "n_pooled", "pooled": "pooled", "ci_lower": "pooled_ci_lower",
+                 "ci_upper": "pooled_ci_upper", "k": "studies"}
+    )  # fmt: skip
+    merged = run.summary.responders.merge(pooled.drop(columns="n_pooled"), on="threshold")
+    return merged.rename(columns={"ci_lower": "wilson_ci_lower", "ci_upper": "wilson_ci_upper"})
 
 
 def _subgroups(groups: Any) -> dict[str, Any]:

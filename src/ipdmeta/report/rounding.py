@@ -24,15 +24,16 @@ def is_pvalue_column(name: str) -> bool:
     return name.startswith("pvalue") or name in ("p", "lowest p", "highest p")
 
 
-def rounded_as_shown(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` with every float column rounded as described above."""
+def rounded_as_shown(frame: pd.DataFrame, decimals: int = ESTIMATE_DECIMALS) -> pd.DataFrame:
+    """A copy of ``frame`` with every float column rounded as described above;
+    ``decimals`` for estimates (3 for proportions the report shows as percentages to 1)."""
     out = frame.copy()
     for column in out.columns:
         values = out[column]
         if not pd.api.types.is_float_dtype(values):
             continue
-        decimals = PVALUE_DECIMALS if is_pvalue_column(str(column)) else ESTIMATE_DECIMALS
-        out[column] = [_round(v, decimals) for v in values.tolist()]
+        places = PVALUE_DECIMALS if is_pvalue_column(str(column)) else decimals
+        out[column] = [_round(v, places) for v in values.tolist()]
     return out
 
 
