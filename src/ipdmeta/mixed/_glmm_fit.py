@@ -10,17 +10,20 @@ centred at the mode and scaled by the curvature there. The objective is the devi
 ``log y!``), so that it equals lme4's ``-2 * logLik``.
 
 The deviance is minimised over ``(theta, beta)`` jointly, as glmer's second stage does:
-first by L-BFGS-B from the fit without random effects, then by Newton steps on a central
-finite-difference Hessian, which converge past any stopping rule and give the Hessian
-that the covariance of ``beta`` is taken from (lme4's ``vcov``, ``use.hessian = TRUE``).
+first by L-BFGS-B from the fit without random effects, with the exact gradient, then by
+Newton steps on the Hessian (central differences of the exact gradient), which converge
+past any stopping rule and give the Hessian that the covariance of ``beta`` is taken
+from (lme4's ``vcov``, ``use.hessian = TRUE``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
-from scipy import special
+from scipy import sparse, special
 
 from ipdmeta.errors import ConvergenceError
 
@@ -52,6 +55,13 @@ class Family:
         if self.name == "binomial":
             p = special.expit(eta)
             return np.asarray(trials * p * (1.0 - p))
+        return np.exp(eta)
+
+    def weight_derivative(self, eta: np.ndarray, trials: np.ndarray) -> np.ndarray:
+        """d weight / d eta."""
+        if self.name == "binomial":
+            p = special.expit(eta)
+            return np.asarray(trials * p * (1.0 - p) * (1.0 - 2.0 * p))
         return np.exp(eta)
 
     def loglik(self, y: np.ndarray, eta: np.ndarray, trials: np.ndarray) -> np.ndarray:
@@ -88,14 +98,30 @@ class GlmmProblem:
     groups: np.ndarray  # group index of each row, 0..q-1
     q: int
     nagq: int
+    # The last modes found, by parameters: the deviance and its gradient at one point
+    # share them, and the next point's search starts from them.
+    _modes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def sum_by_group(self, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.groups, weights=values, minlength=self.q)
 
+    @cached_property
+    def _indicator(self) -> sparse.csr_matrix:
+        """q x n: row i sums the rows of group i."""
+        n = self.groups.size
+        return sparse.csr_matrix((np.ones(n), (self.groups, np.arange(n))), shape=(self.q, n))
+
+    def sum_rows_by_group(self, values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+        """q x p: for each group, the sum over its rows of ``values * matrix``."""
+        return np.asarray(self._indicator @ (values[:, None] * matrix))
+
     def modes(self, theta: float, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each group's conditional mode of u, and the curvature there (theta^2 W + 1)."""
+        key = np.concatenate([[theta], beta]).tobytes()
+        if self._modes.get("key") == key:
+            return self._modes["u"], self._modes["c"]
         fixed = self.offset + self.X @ beta
-        u = np.zeros(self.q)
+        u = np.array(self._modes.get("u", np.zeros(self.q)))
         for _ in range(_MODE_ITERATIONS):
             eta = fixed + theta * u[self.groups]
             residual = self.y - self.family.mean(eta, self.trials)
@@ -110,7 +136,9 @@ class GlmmProblem:
         else:
             raise ConvergenceError("the conditional modes of the random effects did not converge")
         eta = fixed + theta * u[self.groups]
-        return u, self._curvature(eta, theta)
+        curvature = self._curvature(eta, theta)
+        self._modes.update(key=key, u=u, c=curvature)
+        return u, curvature
 
     def _curvature(self, eta: np.ndarray, theta: float) -> np.ndarray:
         """Minus the second derivative of each group's objective in u: theta^2 W + 1."""
@@ -155,6 +183,62 @@ class GlmmProblem:
         log_l = special.logsumexp(terms, axis=0) + np.log(scale) - 0.5 * np.log(2.0 * np.pi)
         return float(-2.0 * np.sum(log_l))
 
+    def gradient(self, theta: float, beta: np.ndarray) -> np.ndarray:
+        """d deviance / d (theta, beta), exactly.
+
+        The modes u depend on the parameters; at the mode the derivative of each group's
+        objective in u is 0, and du/dp comes from differentiating that equation
+        (implicit function theorem). The curvature c = theta^2 W + 1 depends on the
+        parameters directly and through u; quadrature nodes move with u and c^(-1/2).
+        """
+        sign = -1.0 if theta < 0 else 1.0  # the deviance is even in theta
+        theta = abs(theta)
+        family, X, groups = self.family, self.X, self.groups
+        u, c = self.modes(theta, beta)
+        fixed = self.offset + X @ beta
+        eta = fixed + theta * u[groups]
+        w = family.weight(eta, self.trials)
+        dw = family.weight_derivative(eta, self.trials)
+        r = self.y - family.mean(eta, self.trials)
+        W = self.sum_by_group(w)
+        du_db = -theta * self.sum_rows_by_group(w, X) / c[:, None]
+        du_dt = (self.sum_by_group(r) - theta * W * u) / c
+        Dw = self.sum_by_group(dw)
+        dW_db = self.sum_rows_by_group(dw, X) + theta * Dw[:, None] * du_db
+        dW_dt = Dw * u + theta * Dw * du_dt
+        dc_db = theta * theta * dW_db
+        dc_dt = 2.0 * theta * W + theta * theta * dW_dt
+        if self.nagq == 1:
+            # The terms through du vanish: the objective's derivative in u is 0 there.
+            grad_b = -2.0 * (X.T @ r) + np.sum(dc_db / c[:, None], axis=0)
+            grad_t = -2.0 * np.sum(self.sum_by_group(r) * u) + np.sum(dc_dt / c)
+            return np.concatenate([[sign * grad_t], grad_b])
+        nodes, weights = np.polynomial.hermite.hermgauss(self.nagq)
+        scale = np.sqrt(2.0 / c)
+        dscale_db = -0.5 * (scale / c)[:, None] * dc_db  # d sqrt(2/c) = -sqrt(2/c) dc / 2c
+        dscale_dt = -0.5 * scale / c * dc_dt
+        terms = np.empty((self.nagq, self.q))
+        da_db = np.empty((self.nagq, self.q, X.shape[1]))
+        da_dt = np.empty((self.nagq, self.q))
+        for k, (z, wk) in enumerate(zip(nodes, weights, strict=True)):
+            uk = u + scale * z
+            eta_k = fixed + theta * uk[groups]
+            r_k = self.y - family.mean(eta_k, self.trials)
+            R_k = self.sum_by_group(r_k)
+            terms[k] = (
+                np.log(wk)
+                + z * z
+                + self.sum_by_group(family.loglik(self.y, eta_k, self.trials))
+                - 0.5 * uk * uk
+            )
+            slope = theta * R_k - uk  # d a_k / d u_k
+            da_db[k] = self.sum_rows_by_group(r_k, X) + slope[:, None] * (du_db + z * dscale_db)
+            da_dt[k] = R_k * uk + slope * (du_dt + z * dscale_dt)
+        share = np.exp(terms - special.logsumexp(terms, axis=0))  # nagq x q, sums to 1
+        grad_b = -2.0 * np.einsum("kq,kqp->p", share, da_db) + np.sum(dc_db / c[:, None], axis=0)
+        grad_t = -2.0 * np.sum(share * da_dt) + np.sum(dc_dt / c)
+        return np.concatenate([[sign * grad_t], grad_b])
+
 
 @dataclass(frozen=True)
 class GlmmFit:
@@ -187,38 +271,22 @@ def _objective(problem: GlmmProblem, params: np.ndarray) -> float:
     return problem.deviance(float(params[0]), params[1:])
 
 
-def _steps(params: np.ndarray) -> np.ndarray:
-    return 1e-4 * np.maximum(np.abs(params), 0.1)
+def _gradient(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
+    return problem.gradient(float(params[0]), params[1:])
 
 
-def _gradient_hessian(problem: GlmmProblem, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Central finite differences of the deviance."""
+def _hessian(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
+    """Central differences of the exact gradient, made symmetric."""
     k = params.size
-    h = _steps(params)
-    f0 = _objective(problem, params)
-    gradient = np.empty(k)
+    h = 1e-4 * np.maximum(np.abs(params), 0.1)
     hessian = np.empty((k, k))
-    plus = np.empty(k)
-    minus = np.empty(k)
     for i in range(k):
         e = np.zeros(k)
         e[i] = h[i]
-        plus[i] = _objective(problem, params + e)
-        minus[i] = _objective(problem, params - e)
-        gradient[i] = (plus[i] - minus[i]) / (2.0 * h[i])
-        hessian[i, i] = (plus[i] - 2.0 * f0 + minus[i]) / (h[i] * h[i])
-    for i in range(k):
-        for j in range(i + 1, k):
-            ei = np.zeros(k)
-            ej = np.zeros(k)
-            ei[i], ej[j] = h[i], h[j]
-            fpp = _objective(problem, params + ei + ej)
-            fmm = _objective(problem, params - ei - ej)
-            # f(x+ei+ej) + f(x-ei-ej) - f(x+ei) - f(x-ei) - f(x+ej) - f(x-ej) + 2 f(x)
-            hessian[i, j] = hessian[j, i] = (
-                fpp + fmm - plus[i] - minus[i] - plus[j] - minus[j] + 2.0 * f0
-            ) / (2.0 * h[i] * h[j])
-    return gradient, hessian
+        hessian[:, i] = (_gradient(problem, params + e) - _gradient(problem, params - e)) / (
+            2.0 * h[i]
+        )
+    return (hessian + hessian.T) / 2.0
 
 
 def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
@@ -233,9 +301,11 @@ def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
     first = optimize.minimize(
         lambda p: _objective(problem, p),
         start,
+        jac=lambda p: _gradient(problem, p),
         method="L-BFGS-B",
         bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+        # Near the optimum, Newton steps below take over: they converge much faster.
+        options={"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-6},
     )
     params = np.asarray(first.x, dtype=float)
     singular = params[0] < 1e-4  # lme4's isSingular tolerance on theta
@@ -246,8 +316,7 @@ def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
     iterations = 0
     for _ in range(_NEWTON_ITERATIONS):
         iterations += 1
-        gradient, hessian = _gradient_hessian(problem, params)
-        g, H = gradient[free], hessian[np.ix_(free, free)]
+        g, H = _gradient(problem, params)[free], _hessian(problem, params)[np.ix_(free, free)]
         step = np.zeros_like(params)
         try:
             step[free] = np.linalg.solve(H, g)
@@ -269,7 +338,7 @@ def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
                 "the fit did not converge: Newton steps on (theta, beta) kept moving"
             )
     params[0] = abs(params[0])
-    _, hessian = _gradient_hessian(problem, params)
+    hessian = _hessian(problem, params)
     u, curvature = problem.modes(float(params[0]), params[1:])
     return GlmmFit(
         theta=float(params[0]),
