@@ -141,7 +141,9 @@ def test_subgroups_bad_input() -> None:
 
 
 def test_escalc_bad_input() -> None:
-    with pytest.raises(ModelSpecError, match="unknown measure 'OR'"):
+    with pytest.raises(ModelSpecError, match="unknown measure 'XYZ'"):
+        meta.escalc("XYZ", xi=[1], ni=[2])
+    with pytest.raises(ModelSpecError, match="measure OR does not use ni, xi"):
         meta.escalc("OR", xi=[1], ni=[2])
     with pytest.raises(ModelSpecError, match="needs xi"):
         meta.escalc("PR", ni=[10])
