@@ -186,3 +186,31 @@ def test_every_reference_case_is_tested() -> None:
             assert ref[key] is not None, (case, key)
         if CASES[case]["factor"] is not None:
             assert sorted(ref["pairwise"]) == ["holm", "none", "tukey"]
+
+
+# Profile intervals: ipdmeta finds the root of the profile's signed square root; R
+# interpolates a spline through a fine grid of profile points (tests/reference/
+# glmer_reference.R), whose bounds lie within about 2e-5 of the root.
+PROFILE_RTOL = 1e-4
+
+
+# lme4's fine-grid profile of the six-parameter responder models takes R over ten
+# minutes, so they have no profile reference.
+PROFILED = {"cbpp-laplace", "cbpp-agq9", "counts-offset"}
+
+
+def test_profile_intervals(fitted: tuple[str, dict[str, Any], Any, Any]) -> None:
+    case, ref, m, _ = fitted
+    if case not in PROFILED:
+        assert ref["profile"] is None
+        return
+    expected = ref["profile"]
+    if "error" in expected:
+        pytest.fail(f"R could not profile {case}: {expected['error']}")
+    table = m.confint("profile")
+    assert len(table) == len(expected["term"])
+    _close(table["ci_lower"], expected["ci_lower"], rtol=PROFILE_RTOL)
+    _close(table["ci_upper"], expected["ci_upper"], rtol=PROFILE_RTOL)
+    wald = m.confint("wald")
+    assert np.isnan(wald["ci_lower"].iloc[0])  # no Wald interval for the SD, as lme4
+    np.testing.assert_allclose(wald["ci_lower"].iloc[1:], ref["fixef"]["ci_lower"], rtol=RTOL)

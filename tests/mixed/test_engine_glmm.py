@@ -192,3 +192,21 @@ def test_lrt_compares_like_with_like(data: pd.DataFrame, fit: mixed.GlmmResult) 
     table = mixed.lrt(fit, smaller)
     assert list(table["model"]) == ["m1", "m0"]  # fewer parameters first
     np.testing.assert_allclose(table["chisq"].iloc[1], 2 * (fit.loglik - smaller.loglik))
+
+
+def test_parametric_bootstrap_is_reproducible_and_gives_percentile_intervals(
+    data: pd.DataFrame,
+) -> None:
+    small = mixed.glmm("responder ~ age + (1 | study_id)", data)  # 3 parameters: quick refits
+    boot = small.bootstrap(n=12, seed=4)
+    again = small.bootstrap(n=3, seed=4)  # the same draws, refit by refit
+    pd.testing.assert_frame_equal(boot.replicates.iloc[:3], again.replicates)
+    assert list(boot.replicates.columns) == ["sd_(Intercept)|study_id", "Intercept", "age"]
+    assert boot.replicates.notna().all().all()
+    table = small.confint("bootstrap", n=12, seed=4).set_index("term")
+    expected = boot.percentile().set_index("term")
+    pd.testing.assert_frame_equal(table[["ci_lower", "ci_upper"]], expected)
+    with pytest.raises(ModelSpecError, match="n must be a whole number of refits"):
+        small.bootstrap(n=0)
+    with pytest.raises(ModelSpecError, match="confint method"):
+        small.confint("jackknife")

@@ -13,6 +13,7 @@ from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed._fit import ScalarTermModel
 
 if TYPE_CHECKING:
+    from ipdmeta.mixed._glmm_model import GlmmResult
     from ipdmeta.mixed._model import LmmResult
 
 
@@ -25,7 +26,7 @@ class BootstrapResult(RichDisplay):
     simulated from.
     """
 
-    parent: LmmResult = field(repr=False)
+    parent: LmmResult | GlmmResult = field(repr=False)
     replicates: pd.DataFrame = field(repr=False)
     seed: int | None
     n: int

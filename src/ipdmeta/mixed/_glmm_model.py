@@ -12,11 +12,12 @@ from scipy import special
 
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import ModelSpecError
-from ipdmeta.mixed import _emmeans
+from ipdmeta.mixed import _emmeans, _glmm_intervals
+from ipdmeta.mixed._bootstrap import BootstrapResult
 from ipdmeta.mixed._design import Design, build_design, new_model_matrix
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_fit import Family, GlmmFit, GlmmProblem, fit_glmm
-from ipdmeta.mixed._options import Adjust
+from ipdmeta.mixed._options import Adjust, ConfintMethod
 
 __all__ = ["GlmmResult", "glmm"]
 
@@ -182,6 +183,39 @@ class GlmmResult(RichDisplay):
                 }
             )
         return pd.DataFrame(rows, columns=["term", "chisq", "df", "pvalue"])
+
+    def confint(
+        self,
+        method: ConfintMethod | str = "profile",
+        level: float = 0.95,
+        n: int = 1000,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Confidence intervals of the random intercept's SD and the fixed effects
+        (``confint(m, method = ...)``): ``"profile"`` (lme4's default), ``"wald"`` (fixed
+        effects only) or ``"bootstrap"`` (percentile, ``n`` refits).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns term, estimate, ci_lower, ci_upper.
+        """
+        m = ConfintMethod.parse(method, "confint method")
+        if m is ConfintMethod.WALD:
+            return _glmm_intervals.wald_intervals(self, level)
+        if m is ConfintMethod.PROFILE:
+            return _glmm_intervals.profile_intervals(self, level)
+        table = _glmm_intervals.wald_intervals(self, level)
+        bounds = self.bootstrap(n, seed).percentile(level).set_index("term")
+        table["ci_lower"] = bounds.loc[table["term"], "ci_lower"].to_numpy()
+        table["ci_upper"] = bounds.loc[table["term"], "ci_upper"].to_numpy()
+        return table
+
+    def bootstrap(self, n: int = 1000, seed: int | None = None) -> BootstrapResult:
+        """Parametric bootstrap (``bootMer``): simulate from the fit, refit, collect the SD
+        and fixed effects (a refit that does not converge is a row of NaN)."""
+        replicates = _glmm_intervals.bootstrap_replicates(self, n, seed)
+        return BootstrapResult(parent=self, replicates=replicates, seed=seed, n=n)
 
     # -- marginal means -------------------------------------------------------------------
     def emmeans(self, spec: str, level: float = 0.95) -> pd.DataFrame:

@@ -1,0 +1,156 @@
+"""Confidence intervals of a GLMM fit as ``lme4::confint.merMod``: Wald, profile
+likelihood and parametric bootstrap.
+
+The profile of one parameter fixes it and minimises the deviance over the others; its
+signed square root ``zeta`` is found where it crosses the normal quantile by root
+finding (lme4 interpolates a spline through a grid of profile points instead, which the
+reference suite makes fine enough to agree with the root).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from ipdmeta.errors import ConvergenceError, ModelSpecError
+from ipdmeta.mixed._glmm_fit import GlmmProblem, fit_glmm
+
+if TYPE_CHECKING:
+    from ipdmeta.mixed._glmm_model import GlmmResult
+
+__all__ = ["bootstrap_replicates", "parameter_names", "profile_intervals", "wald_intervals"]
+
+_MAX_EXPANSIONS = 40  # brackets grow by half a Wald width at a time
+
+
+def parameter_names(fit: GlmmResult) -> list[str]:
+    """lme4's names: the random intercept's SD, then the fixed effects."""
+    return [f"sd_(Intercept)|{fit.group}", *fit.design.x_names]
+
+
+def _estimates(fit: GlmmResult) -> np.ndarray:
+    return np.concatenate([[fit.theta], fit.coef.to_numpy()])
+
+
+def wald_intervals(fit: GlmmResult, level: float) -> pd.DataFrame:
+    """Fixed effects: estimate -/+ z se; the SD has no Wald interval (NaN), as lme4."""
+    z = float(special.ndtri(0.5 + level / 2.0))
+    est = _estimates(fit)
+    se = np.concatenate([[np.nan], np.sqrt(np.diag(fit._vcov()))])
+    return _frame(fit, est, est - z * se, est + z * se)
+
+
+def profile_intervals(fit: GlmmResult, level: float) -> pd.DataFrame:
+    from scipy import optimize
+
+    problem = fit.problem
+    optimum = _estimates(fit)
+    best = fit.deviance
+    z = float(special.ndtri(0.5 + level / 2.0))
+    wald_se = np.concatenate([[max(fit.theta, 0.1)], np.sqrt(np.diag(fit._vcov()))])
+    lower = np.empty(optimum.size)
+    upper = np.empty(optimum.size)
+    for index in range(optimum.size):
+
+        def zeta(value: float, index: int = index) -> float:
+            deviance = _profiled_deviance(problem, optimum, index, value)
+            return float(np.sign(value - optimum[index]) * np.sqrt(max(deviance - best, 0.0)))
+
+        for direction, out in ((-1.0, lower), (1.0, upper)):
+            target = direction * z
+            step = 0.5 * z * wald_se[index]
+            near = optimum[index]
+            for _ in range(_MAX_EXPANSIONS):
+                far = near + direction * step
+                if index == 0 and far <= 0.0:  # the SD's profile can end at its bound
+                    far = 0.0
+                    if direction * (zeta(far) - target) < 0:
+                        out[index] = 0.0
+                        break
+                if direction * (zeta(far) - target) >= 0:
+                    out[index] = optimize.brentq(
+                        lambda v, t=target: zeta(v) - t, min(near, far), max(near, far),
+                        xtol=1e-10, rtol=1e-10,
+                    )  # fmt: skip
+                    break
+                near = far
+            else:
+                raise ConvergenceError(
+                    f"the profile of {parameter_names(fit)[index]} does not reach the "
+                    f"{100 * level:g} % limit"
+                )
+    return _frame(fit, optimum, lower, upper)
+
+
+def _profiled_deviance(
+    problem: GlmmProblem, optimum: np.ndarray, index: int, value: float
+) -> float:
+    """The deviance minimised over every parameter but ``index``, which is ``value``."""
+    from scipy import optimize
+
+    free = np.array([i for i in range(optimum.size) if i != index])
+
+    def full(params: np.ndarray) -> np.ndarray:
+        out = optimum.copy()
+        out[free] = params
+        out[index] = value
+        return out
+
+    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
+        p = full(params)
+        return problem.deviance(p[0], p[1:]), problem.gradient(p[0], p[1:])[free]
+
+    bounds = [(0.0, None) if i == 0 else (None, None) for i in free]
+    result = optimize.minimize(
+        objective,
+        optimum[free],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+    )
+    return float(result.fun)
+
+
+def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFrame:
+    """Refits to responses simulated from the fit (``bootMer``): new random intercepts
+    drawn for every group, then each response from its binomial or Poisson law."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ModelSpecError(f"n must be a whole number of refits, 1 or more; got {n!r}")
+    problem = fit.problem
+    rng = np.random.default_rng(seed)
+    fixed = problem.offset + problem.X @ fit.coef.to_numpy()
+    rows = []
+    for _ in range(n):
+        b = rng.normal(0.0, fit.theta, problem.q)
+        eta = fixed + b[problem.groups]
+        if problem.family.name == "binomial":
+            y = rng.binomial(problem.trials.astype(np.int64), special.expit(eta)).astype(float)
+        else:
+            y = rng.poisson(np.exp(eta)).astype(float)
+        simulated = GlmmProblem(
+            family=problem.family,
+            y=y,
+            trials=problem.trials,
+            offset=problem.offset,
+            X=problem.X,
+            groups=problem.groups,
+            q=problem.q,
+            nagq=problem.nagq,
+        )
+        try:
+            refit = fit_glmm(simulated, diverging=True)
+        except ConvergenceError:
+            rows.append(np.full(1 + problem.X.shape[1], np.nan))
+            continue
+        rows.append(np.concatenate([[refit.theta], refit.beta]))
+    return pd.DataFrame(rows, columns=parameter_names(fit))
+
+
+def _frame(fit: GlmmResult, est: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"term": parameter_names(fit), "estimate": est, "ci_lower": lo, "ci_upper": hi}
+    )
