@@ -95,6 +95,9 @@ CASES: dict[type, Callable[[], Any]] = {
     mixed.LmmResult: _lmm,
     mixed.BootstrapResult: lambda: _lmm().bootstrap(n=20, seed=1),
     mixed.GlmmResult: _glmm,
+    meta.GlmmMetaResult: lambda: meta.random_effects_glmm(
+        xi=[16, 10, 4, 43, 10, 25, 13], ni=[17, 12, 8, 58, 10, 42, 14], labels=[NASTY, *"BCDEFG"]
+    ),
 }
 
 # Classes whose display shows a label given by the user (study, group, term, level).
@@ -126,6 +129,7 @@ TITLES = {
     mixed.LmmResult: "Linear mixed model (REML), 60 observations, 8 groups of study_id",
     mixed.BootstrapResult: "Parametric bootstrap: 20 refits (seed 1)",
     mixed.GlmmResult: "Generalized linear mixed model (binomial, Laplace approximation)",
+    meta.GlmmMetaResult: "Random-effects model, binomial-normal (ML, nAGQ = 7), k = 7",
 }
 
 # summary() as it was before it returned SummaryText (deterministic cases only: the

@@ -22,6 +22,7 @@ from ipdmeta.meta.effect_sizes import (
     study_summaries,
     transf_ipft,
 )
+from ipdmeta.meta.glmm import GlmmMetaResult, random_effects_glmm
 from ipdmeta.meta.permutation import PermutationResult, permutation_test
 from ipdmeta.meta.plots import forest_plot, funnel_plot
 from ipdmeta.meta.regression import MetaRegressionResult, meta_regression
@@ -33,6 +34,7 @@ __all__ = [
     "CommonTau2",
     "EffectSizes",
     "EggerResult",
+    "GlmmMetaResult",
     "HeterogeneityCI",
     "InfluenceResult",
     "LeaveOneOutResult",
@@ -57,6 +59,7 @@ __all__ = [
     "permutation_test",
     "random_effects",
     "random_effects_batch",
+    "random_effects_glmm",
     "study_summaries",
     "subgroups",
     "transf_ipft",

@@ -242,8 +242,14 @@ class SimpleEncoder:
         return pd.DataFrame(self.matrix(frame), columns=list(self.column_names))
 
 
-def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
-    """Build X, y and the random-effects terms; drop incomplete rows as R's na.omit."""
+def build_design(
+    parsed: ParsedFormula, data: pd.DataFrame, residual_variance: bool = True
+) -> Design:
+    """Build X, y and the random-effects terms; drop incomplete rows as R's na.omit.
+
+    ``residual_variance``: the model has a residual variance (lmer), so it needs more
+    observations than random effects; a binomial or Poisson model (glmer) does not.
+    """
     data = _check_frame(data)
     missing = [v for v in parsed.variables if v not in data.columns]
     if missing:
@@ -367,7 +373,7 @@ def build_design(parsed: ParsedFormula, data: pd.DataFrame) -> Design:
                 f"the grouping factor {t.group!r} has a single level ({t.levels[0]!r}) in the "
                 f"{n} rows used; a random effect needs at least two groups"
             )
-        if t.n_levels * t.k >= n:
+        if residual_variance and t.n_levels * t.k >= n:
             raise ModelSpecError(
                 f"the random term for {t.group!r} has {t.n_levels * t.k} random effects for "
                 f"{n} observations; the model is not identifiable"

@@ -513,7 +513,9 @@ def glmm(
     if missing_extra:
         raise ModelSpecError(f"unknown column(s) {', '.join(map(repr, missing_extra))}")
     complete = frame[extra].notna().all(axis=1) if extra else pd.Series(True, index=frame.index)
-    design = build_design(parsed, frame[complete.to_numpy()].reset_index(drop=True))
+    design = build_design(
+        parsed, frame[complete.to_numpy()].reset_index(drop=True), residual_variance=False
+    )
     used = frame[complete.to_numpy()].reset_index(drop=True).iloc[design.keep]
     n_trials = (
         _offset_values(trials if isinstance(trials, str) else "__trials__", used, "data")
