@@ -163,6 +163,10 @@ TF_FILLED_ATTRS = {
 # meta.permutation_test(res, n, seed): pvalue per coefficient (a float for a model without
 # moderators), QM_pvalue, and whether the test was exact.
 PERM_PVALUE, PERM_QM_PVALUE, PERM_EXACT = "pvalue", "QM_pvalue", "exact"
+# Cases where metafor's Fisher scoring stops at a local maximum of the likelihood (tau2 = 0)
+# and ipdmeta finds the global one: checked against metafor started at the global maximum in
+# tests/meta/test_edge_cases.py (tests/reference/metafor_edge/ml_global.json).
+ML_LOCAL_MAXIMUM = {"li2007-ML-z", "li2007-ML-knha"}
 PERM_N = 1000  # metafor's iter: exact whenever 2^k (k! with moderators) <= 1000
 PERM_SEED = 20261124
 
@@ -537,6 +541,11 @@ def test_influence(cid: str, case: dict[str, Any]) -> None:
 # ----------------------------------------------------------------------------- small-study bias
 @pytest.mark.parametrize(("cid", "case"), _cases("regtest"))
 def test_egger_test(cid: str, case: dict[str, Any]) -> None:
+    if cid in ML_LOCAL_MAXIMUM:
+        pytest.skip(
+            "metafor's regtest() stops at tau2 = 0, a local maximum of the ML likelihood; "
+            "ipdmeta reports the global one (tests/meta/test_edge_cases.py, ml_global.json)"
+        )
     ds = REF["regtest"]["datasets"][case["dataset"]]
     res = _fit(ds, case["method"], case["test"])
     eg = _guard(lambda: meta.egger_test(res), "meta.egger_test")

@@ -22,10 +22,10 @@ VI = [0.04, 0.02, 0.05, 0.03]
 @pytest.mark.parametrize(
     ("yi", "vi", "needle"),
     [
-        ([0.1, np.nan, 0.2], [0.1, 0.1, 0.1], "yi has 1 missing or infinite"),
+        ([0.1, np.nan, 0.2], [0.1, 0.1, 0.1], "missing values in data: Study 2 (yi)"),
         ([0.1, 0.2, 0.3], [0.1, np.inf, 0.1], "vi has 1 missing or infinite"),
         ([0.1, np.inf, 0.3], [0.1, 0.1, 0.1], "infinite"),
-        ([0.1, 0.2, 0.3], [0.1, 0.0, 0.1], "vi must be > 0"),
+        ([0.1, 0.2, 0.3], [0.1, -0.1, 0.1], "vi must be >= 0"),
         ([0.1, 0.2, 0.3], [0.1, -0.5, 0.1], "position 1"),
         ([0.1, 0.2, 0.3], [0.1, 0.1], "unequal lengths (3 and 2)"),
         ([], [], "empty"),
@@ -37,14 +37,15 @@ VI = [0.04, 0.02, 0.05, 0.03]
     ],
 )
 def test_bad_values_raise_data_error(yi: object, vi: object, needle: str) -> None:
+    # missing values are omitted with a warning by default (tests/meta/test_edge_cases.py)
     with pytest.raises(DataError) as info:
-        meta.random_effects(yi, vi)
+        meta.random_effects(yi, vi, na_action="fail")
     assert needle in str(info.value)
 
 
 def test_data_error_is_an_ipdmeta_error() -> None:
     with pytest.raises(IpdmetaError):
-        meta.random_effects([0.1, np.nan], [0.1, 0.1])
+        meta.random_effects([0.1, np.nan], [0.1, 0.1], na_action="fail")
 
 
 @pytest.mark.parametrize("method", ["DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"])
@@ -125,8 +126,8 @@ def test_meta_regression_bad_input() -> None:
         meta.meta_regression("nope", "vi", "~ x", data=data)
     with pytest.raises(DataError, match="3 rows for 4 studies"):
         meta.meta_regression(YI, VI, pd.DataFrame({"x": [1.0, 2.0, 3.0]}))
-    with pytest.raises(DataError, match="missing or infinite"):
-        meta.meta_regression(YI, VI, pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0]}))
+    with pytest.raises(DataError, match=r"missing values in data: Study 2 \(x\)"):
+        meta.meta_regression(YI, VI, pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0]}), na_action="fail")
     with pytest.raises(EstimationError, match="needs more studies than coefficients"):
         meta.meta_regression(YI[:2], VI[:2], pd.DataFrame({"x": [1.0, 2.0]}))
     with pytest.raises(ModelSpecError, match="unknown term 'z'"):

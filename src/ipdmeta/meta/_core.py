@@ -14,6 +14,7 @@ import numpy as np
 from scipy import special
 
 from ipdmeta.errors import ConvergenceError, EstimationError, ModelSpecError
+from ipdmeta.meta._checks import ZERO_VI_METHODS
 from ipdmeta.meta._options import Method, Test
 
 __all__ = ["CoreFit", "estimate_tau2", "fit_model", "qe_statistic"]
@@ -180,27 +181,150 @@ def _solve_tau2(
 ) -> Tau2Estimate:
     """The estimate of tau2 as a root of its estimating equation on [0, inf).
 
-    When the equation is positive at 0 its root right of 0 is found from ``starts[0]``.
-    When it is <= 0 at 0 the likelihood decreases there; 0 is the estimate unless the
-    (restricted) likelihood has a second, interior maximum, which we look for to the
-    right of each start where the equation is positive (metafor's scoring from the HE
-    value finds such a maximum; its ``ll0check`` then keeps it unless 0 is better).
+    PM and EB solve Q(tau2) = k - p, whose left side decreases: one root, or 0. The
+    (restricted) likelihood of ML and REML can have more than one maximum, one of them
+    at 0; :func:`_likelihood_maxima` finds them all and the highest is the estimate.
+    With a study of ``vi = 0`` the equations are solved on (0, inf), tau2 = 0 being no
+    fit at all (that study's weight is infinite).
     """
-    s0, _, _ = _equation(X, y, vi, 0.0, method)
+    if method in (Method.ML, Method.REML):
+        return _likelihood_maxima(X, y, vi, method, tol, max_iter, starts)
+    lo = _zero_vi_floor(vi)
+    s0, _, _ = _equation(X, y, vi, lo, method)
     if s0 > 0.0:
-        return _newton(X, y, vi, method, starts[0], 0.0, tol, max_iter)
-    if method not in (Method.ML, Method.REML):
-        return Tau2Estimate(0.0, 1)  # Q(tau2) is decreasing: its root is below 0
+        return _newton(X, y, vi, method, max(starts[0], lo), lo, tol, max_iter)
+    return Tau2Estimate(0.0, 1)  # Q(tau2) is decreasing: its root is below 0
+
+
+def _zero_vi_floor(vi: np.ndarray) -> float:
+    """Where the search for tau2 starts: 0, or just above it when some vi is 0.
+
+    With vi = 0 the equations are undefined at tau2 = 0; 1e-10 of the typical
+    positive sampling variance is far below any estimate that can be told from 0, yet
+    their sign there is the sign of their limit at 0.
+    """
+    return 1e-10 * _scale(vi) if bool(np.any(vi == 0.0)) else 0.0
+
+
+def _scale(vi: np.ndarray) -> float:
+    """The typical within-study variance, over the positive vi (1 when none is)."""
+    pos = vi[vi > 0.0]
+    return _typical_v(pos) if pos.size else 1.0
+
+
+# The grid on which _likelihood_maxima looks for sign changes of the score: points per
+# decade, its smallest positive tau2 relative to the typical within-study variance (a
+# maximum between 0 and there would differ from 0 by nothing anyone could see), and the
+# number of values of the grid x k evaluated at once (memory for k = 100,000).
+_GRID_PER_DECADE = 8
+_GRID_FLOOR = 1e-4
+_GRID_BLOCK = 1 << 20
+
+
+def _likelihood_maxima(
+    X: np.ndarray | None,
+    y: np.ndarray,
+    vi: np.ndarray,
+    method: Method,
+    tol: float,
+    max_iter: int,
+    hints: tuple[float, ...] = (),
+) -> Tau2Estimate:
+    """The global maximum over tau2 >= 0 of the ML or REML log-likelihood.
+
+    Every maximum right of 0 is a root where the score S (twice the derivative of the
+    log-likelihood) changes sign from + to -, and none lies beyond ``t_max``, where S < 0
+    is proved: with ``w = 1 / (vi + tau2)``, ``y'PPy <= max(w)^2 RSS`` (RSS the
+    unweighted residual sum of squares) while ``sum(w) >= k / (max(vi) + tau2)`` (ML) and
+    ``tr(P) >= (k - p) / (max(vi) + tau2)`` (REML), so ``S < 0`` once
+    ``c tau2^2 - RSS tau2 - RSS max(vi) > 0``, c = k or k - p. A log-spaced grid on
+    [0, t_max] brackets the sign changes, each is solved by safeguarded Newton, and 0 is
+    a candidate when S(0) <= 0. metafor's Fisher scoring from the HE value finds one
+    maximum only; its ``ll0check`` then compares it with 0, so where it reaches the
+    global maximum the two agree. As metafor's check, 0 wins only by more than _LL0_TOL.
+    Newton starts from a ``hints`` value (DL) inside the bracket, else from its middle.
+    """
+    k = y.shape[0]
     reml = method is Method.REML
-    best = Tau2Estimate(0.0, 1)
-    ll_best = _log_lik(X, y, vi, 0.0, reml)
-    for st in starts:
-        if st > 0.0 and _equation(X, y, vi, st, method)[0] > 0.0:
-            cand = _newton(X, y, vi, method, st, st, tol, max_iter)
-            ll = _log_lik(X, y, vi, cand.tau2, reml)
-            if ll_best - ll <= _LL0_TOL:
-                best, ll_best = cand, ll
-    return best
+    if X is None:
+        basis = None
+        p = 1
+        rss = float(np.sum((y - y.mean()) ** 2))
+    else:
+        p = X.shape[1]
+        basis, _ = np.linalg.qr(X)  # same column space as X: P and S do not change
+        rss = max(0.0, float(y @ y - np.sum((basis.T @ y) ** 2)))
+    c = float(k - p if reml else k)
+    vmax = float(vi.max())
+    t_max = (rss + math.sqrt(rss * rss + 4.0 * c * rss * vmax)) / (2.0 * c)
+    floor = _zero_vi_floor(vi)
+    if not t_max > floor:
+        return Tau2Estimate(0.0, 1)
+    t_lo = max(floor, _GRID_FLOOR * min(_scale(vi), t_max))
+    n = int(min(120, max(8, math.ceil(_GRID_PER_DECADE * math.log10(t_max / t_lo)))))
+    grid = np.empty(n + 1)
+    grid[0] = floor  # 0, or just above it when some vi is 0
+    grid[1:] = np.exp(np.linspace(math.log(t_lo), math.log(t_max), n))
+    score = _score_grid(basis, y, vi, grid, reml)
+    ll0: float | None = None
+    if floor == 0.0 and not score[0] > 0.0:
+        ll0 = _log_lik(X, y, vi, 0.0, reml)
+    best: Tau2Estimate | None = None
+    ll_best = -math.inf
+    iterations = 1
+    brackets = [
+        (float(grid[i]), float(grid[i + 1]))
+        for i in np.flatnonzero((score[:-1] > 0.0) & ~(score[1:] > 0.0))
+    ]
+    if score[-1] > 0.0:  # rounding at t_max: the root is just beyond it
+        brackets.append((float(grid[-1]), math.inf))
+    for lo, hi in brackets:
+        inside = [h for h in hints if lo < h < hi]
+        start = inside[0] if inside else 0.5 * (lo + hi) if math.isfinite(hi) else lo
+        cand = _newton(X, y, vi, method, start, lo, tol, max_iter, hi=hi)
+        iterations += cand.iterations
+        ll = _log_lik(X, y, vi, cand.tau2, reml)
+        if ll > ll_best:
+            best, ll_best = cand, ll
+    if best is None or (ll0 is not None and ll0 - ll_best > _LL0_TOL):
+        return Tau2Estimate(0.0, iterations)
+    return Tau2Estimate(best.tau2, iterations)
+
+
+def _score_grid(
+    basis: np.ndarray | None, y: np.ndarray, vi: np.ndarray, ts: np.ndarray, reml: bool
+) -> np.ndarray:
+    """S(tau2) of ML or REML at every tau2 in ``ts``, vectorised over blocks of ``ts``.
+
+    ``basis`` is an orthonormal basis of the columns of X (from its QR decomposition),
+    which keeps the p x p systems well conditioned whatever the scale of the moderators;
+    None for the intercept-only model. Accurate enough to bracket the roots, which
+    :func:`_newton` then solves to full precision.
+    """
+    out = np.empty(ts.shape[0])
+    step = max(1, _GRID_BLOCK // max(1, y.shape[0]))
+    for start in range(0, ts.shape[0], step):
+        t = ts[start : start + step]
+        w = 1.0 / (vi[None, :] + t[:, None])
+        sw = np.sum(w, axis=1)
+        if basis is None:
+            mu = (w @ y) / sw
+            z = w * (y[None, :] - mu[:, None])
+            ypp = np.sum(z * z, axis=1)
+            tr_p = sw - np.sum(w * w, axis=1) / sw if reml else sw
+        else:
+            m = np.einsum("ka,tk,kb->tab", basis, w, basis)
+            rhs = (w * y[None, :]) @ basis
+            beta = np.linalg.solve(m, rhs[..., None])[..., 0]
+            z = w * (y[None, :] - beta @ basis.T)
+            ypp = np.sum(z * z, axis=1)
+            if reml:
+                m2 = np.einsum("ka,tk,kb->tab", basis, w * w, basis)
+                tr_p = sw - np.einsum("tab,tba->t", np.linalg.inv(m), m2)
+            else:
+                tr_p = sw
+        out[start : start + step] = ypp - tr_p
+    return out
 
 
 def _newton(
@@ -212,17 +336,17 @@ def _newton(
     lo: float,
     tol: float,
     max_iter: int,
+    hi: float = math.inf,
 ) -> Tau2Estimate:
-    """Safeguarded Newton iteration for the root right of ``lo`` (where S(lo) > 0).
+    """Safeguarded Newton iteration for the root in (lo, hi) (S(lo) > 0, S(hi) <= 0).
 
     metafor uses Fisher scoring (PM: uniroot). Scoring is slow near the root and can cycle
     without converging; we take Newton steps where the equation is decreasing (a scoring
     step elsewhere), keep a bracket [lo, hi] around the root and bisect when a step
     leaves it, so the iteration always converges.
     """
-    scale = _typical_v(vi)
-    hi = math.inf
-    t = max(lo, start)
+    scale = _scale(vi)
+    t = min(max(lo, start), hi)
     for it in range(1, max_iter + 1):
         s, ds, info = _equation(X, y, vi, t, method)
         if s > 0.0:
@@ -283,6 +407,12 @@ def estimate_tau2(
     yc = y - y.mean()
     if method is Method.FE:
         return Tau2Estimate(0.0, 0)
+    zero_vi = bool(np.any(vi == 0.0))
+    if zero_vi and method not in ZERO_VI_METHODS:
+        raise EstimationError(
+            f"the {method.value} estimator of tau2 cannot be used when a sampling variance "
+            "is 0 (it weights each study by 1 / vi); use HE, SJ, ML, REML or EB"
+        )
     if method is Method.HS:
         w = 1.0 / vi
         t = (wls(X, yc, w).rss - k) / np.sum(w)
@@ -298,19 +428,15 @@ def estimate_tau2(
         t0 = float(np.mean(yc**2))
         fit = wls(X, yc, 1.0 / (vi + t0))
         return Tau2Estimate(max(0.0, t0 * fit.rss / (k - p)), 0, t0)
-    # DL is close to the root and cheap; HE is metafor's starting value (it matters
-    # only when the likelihood has two maxima)
-    w0 = 1.0 / vi
-    fit0 = wls(X, yc, w0)
-    dl = max(0.0, (fit0.rss - (k - p)) / trace_P(X, w0, fit0.A))
     Xf = None if p == 1 and bool(np.all(X == 1.0)) else X
-    est = _solve_tau2(Xf, yc, vi, method, (dl, max(0.0, _he(X, yc, vi))), tol, max_iter)
-    if method in (Method.ML, Method.REML) and est.tau2 > 0.0:
-        # metafor's ll0check: a root below the likelihood at 0 is a local maximum only
-        reml = method is Method.REML
-        if _log_lik(Xf, yc, vi, 0.0, reml) - _log_lik(Xf, yc, vi, est.tau2, reml) > _LL0_TOL:
-            return Tau2Estimate(0.0, est.iterations)
-    return est
+    # start from DL, close to the root and cheap (HE when 1 / vi is undefined)
+    if zero_vi:
+        start = max(0.0, _he(X, yc, vi))
+    else:
+        w0 = 1.0 / vi
+        fit0 = wls(X, yc, w0)
+        start = max(0.0, (fit0.rss - (k - p)) / trace_P(X, w0, fit0.A))
+    return _solve_tau2(Xf, yc, vi, method, (start,), tol, max_iter)
 
 
 # eq=False: fields hold arrays, whose == is elementwise
@@ -409,6 +535,20 @@ def fit_model(
     else:
         est = estimate_tau2(X, yi, vi, method, tol=tol, max_iter=max_iter)
         t2, iterations = est.tau2, est.iterations
+    zero_vi = np.flatnonzero(vi == 0.0)
+    if zero_vi.size and t2 == 0.0:
+        how = (
+            "the common-effect (FE) model has tau2 = 0"
+            if method is Method.FE
+            else "tau2 is fixed at 0"
+            if tau2 is not None
+            else f"the {method.value} estimate of tau2 is 0"
+        )
+        n = zero_vi.size
+        raise EstimationError(
+            f"{how}, and {n} stud{'y has' if n == 1 else 'ies have'} vi = 0: with no "
+            "variance at all a study gets infinite weight, and the model cannot be fitted"
+        )
     w = 1.0 / (vi + t2)
     fit = wls(X, yi, w)
     vb = fit.A
@@ -424,7 +564,10 @@ def fit_model(
         stat = fit.beta / se
     crit = critical_value(test, level, df)
     pval = two_sided_p(stat, test, df)
-    if k > p:
+    if zero_vi.size:
+        # as metafor: Q, I2 and H2 weight by 1 / vi and are undefined with vi = 0
+        qe, qe_p, i2, h2, vt = math.nan, math.nan, math.nan, math.nan, math.nan
+    elif k > p:
         w0 = 1.0 / vi
         fit0 = wls(X, yi - yi.mean(), w0)
         qe = max(0.0, fit0.rss)

@@ -277,8 +277,9 @@ def _tau2_batch(
     tau2, iters, conv = _solve_batch(meth, yc, v_inf, w0, k, dl, tol, max_iter)
     if meth in (Method.ML, Method.REML):
         tau2 = _ll0check(meth, yc, v_inf, w0, q0, tau2)
-        # rows at the boundary whose likelihood may have an interior maximum further
-        # right: rare, so solved one by one exactly as random_effects() does
+        # rows at the boundary whose likelihood may have an interior maximum (a positive
+        # DL or HE value): rare, so solved one by one exactly as random_effects() does,
+        # which searches every maximum (the interior one can lie left of both values)
         at0 = np.flatnonzero(tau2 == 0.0)
         yc0 = yc[at0]
         he = np.zeros(m)
@@ -287,9 +288,7 @@ def _tau2_batch(
         )
         at0 = at0[(dl[at0] > 0.0) | (he[at0] > 0.0)]
         if at0.size:
-            s_dl = _equation_batch(meth, yc[at0], v_inf[at0], k[at0], dl[at0])[0]
-            s_he = _equation_batch(meth, yc[at0], v_inf[at0], k[at0], he[at0])[0]
-            for i in at0[(s_dl > 0.0) | (s_he > 0.0)]:
+            for i in at0:
                 pr = mask[i] > 0
                 est = estimate_tau2(
                     np.ones((int(pr.sum()), 1)),

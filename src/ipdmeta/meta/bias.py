@@ -201,6 +201,11 @@ class TrimFillResult(RichDisplay):
         return [f"Pooled on the filled data: {self.result._display_title()}"]
 
 
+# Residuals below this many times the largest |yi| are rounding noise (a few ulps of the
+# pooled estimate), counted as exactly 0.
+_RESID_ZERO = 64 * np.finfo(float).eps
+
+
 def _fit_estimate(method: Method, yi: np.ndarray, vi: np.ndarray, X: np.ndarray) -> np.ndarray:
     k = yi.shape[0]
     m = method if k >= X.shape[1] + 1 else Method.FE
@@ -247,12 +252,19 @@ def trim_and_fill(
         n = k - k0
         beta = float(_fit_estimate(res.method, yi[:n], vi[:n], np.ones((n, 1)))[0])
         yi_c = yi - beta
+        # A residual within rounding of 0 is 0: with all yi equal the pooled estimate can
+        # land an ulp off them, which would make every residual positive (or negative) and
+        # impute studies into a perfectly symmetric funnel. metafor 3.8 has that problem
+        # (its L0 then does not converge and its R0 stops with an error).
+        yi_c = np.where(np.abs(yi_c) <= _RESID_ZERO * float(np.max(np.abs(yi))), 0.0, yi_c)
         ranks = np.empty(k)
         ranks[np.argsort(np.abs(yi_c), kind="stable")] = np.arange(1, k + 1)
         signed = np.sign(yi_c) * ranks
         if est_name == "R0":
-            neg = signed[signed < 0]
-            k0_raw = (k - (np.max(-neg) if neg.size else 0.0)) - 1
+            # R0 + 1 is the run of positive ranks at the top: it ends below the highest
+            # rank that is not positive (a zero residual is not, so it ends the run)
+            not_pos = ranks[signed <= 0]
+            k0_raw = (k - (np.max(not_pos) if not_pos.size else 0.0)) - 1
             se_k0 = math.sqrt(2 * max(0.0, k0_raw) + 2)
         else:
             sr = float(np.sum(signed[signed > 0]))

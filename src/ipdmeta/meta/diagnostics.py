@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy import special
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError
 from ipdmeta.meta._core import CoreFit, fit_model
-from ipdmeta.meta._options import Method
+from ipdmeta.meta._options import Method, Test
 from ipdmeta.meta.univariate import MetaResult
 
 __all__ = ["InfluenceResult", "LeaveOneOutResult", "influence", "leave_one_out"]
@@ -21,23 +22,39 @@ __all__ = ["InfluenceResult", "LeaveOneOutResult", "influence", "leave_one_out"]
 def refit(parent: MetaResult, yi: np.ndarray, vi: np.ndarray) -> CoreFit:
     """Refit ``parent``'s model to other data, with its method, test, level and tolerance.
 
-    With one study left, metafor fits it with tau2 = 0 (its "k = 1" case); so do we.
+    With one study left, metafor fits it with tau2 = 0 and the z test (its "k = 1" case:
+    Knapp-Hartung would have k - 1 = 0 df); so do we.
     """
     k = yi.shape[0]
     fixed = parent.tau2 if parent.tau2_fixed else None
-    if k == 1 and parent.method is not Method.FE:
-        fixed = 0.0
+    test = parent.test
+    if k == 1:
+        test = Test.Z
+        if parent.method is not Method.FE:
+            fixed = 0.0
     return fit_model(
         np.ones((k, 1)),
         yi,
         vi,
         parent.method,
-        parent.test,
+        test,
         parent.level,
         tau2=fixed,
         tol=parent.tol,
         max_iter=parent.max_iter,
     )
+
+
+def _warn_single_study_z(parent: MetaResult, what: str) -> None:
+    """With k = 2 every refit has one study, for which Knapp-Hartung is undefined."""
+    if parent.k == 2 and parent.test is Test.KNHA:
+        warnings.warn(
+            f"{what}: each fit without one of the 2 studies has a single study, for which "
+            "the Knapp-Hartung test is undefined (k - 1 = 0 df); those fits use the z test, "
+            "as metafor does",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 class _PerStudyTable(RichDisplay):
@@ -88,6 +105,7 @@ def leave_one_out(res: MetaResult) -> LeaveOneOutResult:
     k = res.k
     if k < 2:
         raise EstimationError("leave-one-out needs at least 2 studies")
+    _warn_single_study_z(res, "leave-one-out")
     cols = [
         "estimate",
         "se",
@@ -162,6 +180,7 @@ def influence(res: MetaResult) -> InfluenceResult:
     k = res.k
     if k < 2:
         raise EstimationError("influence diagnostics need at least 2 studies")
+    _warn_single_study_z(res, "influence diagnostics")
     p = 1
     yi, vi, tau2 = res.yi, res.vi, res.tau2
     w = 1.0 / (vi + tau2)
@@ -193,13 +212,16 @@ def influence(res: MetaResult) -> InfluenceResult:
         resid = yi[i] - bd
         if abs(resid) < 100 * np.finfo(float).eps:
             resid = 0.0
+        # numpy scalars: a zero variance (s2w = 0 when the other studies agree exactly
+        # under Knapp-Hartung) gives inf or NaN, not ZeroDivisionError
+        diff = np.float64(beta - bd)
         with np.errstate(divide="ignore", invalid="ignore"):
-            vals["rstudent"][i] = resid / math.sqrt(vi[i] * s2w + vbd + t2d * s2w)
-            vals["dffits"][i] = (beta - bd) / math.sqrt(s2w * hat[i] * (t2d + vi[i]))
+            vals["rstudent"][i] = resid / np.sqrt(np.float64(vi[i] * s2w + vbd + t2d * s2w))
+            vals["dffits"][i] = diff / np.sqrt(np.float64(s2w * hat[i] * (t2d + vi[i])))
             vb_del = 1.0 / np.sum(1.0 / (vi + t2d))  # all k studies at the deleted tau2
-            vals["dfbetas"][i] = (beta - bd) / math.sqrt(s2w * vb_del)
-            vals["cooks_distance"][i] = (beta - bd) ** 2 / vb_full
-            vals["cov_ratio"][i] = vbd / vb_full
+            vals["dfbetas"][i] = diff / np.sqrt(np.float64(s2w * vb_del))
+            vals["cooks_distance"][i] = diff**2 / np.float64(vb_full)
+            vals["cov_ratio"][i] = vbd / np.float64(vb_full)
         vals["tau2_deleted"][i] = t2d
         vals["QE_deleted"][i] = f.QE
     with np.errstate(invalid="ignore"):

@@ -65,17 +65,28 @@ class PermutationResult(RichDisplay):
         return [f"omnibus: QM = {self.QM:.4f}, p = {self.QM_pvalue:.4f}"]
 
 
+# The permutation p-value is the share of permutations (the observed one among them) whose
+# statistic is at least as extreme as the observed one. Only a failed fit (NaN) is left out,
+# as metafor's na.rm: an infinite statistic (se = 0, e.g. Knapp-Hartung with identical
+# effects) is a valid one, and at least as extreme as an infinite observed statistic. So the
+# observed permutation always counts and the p-value is never 0.
+
+
 def _pvalues(stat_perm: np.ndarray, stat: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         hits = np.abs(stat_perm) >= np.abs(stat)[None, :] - _COMPTOL
-    valid = np.isfinite(stat_perm)
-    p = (hits & valid).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
-    return np.minimum(p, 1.0)
+    valid = ~np.isnan(stat_perm)
+    n_valid = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(n_valid > 0, (hits & valid).sum(axis=0) / n_valid, np.nan)
+    return np.where(np.isnan(stat), np.nan, np.minimum(p, 1.0))
 
 
 def _qm_pvalue(qm_perm: np.ndarray, qm: float) -> float:
-    valid = np.isfinite(qm_perm)
-    return float(np.sum(qm_perm[valid] >= qm - _COMPTOL) / max(int(valid.sum()), 1))
+    valid = ~np.isnan(qm_perm)
+    if math.isnan(qm) or not valid.any():
+        return math.nan
+    return float(np.sum(qm_perm[valid] >= qm - _COMPTOL) / int(valid.sum()))
 
 
 def permutation_test(
@@ -111,12 +122,25 @@ def _sign_flips(res: MetaResult, n: int, seed: int | None) -> PermutationResult:
         grid[0] = 1.0
     Y = grid * res.yi[None, :]
     V = np.broadcast_to(res.vi, Y.shape)
-    if res.tau2_fixed:
-        stat = np.empty(Y.shape[0])
+    if res.tau2_fixed or bool(np.any(res.vi == 0.0)):
+        # one fit at a time: a fixed tau2, or vi = 0 (which the batch refuses)
+        stat = np.full(Y.shape[0], np.nan)
+        fixed = res.tau2 if res.tau2_fixed else None
         for i, y in enumerate(Y):
-            f = fit_model(
-                np.ones((k, 1)), y, res.vi, res.method, res.test, res.level, tau2=res.tau2
-            )
+            try:
+                f = fit_model(
+                    np.ones((k, 1)),
+                    y,
+                    res.vi,
+                    res.method,
+                    res.test,
+                    res.level,
+                    tau2=fixed,
+                    tol=res.tol,
+                    max_iter=res.max_iter,
+                )
+            except EstimationError:
+                continue  # as metafor: a permutation that cannot be fitted is left out
             stat[i] = f.statistic[0]
     else:
         batch = random_effects_batch(
@@ -190,7 +214,7 @@ def _row_permutations(res: MetaRegressionResult, n: int, seed: int | None) -> Pe
         idx[0] = np.arange(k)
     names = list(res.X.columns)
     tested = [names.index(t) for t in res.tested]
-    fixed = None
+    fixed = res.tau2 if res.tau2_fixed else None  # as metafor: a fixed tau2 stays fixed
     stat_perm = np.full((idx.shape[0], p), np.nan)
     qm_perm = np.full(idx.shape[0], np.nan)
     for r, order in enumerate(idx):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,10 +14,16 @@ from scipy import special
 
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import DataError, EstimationError, ModelSpecError
-from ipdmeta.meta._checks import check_yi_vi
+from ipdmeta.meta._checks import (
+    NaAction,
+    as_float_vector,
+    check_zero_vi,
+    parse_na_action,
+    prepare_studies,
+)
 from ipdmeta.meta._core import DEFAULT_MAX_ITER, DEFAULT_TOL, CoreFit, fit_model
 from ipdmeta.meta._options import Method, Test, parse_level, parse_method, parse_test
-from ipdmeta.meta.univariate import HeterogeneityCI, heterogeneity_interval
+from ipdmeta.meta.univariate import HeterogeneityCI, heterogeneity_interval, omitted_notes
 
 __all__ = ["MetaRegressionResult", "design_matrix", "meta_regression"]
 
@@ -33,6 +40,7 @@ class MetaRegressionResult(RichDisplay):
     moderators (``QM_df`` df) or, under Knapp-Hartung, the F statistic with
     (``QM_df``, ``QM_df2``) df. ``QE`` tests residual heterogeneity. ``tau2``, ``I2`` and
     ``H2`` are residual; ``R2`` is the pseudo R-squared (percent of tau2 accounted for).
+    ``omitted`` names the studies left out for missing values (``na_action="omit"``).
     """
 
     coefficients: pd.DataFrame
@@ -60,6 +68,7 @@ class MetaRegressionResult(RichDisplay):
     iterations: int = field(default=0, repr=False)
     vt: float = field(default=math.nan, repr=False)
     tau2_fixed: bool = field(default=False, repr=False)
+    omitted: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def tau(self) -> float:
@@ -125,11 +134,16 @@ class MetaRegressionResult(RichDisplay):
 
     def _display_notes(self) -> list[str]:
         """Heterogeneity and the tests of moderators and of residual heterogeneity."""
+        qe_line = (
+            "Test for residual heterogeneity: not available (a sampling variance is 0)"
+            if math.isnan(self.QE)
+            else f"Test for residual heterogeneity: QE({self.QE_df}) = {self.QE:.4f}, "
+            f"p = {self.QE_pvalue:.4g}"
+        )
         lines = [
             f"residual tau2: {self.tau2:.4f}   I2: {self.I2:.2f}%   H2: {self.H2:.2f}"
             + ("" if math.isnan(self.R2) else f"   R2: {self.R2:.2f}%"),
-            f"Test for residual heterogeneity: QE({self.QE_df}) = {self.QE:.4f}, "
-            f"p = {self.QE_pvalue:.4g}",
+            qe_line,
         ]
         if self.test is Test.KNHA:
             lines.append(
@@ -141,7 +155,7 @@ class MetaRegressionResult(RichDisplay):
                 f"Test of moderators ({', '.join(self.tested)}): "
                 f"QM({self.QM_df}) = {self.QM:.4f}, p = {self.QM_pvalue:.4g}"
             )
-        return lines
+        return lines + omitted_notes(self.omitted)
 
 
 def design_matrix(
@@ -164,17 +178,10 @@ def design_matrix(
             formula = "~ " + formula
         frame = data
     else:
-        if isinstance(moderators, pd.Series):
-            frame = moderators.to_frame(name=moderators.name or "x1")
-        elif isinstance(moderators, pd.DataFrame):
-            frame = moderators
-        else:
-            arr = np.asarray(moderators)
-            if arr.ndim == 1:
-                arr = arr[:, None]
-            if arr.ndim != 2:
-                raise ModelSpecError("moderators must be a formula, DataFrame or 2-d array")
-            frame = pd.DataFrame(arr, columns=[f"x{i + 1}" for i in range(arr.shape[1])])
+        found = _moderator_frame(moderators)
+        if found is None:
+            raise ModelSpecError("moderators must be a formula, DataFrame or 2-d array")
+        frame = found
         terms = " + ".join(f"`{c}`" for c in frame.columns)
         formula = f"~ {terms}" if intercept else f"~ 0 + {terms}"
     if len(frame) != k:
@@ -199,6 +206,70 @@ def design_matrix(
     if not np.isfinite(X.to_numpy()).all():
         raise DataError("the moderators have missing or infinite values")
     return X
+
+
+def _moderator_frame(moderators: Any) -> pd.DataFrame | None:
+    """Moderators given as values (not a formula) as a DataFrame, as design_matrix reads them."""
+    if isinstance(moderators, pd.Series):
+        return moderators.to_frame(name=moderators.name or "x1")
+    if isinstance(moderators, pd.DataFrame):
+        return moderators
+    arr = np.asarray(moderators)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        return None  # design_matrix says what is wrong
+    frame = pd.DataFrame(arr, columns=[f"x{i + 1}" for i in range(arr.shape[1])])
+    if arr.dtype.kind == "O":
+        # numbers with a None are of object dtype: give them back as floats (None -> NaN)
+        for col in frame.columns:
+            with contextlib.suppress(TypeError, ValueError):  # text: a categorical moderator
+                frame[col] = pd.to_numeric(frame[col])
+    return frame
+
+
+def _moderators_missing(
+    moderators: Any, data: pd.DataFrame | None, k: int
+) -> dict[str, np.ndarray]:
+    """Missing-value masks of the moderators that have any, by name (metafor drops those
+    studies). For a formula: the columns of ``data`` it uses."""
+    import formulaic
+
+    if isinstance(moderators, str):
+        if data is None or len(data) != k:
+            return {}  # design_matrix raises
+        formula = moderators.strip()
+        try:
+            used = formulaic.Formula(formula if formula.startswith("~") else "~ " + formula)
+            names = sorted(str(v) for v in used.required_variables)
+        except Exception:
+            return {}  # design_matrix reports the bad formula
+        frame = data[[c for c in names if c in data.columns]]
+    else:
+        found = _moderator_frame(moderators)
+        if found is None or len(found) != k:
+            return {}
+        frame = found
+    out = {}
+    for col in frame.columns:
+        miss = np.asarray(pd.isna(frame[col]), dtype=bool)
+        if miss.any():
+            out[str(col)] = miss
+    return out
+
+
+def _rows(values: Any, keep: np.ndarray) -> Any:
+    """The rows ``keep`` of a DataFrame, Series or array (positionally)."""
+    if isinstance(values, (pd.DataFrame, pd.Series)):
+        return values.iloc[np.flatnonzero(keep)]
+    arr = np.asarray(values)
+    return arr[keep] if arr.ndim >= 1 and arr.shape[0] == keep.shape[0] else values
+
+
+def _study_labels(yi: Any, n: int) -> tuple[str, ...] | None:
+    if isinstance(yi, pd.Series) and not isinstance(yi.index, pd.RangeIndex) and len(yi) == n:
+        return tuple(str(x) for x in yi.index)
+    return None
 
 
 def _column(values: Any, data: pd.DataFrame | None, name: str) -> Any:
@@ -293,6 +364,7 @@ def meta_regression(
     tau2: float | None = None,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    na_action: NaAction | str = "omit",
 ) -> MetaRegressionResult:
     """Fit a (mixed-effects) meta-regression, as ``metafor::rma(yi, vi, mods=, ...)``.
 
@@ -311,6 +383,11 @@ def meta_regression(
         the intercept.
     tau2
         Fix the residual tau2 instead of estimating it.
+    na_action
+        ``"omit"`` (default, metafor's ``na.omit``): a study with a missing yi, vi or
+        moderator is left out with a warning naming it, and listed in ``omitted``.
+        ``"fail"``: raise :class:`DataError` instead. ``vi = 0`` is handled as in
+        :func:`ipdmeta.meta.random_effects`.
 
     Returns
     -------
@@ -318,14 +395,30 @@ def meta_regression(
         Coefficient table ``estimate, se, statistic, df, pvalue, ci_lower, ci_upper``,
         residual ``tau2``, ``I2``, ``H2``, pseudo ``R2``, ``QM`` and ``QE`` tests.
     """
-    y, v = check_yi_vi(_column(yi, data, "yi"), _column(vi, data, "vi"))
-    k = y.shape[0]
-    Xdf = design_matrix(moderators, data, k, intercept=intercept)
-    names = list(Xdf.columns)
-    X = Xdf.to_numpy()
     m = parse_method(method)
     t = parse_test(test)
     lev = parse_level(level)
+    action = parse_na_action(na_action)
+    yi_given, vi_given = _column(yi, data, "yi"), _column(vi, data, "vi")
+    n = as_float_vector(yi_given, "yi", missing_ok=True).shape[0]
+    studies = prepare_studies(
+        yi_given,
+        vi_given,
+        na_action=action,
+        labels=_study_labels(yi_given, n),
+        missing=_moderators_missing(moderators, data, n),
+    )
+    y, v = studies.yi, studies.vi
+    k = y.shape[0]
+    if studies.any_omitted:
+        if isinstance(moderators, str):
+            data = None if data is None else _rows(data, studies.keep)
+        else:
+            moderators = _rows(moderators, studies.keep)
+    Xdf = design_matrix(moderators, data, k, intercept=intercept)
+    names = list(Xdf.columns)
+    X = Xdf.to_numpy()
+    check_zero_vi(v, m, None, tau2)
     fit = fit_model(X, y, v, m, t, lev, tau2=tau2, tol=tol, max_iter=max_iter)
     has_int = _has_intercept(X)
     idx = _btt_indices(btt, names, has_int, X.shape[1])
@@ -369,4 +462,5 @@ def meta_regression(
         iterations=fit.iterations,
         vt=fit.vt,
         tau2_fixed=tau2 is not None,
+        omitted=studies.omitted,
     )

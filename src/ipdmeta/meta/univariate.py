@@ -12,7 +12,13 @@ import pandas as pd
 
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import EstimationError
-from ipdmeta.meta._checks import check_yi_vi
+from ipdmeta.meta._checks import (
+    NaAction,
+    as_float_vector,
+    check_zero_vi,
+    parse_na_action,
+    prepare_studies,
+)
 from ipdmeta.meta._core import DEFAULT_MAX_ITER, DEFAULT_TOL, CoreFit, fit_model
 from ipdmeta.meta._options import Method, Test, parse_level, parse_method, parse_test
 from ipdmeta.meta._qprofile import q_profile
@@ -82,6 +88,9 @@ class MetaResult(RichDisplay):
     value, ``I2`` is in percent, ``Q`` is Cochran's heterogeneity statistic with ``Q_df``
     degrees of freedom, ``pi_lower``/``pi_upper`` is the prediction interval of
     ``predict()`` (equal to the confidence interval for the common-effect model).
+    ``omitted`` names the studies left out for missing values (``na_action="omit"``).
+    With a sampling variance of 0, ``Q``, ``Q_pvalue``, ``I2`` and ``H2`` are NaN (as
+    metafor's NA): they weight each study by 1 / vi.
     """
 
     estimate: float
@@ -111,6 +120,7 @@ class MetaResult(RichDisplay):
     tol: float = field(default=DEFAULT_TOL, repr=False)
     max_iter: int = field(default=DEFAULT_MAX_ITER, repr=False)
     tau2_fixed: bool = field(default=False, repr=False)
+    omitted: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def tau(self) -> float:
@@ -195,10 +205,14 @@ class MetaResult(RichDisplay):
         lines.append(f"I2 (share of total variability due to heterogeneity): {self.I2:.2f}%")
         lines.append(f"H2 (total variability / sampling variability):        {self.H2:.2f}")
         lines.append("")
-        lines.append(
-            f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, "
-            f"p {'<' if self.Q_pvalue < 1e-4 else '='} {_fmt_p(self.Q_pvalue).lstrip('<')}"
-        )
+        if math.isnan(self.Q):
+            lines.append(self._heterogeneity_line())
+        else:
+            lines.append(
+                f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, "
+                f"p {'<' if self.Q_pvalue < 1e-4 else '='} {_fmt_p(self.Q_pvalue).lstrip('<')}"
+            )
+        lines += [f"Note: {note}" for note in self._omitted_notes()]
         lines.append("")
         df_txt = f"({self.df:g})" if self.test is Test.KNHA else ""
         lines.append(f"estimate      se  {stat}{df_txt}    pvalue    {pct} CI")
@@ -218,9 +232,17 @@ class MetaResult(RichDisplay):
         test = ", Knapp-Hartung test" if self.test is Test.KNHA else ""
         return f"{name}{test}, k = {self.k}"
 
-    def _display_notes(self) -> list[str]:
+    def _heterogeneity_line(self) -> str:
+        if math.isnan(self.Q):
+            return "Test for heterogeneity: not available (a sampling variance is 0)"
         p = "< 0.0001" if self.Q_pvalue < 1e-4 else f"= {self.Q_pvalue:.4f}"
-        return [f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p {p}"]
+        return f"Test for heterogeneity: Q({self.Q_df}) = {self.Q:.4f}, p {p}"
+
+    def _omitted_notes(self) -> list[str]:
+        return omitted_notes(self.omitted)
+
+    def _display_notes(self) -> list[str]:
+        return [self._heterogeneity_line(), *self._omitted_notes()]
 
     def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
         # Two narrow tables rather than to_frame()'s 20 columns, which overflow a notebook.
@@ -282,6 +304,11 @@ def heterogeneity_interval(
         )
     if fixed:
         raise EstimationError("tau2 was fixed, not estimated: it has no confidence interval")
+    if np.any(res.vi == 0.0):
+        raise EstimationError(
+            "the Q-profile interval needs Q(0), which weights each study by 1 / vi: it "
+            "cannot be computed when a sampling variance is 0 (as metafor's confint())"
+        )
     qp = q_profile(X, res.yi, res.vi, res.tau2, level, res.vt)
     vt = res.vt
 
@@ -310,6 +337,15 @@ def heterogeneity_interval(
     )
 
 
+def omitted_notes(omitted: tuple[str, ...]) -> list[str]:
+    """One note naming the studies left out for missing values (none when none were)."""
+    if not omitted:
+        return []
+    n = len(omitted)
+    shown = ", ".join(omitted[:10]) + (f" and {n - 10} more" if n > 10 else "")
+    return [f"{n} stud{'y' if n == 1 else 'ies'} with missing values omitted: {shown}"]
+
+
 def _fmt_p(p: float) -> str:
     if not math.isfinite(p):
         return "NA"
@@ -333,6 +369,7 @@ def result_from_fit(
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
     tau2_fixed: bool = False,
+    omitted: tuple[str, ...] = (),
 ) -> MetaResult:
     """Wrap an intercept-only :class:`CoreFit` in a :class:`MetaResult`."""
     est = float(fit.beta[0])
@@ -366,6 +403,7 @@ def result_from_fit(
         tol=tol,
         max_iter=max_iter,
         tau2_fixed=tau2_fixed,
+        omitted=omitted,
     )
 
 
@@ -380,6 +418,7 @@ def random_effects(
     tau2: float | None = None,
     tol: float = DEFAULT_TOL,
     max_iter: int = DEFAULT_MAX_ITER,
+    na_action: NaAction | str = "omit",
 ) -> MetaResult:
     """Pool k study estimates with a random-effects (or common-effect) model.
 
@@ -388,7 +427,9 @@ def random_effects(
     Parameters
     ----------
     yi, vi
-        Effect sizes and their sampling variances (``vi > 0``), one per study.
+        Effect sizes and their sampling variances (``vi >= 0``), one per study. A
+        sampling variance of 0 is accepted by the estimators that can fit it (HE, SJ,
+        ML, REML, EB; then Q, I2 and H2 are NaN), refused by the others.
     method
         tau2 estimator: ``"FE"`` (common effect; metafor's ``"EE"``), ``"DL"``, ``"HE"``,
         ``"HS"``, ``"SJ"``, ``"ML"``, ``"REML"``, ``"EB"`` or ``"PM"``.
@@ -403,6 +444,10 @@ def random_effects(
     tol, max_iter
         Convergence tolerance (relative to tau2 + the typical within-study variance) and
         iteration limit of the ML, REML and EB estimators; PM is solved by Brent's method.
+    na_action
+        ``"omit"`` (default, metafor's ``na.omit``): a study with a missing (NaN/None) yi
+        or vi is left out with a warning naming it, and listed in ``omitted``.
+        ``"fail"``: raise :class:`DataError` instead.
 
     Returns
     -------
@@ -413,17 +458,26 @@ def random_effects(
     Raises
     ------
     DataError
-        For NaN/infinite/non-numeric values, unequal lengths or ``vi <= 0``.
+        For infinite or non-numeric values, unequal lengths, ``vi < 0``, or missing
+        values with ``na_action="fail"``.
     EstimationError
-        For fewer than 2 studies with a random-effects method.
+        For fewer than 2 studies with a random-effects method; for ``vi = 0`` with FE,
+        DL, HS or PM, or with a tau2 estimated (or fixed) at 0.
     ConvergenceError
         When an iterative estimator does not converge.
     """
-    y, v = check_yi_vi(yi, vi)
     m = parse_method(method)
     t = parse_test(test)
     lev = parse_level(level)
+    action = parse_na_action(na_action)
+    n_given = as_float_vector(yi, "yi", missing_ok=True).shape[0]
+    given = _labels(yi, labels, n_given)
+    studies = prepare_studies(yi, vi, na_action=action, labels=given)
+    y, v = studies.yi, studies.vi
     k = y.shape[0]
+    if studies.any_omitted:
+        full = given or tuple(f"Study {i + 1}" for i in range(n_given))
+        given = tuple(lab for lab, kept in zip(full, studies.keep, strict=True) if kept)
     if m is not Method.FE and k < 2:
         raise EstimationError(
             f"a random-effects model ({m.value}) needs at least 2 studies, got k = {k}"
@@ -432,5 +486,6 @@ def random_effects(
         raise EstimationError("the Knapp-Hartung test needs at least 2 studies (df = k - 1)")
     if tau2 is not None and not (math.isfinite(tau2) and tau2 >= 0):
         raise EstimationError(f"tau2 must be a finite number >= 0, got {tau2!r}")
+    check_zero_vi(v, m, given, tau2)
     fit = fit_model(np.ones((k, 1)), y, v, m, t, lev, tau2=tau2, tol=tol, max_iter=max_iter)
-    return result_from_fit(fit, _labels(yi, labels, k), tol, max_iter, tau2 is not None)
+    return result_from_fit(fit, given, tol, max_iter, tau2 is not None, studies.omitted)
