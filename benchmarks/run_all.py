@@ -1,7 +1,7 @@
 """Run every benchmark in turn and print their tables (``make bench``).
 
-    .venv/bin/python benchmarks/run_all.py           # full sizes; about 10 minutes with R
-    .venv/bin/python benchmarks/run_all.py --quick   # small sizes, about a minute
+    .venv/bin/python benchmarks/run_all.py           # full sizes; about 16 minutes with R
+    .venv/bin/python benchmarks/run_all.py --quick   # small sizes, about 2 minutes
 
 R's columns appear when ``Rscript`` with metafor, lme4 and lmerTest is on the PATH.
 """
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [
         ["bench_meta.py", *(["--quick"] if args.quick else [])],
         ["bench_mixed.py", *(["--quick"] if args.quick else [])],
+        ["bench_glmm.py", *(["--quick"] if args.quick else [])],
         ["bench_run.py", *(["--repeats", "2"] if args.quick else [])],
     ]
     failed = 0
