@@ -814,7 +814,8 @@ def _pre_post(m: Measure, a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
         yi = _hedges_c(n - 1) * (m1 - m2) / sd1
         # metafor 3.8's default (vtype "LS"): 2 (1 - ri) / ni + yi^2 / (2 ni)
         return yi, 2 * (1 - r) / n + yi**2 / (2 * n), n
-    assert sd2 is not None  # every other pre-post measure needs sd2i
+    if sd2 is None:  # the argument check asks for it; kept for callers that skip it
+        raise ModelSpecError(f"{m.value} needs sd2i")
     cov_term = 2 * r * sd1 * sd2
     if m is Measure.MC:
         return m1 - m2, (sd1**2 + sd2**2 - cov_term) / n, n
