@@ -57,6 +57,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _common import available, fmt  # noqa: E402
 
 FORMULA = "responder ~ diagnosis + age + (1 | study_id)"
 SIZES = ((140, 23), (10_000, 200), (100_000, 1_000))
@@ -250,20 +251,6 @@ def run_r(
 
 def rel_diff(ours: np.ndarray, theirs: np.ndarray) -> float:
     return float(np.max(np.abs(ours - theirs) / np.abs(theirs)))
-
-
-def available(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-def fmt(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return f"{seconds * 1e3:,.1f} ms" if seconds < 1 else f"{seconds:,.2f} s"
 
 
 def cell(t: Timing | None) -> str:

@@ -41,6 +41,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _common import available, fmt  # noqa: E402
 
 FORMULA = "y ~ dx + x1 + x2 + x3 + (1 | study)"
 FIXED = "y ~ dx + x1 + x2 + x3"
@@ -142,20 +143,6 @@ def run_r(data: pd.DataFrame, repeats: int) -> float | None:
             print(f"(R failed: {out.stderr.strip()[:200]})", file=sys.stderr)
             return None
         return float(out.stdout.strip().splitlines()[-1])
-
-
-def available(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-def fmt(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return f"{seconds * 1e3:,.1f} ms" if seconds < 1 else f"{seconds:,.2f} s"
 
 
 def main(argv: list[str] | None = None) -> int:

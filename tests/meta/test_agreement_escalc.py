@@ -25,6 +25,7 @@ import pytest
 
 from ipdmeta import meta
 from ipdmeta.errors import DataError, ModelSpecError
+from tests.reference_json import decode
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "metafor_escalc"
 
@@ -68,23 +69,8 @@ TO_OPTIONS = {None, "only0", "all", "if0all", "none"}
 
 
 # ----------------------------------------------------------------------------- loading
-def _decode(x: Any) -> Any:
-    # json_writer.R writes non-finite numbers as strings and NA as null.
-    if isinstance(x, dict):
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
-    if x == "Inf":
-        return math.inf
-    if x == "-Inf":
-        return -math.inf
-    if x == "NaN":
-        return math.nan
-    return x
-
-
 REF: dict[str, dict[str, Any]] = {
-    path.stem: _decode(json.loads(path.read_text(encoding="utf-8")))
+    path.stem: decode(json.loads(path.read_text(encoding="utf-8")))
     for path in sorted(REF_DIR.glob("*.json"))
 }
 CASES = [

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from ipdmeta import meta
+from tests.reference_json import decode
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "metafor"
 
@@ -195,26 +196,11 @@ def moderators_frame(columns: Mapping[str, list[Any]], levels: list[str] | None)
 
 
 # ----------------------------------------------------------------------------- loading
-def _decode(x: Any) -> Any:
-    # The R script writes non-finite numbers as strings.
-    if isinstance(x, dict):
-        return {k: _decode(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_decode(v) for v in x]
-    if x == "Inf":
-        return math.inf
-    if x == "-Inf":
-        return -math.inf
-    if x == "NaN":
-        return math.nan
-    return x
-
-
 def _load(name: str) -> dict[str, Any]:
     path = REF_DIR / name
     if not path.exists():
         return {"source": {}, "cases": {}}
-    return _decode(json.loads(path.read_text(encoding="utf-8")))
+    return decode(json.loads(path.read_text(encoding="utf-8")))
 
 
 REF = {
