@@ -58,6 +58,11 @@ def test_trials_and_offset_by_column_name_or_values() -> None:
     by_name = mixed.glmm("k ~ x + (1 | site)", frame, trials="n")
     by_values = mixed.glmm("k ~ x + (1 | site)", frame, trials=frame["n"].to_numpy())
     np.testing.assert_allclose(by_name.coef, by_values.coef, rtol=1e-10)
+    holed = frame.astype({"n": float})
+    holed.loc[3, "n"] = np.nan  # a row without its trials is dropped, as a missing predictor
+    assert mixed.glmm("k ~ x + (1 | site)", holed, trials="n").nobs == 47
+    with pytest.raises(ModelSpecError, match="trials must be numbers"):
+        mixed.glmm("k ~ x + (1 | site)", frame.assign(n="many"), trials="n")
     frame["events"] = rng.poisson(frame["years"] * 0.8)
     frame["log_years"] = np.log(frame["years"])
     rates = mixed.glmm("events ~ x + (1 | site)", frame, family="poisson", offset="log_years")

@@ -187,16 +187,32 @@ class GlmmProblem:
             loglik = self.sum_by_group(self.family.loglik(self.y, eta, self.trials))
             loglik = loglik + self._group_constant
             return float(np.sum(-2.0 * loglik + u * u + np.log(curvature)))
-        nodes, weights = np.polynomial.hermite.hermgauss(self.nagq)
         scale = np.sqrt(2.0 / curvature)  # sqrt(2) times the sd of u at the mode
         terms = np.empty((self.nagq, self.q))
-        for k, (z, w) in enumerate(zip(nodes, weights, strict=True)):
-            uk = u + scale * z
-            eta = fixed + theta * uk[self.groups]
-            loglik = self.sum_by_group(self.family.loglik(self.y, eta, self.trials))
-            terms[k] = np.log(w) + z * z + loglik + self._group_constant - 0.5 * uk * uk
-        log_l = special.logsumexp(terms, axis=0) + np.log(scale) - 0.5 * np.log(2.0 * np.pi)
+        for k, (z, w) in enumerate(zip(*self._rule, strict=True)):
+            terms[k] = self._node_term(fixed, theta, u + scale * z, z, w)[0]
+        log_l = (
+            special.logsumexp(terms, axis=0)
+            + self._group_constant
+            + np.log(scale)
+            - 0.5 * np.log(2.0 * np.pi)
+        )
         return float(-2.0 * np.sum(log_l))
+
+    @cached_property
+    def _rule(self) -> tuple[np.ndarray, np.ndarray]:
+        """Gauss-Hermite nodes and weights (for the integral of f(z) exp(-z^2))."""
+        nodes, weights = np.polynomial.hermite.hermgauss(self.nagq)
+        return nodes, weights
+
+    def _node_term(
+        self, fixed: np.ndarray, theta: float, uk: np.ndarray, z: float, w: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each group's log integrand at the node ``uk`` (without the normalising
+        constants, which shift every node alike), and the linear predictor there."""
+        eta = fixed + theta * uk[self.groups]
+        loglik = self.sum_by_group(self.family.loglik(self.y, eta, self.trials))
+        return np.log(w) + z * z + loglik - 0.5 * uk * uk, eta
 
     def gradient(self, theta: float, beta: np.ndarray) -> np.ndarray:
         """d deviance / d (theta, beta), exactly.
@@ -228,24 +244,17 @@ class GlmmProblem:
             grad_b = -2.0 * (X.T @ r) + np.sum(dc_db / c[:, None], axis=0)
             grad_t = -2.0 * np.sum(self.sum_by_group(r) * u) + np.sum(dc_dt / c)
             return np.concatenate([[sign * grad_t], grad_b])
-        nodes, weights = np.polynomial.hermite.hermgauss(self.nagq)
         scale = np.sqrt(2.0 / c)
         dscale_db = -0.5 * (scale / c)[:, None] * dc_db  # d sqrt(2/c) = -sqrt(2/c) dc / 2c
         dscale_dt = -0.5 * scale / c * dc_dt
         terms = np.empty((self.nagq, self.q))
         da_db = np.empty((self.nagq, self.q, X.shape[1]))
         da_dt = np.empty((self.nagq, self.q))
-        for k, (z, wk) in enumerate(zip(nodes, weights, strict=True)):
+        for k, (z, wk) in enumerate(zip(*self._rule, strict=True)):
             uk = u + scale * z
-            eta_k = fixed + theta * uk[groups]
+            terms[k], eta_k = self._node_term(fixed, theta, uk, z, wk)
             r_k = self.y - family.mean(eta_k, self.trials)
             R_k = self.sum_by_group(r_k)
-            terms[k] = (
-                np.log(wk)
-                + z * z
-                + self.sum_by_group(family.loglik(self.y, eta_k, self.trials))
-                - 0.5 * uk * uk
-            )
             slope = theta * R_k - uk  # d a_k / d u_k
             da_db[k] = self.sum_rows_by_group(r_k, X) + slope[:, None] * (du_db + z * dscale_db)
             da_dt[k] = R_k * uk + slope * (du_dt + z * dscale_dt)

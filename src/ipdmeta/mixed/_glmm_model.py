@@ -324,7 +324,9 @@ class GlmmResult(RichDisplay):
                 eta = eta + b[self.problem.groups]
         else:
             X, frame = new_model_matrix(self.design, newdata)
-            eta = X @ beta + _offset_values(offset, frame, "newdata")
+            eta = X @ beta
+            if offset is not None:
+                eta = eta + _per_row(offset, frame, "offset", "newdata")
             if include_random:
                 if self.group not in frame.columns:
                     raise ModelSpecError(f"newdata lacks the grouping column {self.group!r}")
@@ -393,22 +395,27 @@ def _sqrt(variances: np.ndarray) -> np.ndarray:
         return np.sqrt(variances)
 
 
-def _offset_values(offset: Any, frame: pd.DataFrame, where: str) -> np.ndarray:
-    if offset is None:
-        return np.zeros(len(frame))
-    if isinstance(offset, str):
-        if offset not in frame.columns:
-            raise ModelSpecError(f"the offset column {offset!r} is not in {where}")
-        values = frame[offset].to_numpy(dtype=float)
+def _per_row(values: Any, frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
+    """``trials`` or ``offset`` for each row of ``frame``: a column of it, or values.
+
+    A missing value (NaN) is kept, so that its row is dropped as a missing predictor's
+    would be; text and infinite values are refused.
+    """
+    if isinstance(values, str):
+        if values not in frame.columns:
+            raise ModelSpecError(f"unknown column(s) {values!r} for {name}")
+        raw: Any = frame[values]
     else:
-        values = np.asarray(offset, dtype=float).reshape(-1)
-        if values.size != len(frame):
-            raise ModelSpecError(
-                f"offset has {values.size} values for {len(frame)} rows of {where}"
-            )
-    if not np.all(np.isfinite(values)):
-        raise ModelSpecError(f"the offset has missing or infinite values in {where}")
-    return values
+        raw = values
+    try:
+        out = np.asarray(raw, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"{name} must be numbers") from None
+    if out.size != len(frame):
+        raise ModelSpecError(f"{name} has {out.size} values for {len(frame)} rows of {where}")
+    if np.any(np.isinf(out)):
+        raise ModelSpecError(f"{name} has infinite values in {where}")
+    return out
 
 
 def _response(design: Design, family: str, trials: np.ndarray) -> np.ndarray:
@@ -497,39 +504,25 @@ def glmm(
         )
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecError("data must be a pandas DataFrame")
-    frame = data.copy()
-    for name, values in (("trials", trials), ("offset", offset)):
-        if values is not None and not isinstance(values, str):
-            frame[f"__{name}__"] = _offset_values(values, data, "data")
+    extra = {
+        name: _per_row(values, data, name, "data")
+        for name, values in (("trials", trials), ("offset", offset))
+        if values is not None
+    }
+    complete = np.ones(len(data), dtype=bool)
+    for values in extra.values():
+        complete &= ~np.isnan(values)
+    frame = data[complete].reset_index(drop=True)
     response = parsed.response
     if response in frame.columns and pd.api.types.is_bool_dtype(frame[response]):
         frame[response] = frame[response].astype(float)
-    extra = [
-        v if isinstance(v, str) else f"__{name}__"
-        for name, v in (("trials", trials), ("offset", offset))
-        if v is not None
-    ]
-    missing_extra = [v for v in extra if v not in frame.columns]
-    if missing_extra:
-        raise ModelSpecError(f"unknown column(s) {', '.join(map(repr, missing_extra))}")
-    complete = frame[extra].notna().all(axis=1) if extra else pd.Series(True, index=frame.index)
-    design = build_design(
-        parsed, frame[complete.to_numpy()].reset_index(drop=True), residual_variance=False
-    )
-    used = frame[complete.to_numpy()].reset_index(drop=True).iloc[design.keep]
-    n_trials = (
-        _offset_values(trials if isinstance(trials, str) else "__trials__", used, "data")
-        if trials is not None
-        else np.ones(len(used))
-    )
+    design = build_design(parsed, frame, residual_variance=False)
+    kept = {name: values[complete][design.keep] for name, values in extra.items()}
+    n_trials = kept.get("trials", np.ones(design.keep.size))
     if np.any(n_trials < 1) or np.any(n_trials != np.round(n_trials)):
         raise ModelSpecError("trials must be whole numbers of 1 or more")
     y = _response(design, family, n_trials)
-    offsets = (
-        _offset_values(offset if isinstance(offset, str) else "__offset__", used, "data")
-        if offset is not None
-        else np.zeros(len(used))
-    )
+    offsets = kept.get("offset", np.zeros(design.keep.size))
     term = design.random[0]
     problem = GlmmProblem(
         family=Family(family),

@@ -33,7 +33,7 @@ from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, responders_table, results_json
-from ipdmeta.report.rounding import rounded_as_shown
+from ipdmeta.report.rounding import ESTIMATE_DECIMALS, rounded_as_shown
 from ipdmeta.report.study_table import included_studies
 from ipdmeta.report.word import (
     figure_caption,
@@ -139,9 +139,9 @@ def write_report(result: ReviewRun, target: Path) -> None:
 
 # Written with every digit: the data as analysed, for anyone refitting them elsewhere.
 _AS_ANALYSED = {"analysis_data"}
-# Tables of proportions, which the report shows as percentages to 1 decimal.
-_PROPORTIONS = {"responders"}
-_PROPORTION_DECIMALS = 3
+# Decimals of tables whose estimates are not shown to 2: proportions, which the report
+# shows as percentages to 1 decimal.
+_DECIMALS = {"responders": 3}
 
 
 def _write_all(result: ReviewRun, folder: Path) -> None:
@@ -164,21 +164,26 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
             shown = (
                 frame
                 if name in _AS_ANALYSED
-                else rounded_as_shown(frame, _PROPORTION_DECIMALS if name in _PROPORTIONS else 2)
+                else rounded_as_shown(frame, _DECIMALS.get(name, ESTIMATE_DECIMALS))
             )
             write_csv(shown, folder / "tables" / f"{name}.csv")
         write_tables_xlsx(tables, folder / "tables.xlsx")
         write_checklist_docx(
             folder / "prisma_checklist.docx", tables["prisma_checklist"], result.spec.report.title
         )
-        paragraphs = {"methods": methods_paragraph(result), "findings": results_paragraph(result)}
+        methods = methods_paragraph(result)
+        paragraphs: dict[str, Any] = {
+            "methods": methods,
+            "findings": results_paragraph(result),
+            "references": references_in(methods),
+        }
         write_text(folder / "results.json", results_json(result))
         document = start_report_docx(
             title=result.spec.report.title,
             authors=result.spec.report.authors,
             methods=paragraphs["methods"],
             findings=paragraphs["findings"],
-            references=references_in(paragraphs["methods"]),
+            references=paragraphs["references"],
             tables=tables,
             models=models,
         )
@@ -421,7 +426,7 @@ def _context(
     result: ReviewRun,
     tables: dict[str, pd.DataFrame],
     svgs: dict[str, Markup],
-    paragraphs: dict[str, str],
+    paragraphs: Mapping[str, Any],
 ) -> dict[str, Any]:
     spec = result.spec
     summary = result.summary.to_dict()
@@ -536,7 +541,7 @@ def _context(
         ],
         "methods": paragraphs["methods"],
         "findings": paragraphs["findings"],
-        "references": references_in(paragraphs["methods"]),
+        "references": paragraphs["references"],
         "label_map": result.data.label_map,
         "warnings": [str(w) for w in result.data.warnings],
         "data_notes": [str(n) for n in result.data.notes],

@@ -168,9 +168,7 @@ def finish_report_docx(
         document.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
         caption = figure_captions.get(name, name.replace("_", " "))
         document.add_paragraph(f"Figure {number}. {caption}", style="Caption")
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return write_bytes(path, buffer.getvalue())
+    return _save(document, path)
 
 
 def write_checklist_docx(path: str | Path, checklist: pd.DataFrame, title: str) -> Path:
@@ -193,6 +191,11 @@ def write_checklist_docx(path: str | Path, checklist: pd.DataFrame, title: str) 
     )[["Section", "Item", "Topic", "Covered by the ipdmeta report"]]  # fmt: skip
     table = table.assign(**{"Location in the manuscript": ""})
     _add_table(document, table)
+    return _save(document, path)
+
+
+def _save(document: Any, path: str | Path) -> Path:
+    """Write the document atomically."""
     buffer = io.BytesIO()
     document.save(buffer)
     return write_bytes(path, buffer.getvalue())
