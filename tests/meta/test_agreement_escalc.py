@@ -109,8 +109,9 @@ def test_escalc_agrees_with_metafor(measure: str, cid: str, case: dict[str, Any]
         with pytest.raises(DataError) as info:
             _call(case)
         if case.get("na_studies"):
-            # the message names the first study escalc returned as NA
-            assert f"study {case['na_studies'][0]}" in str(info.value), str(info.value)
+            # the message names the first study escalc returned as NA, counting from 1
+            # (the JSON holds 0-based positions)
+            assert f"study {case['na_studies'][0] + 1}" in str(info.value), str(info.value)
         return
     es = _call(case)
     assert es.measure.value == measure
@@ -293,14 +294,14 @@ BAD_INPUT = [
         "RD",
         {"ai": [1, 12], "n1i": [10, 10], "ci": [3, 4], "n2i": [10, 10]},
         DataError,
-        "ai is larger than n1i for study 1",
+        "ai is larger than n1i for study 2",
     ),
     (
         "n-not-sum",
         "RR",
         TABLE | {"n1i": [10, 11]},
         DataError,
-        r"n1i is not ai \+ bi for study 1",
+        r"n1i is not ai \+ bi for study 2",
     ),
     ("negative-x1i", "IRD", PT | {"x1i": [-1, 2]}, DataError, "x1i has negative event counts"),
     ("zero-t2i", "IRR", PT | {"t2i": [90, 0]}, DataError, "t2i has person-times <= 0"),
@@ -347,14 +348,14 @@ BAD_INPUT = [
         "OR",
         TABLE | {"ai": [0, 2], "to": "none"},
         DataError,
-        "study 0 .* ai is 0 and no continuity correction",
+        "study 1 .* ai is 0 and no continuity correction",
     ),
     (
         "add-zero",
         "IRLN",
         {"xi": [3, 0], "ti": [10, 10], "add": 0},
         DataError,
-        "study 1 .* xi is 0",
+        "study 2 .* xi is 0",
     ),
 ]
 

@@ -150,7 +150,7 @@ def test_escalc_bad_input() -> None:
         meta.escalc("PR", ni=[10])
     with pytest.raises(ModelSpecError, match="needs mi"):
         meta.escalc("MN", mi=[1.0], ni=[3])
-    with pytest.raises(DataError, match="xi is larger than ni for study 1"):
+    with pytest.raises(DataError, match="xi is larger than ni for study 2"):
         meta.escalc("PLO", xi=[1, 12], ni=[10, 10])
     with pytest.raises(DataError, match="negative event counts"):
         meta.escalc("PR", xi=[-1, 2], ni=[10, 10])

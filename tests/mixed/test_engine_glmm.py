@@ -177,6 +177,14 @@ def test_unsupported_or_wrong_formulas_are_refused(
         mixed.glmm(formula, data)
 
 
+def test_an_outcome_typed_as_words_is_refused_with_the_way_to_map_it(data: pd.DataFrame) -> None:
+    typed = data.assign(responder=np.where(data["responder"], "yes", "no"))
+    typed.loc[0, "responder"] = "NR"
+    with pytest.raises(ModelSpecError, match=r"holds text \('NR', 'yes', 'no'\)") as caught:
+        mixed.glmm("responder ~ diagnosis + (1 | study_id)", typed)
+    assert ".map({'yes': 1, 'no': 0})" in str(caught.value)
+
+
 def test_impossible_outcomes_are_refused(data: pd.DataFrame) -> None:
     counts = data.assign(k=np.where(data["responder"], 7, 2), n=5)
     with pytest.raises(ModelSpecError, match="successes cannot exceed trials"):

@@ -340,19 +340,19 @@ def _study(a: np.ndarray, bad: np.ndarray) -> tuple[int, float]:
 def _not_negative(a: np.ndarray, name: str, what: str) -> None:
     if (a < 0).any():
         i, v = _study(a, a < 0)
-        raise DataError(f"{name} has negative {what} (study {i}: {v:g})")
+        raise DataError(f"{name} has negative {what} (study {i + 1}: {v:g})")
 
 
 def _positive(a: np.ndarray, name: str, what: str) -> None:
     if (a <= 0).any():
         i, v = _study(a, a <= 0)
-        raise DataError(f"{name} has {what} <= 0 (study {i}: {v:g})")
+        raise DataError(f"{name} has {what} <= 0 (study {i + 1}: {v:g})")
 
 
 def _correlations(r: np.ndarray) -> None:
     if (np.abs(r) > 1).any():
         i, v = _study(r, np.abs(r) > 1)
-        raise DataError(f"ri has correlations outside [-1, 1] (study {i}: {v:g})")
+        raise DataError(f"ri has correlations outside [-1, 1] (study {i + 1}: {v:g})")
 
 
 def _undefined_where(bad: np.ndarray, message: Callable[[int], str]) -> None:
@@ -545,7 +545,7 @@ def escalc(
     _undefined_where(
         bad,
         lambda i: (
-            f"measure {m.value} is undefined for study {i} (yi = {yi[i]:g}, vi = {vi[i]:g})"
+            f"measure {m.value} is undefined for study {i + 1} (yi = {yi[i]:g}, vi = {vi[i]:g})"
             + _zero_cell_hint(m, a, i, add_value, to)
         ),
     )
@@ -577,14 +577,14 @@ def _two_by_two(
             if (events > a[size]).any():
                 i, _ = _study(events, events > a[size])
                 raise DataError(
-                    f"{ev} is larger than {size} for study {i} ({events[i]:g} > {a[size][i]:g})"
+                    f"{ev} is larger than {size} for study {i + 1} ({events[i]:g} > {a[size][i]:g})"
                 )
         if non in a:
             _not_negative(a[non], non, "counts")
             if size in a and (a[size] != events + a[non]).any():
                 i, _ = _study(events, a[size] != events + a[non])
                 raise DataError(
-                    f"{size} is not {ev} + {non} for study {i} "
+                    f"{size} is not {ev} + {non} for study {i + 1} "
                     f"({a[size][i]:g} != {events[i]:g} + {a[non][i]:g})"
                 )
             cells[non] = a[non]
@@ -660,7 +660,7 @@ def _two_group_means(
             df <= 1,
             lambda i: (
                 f"{m.value} needs n1i + n2i >= 4 (Hedges' correction c(m), m = n1i + n2i "
-                f"- 2, is defined for m > 1); study {i} has n1i + n2i = {n[i]:g}"
+                f"- 2, is defined for m > 1); study {i + 1} has n1i + n2i = {n[i]:g}"
             ),
         )
     if m is Measure.MD:
@@ -669,7 +669,7 @@ def _two_group_means(
         sd_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / df)
         _undefined_where(
             sd_pooled == 0,
-            lambda i: f"SMD: the pooled SD of study {i} is 0 (sd1i and sd2i are 0)",
+            lambda i: f"SMD: the pooled SD of study {i + 1} is 0 (sd1i and sd2i are 0)",
         )
         yi = _hedges_c(df) * (m1 - m2) / sd_pooled
         return yi, 1 / n1 + 1 / n2 + yi**2 / (2 * n), n
@@ -677,12 +677,12 @@ def _two_group_means(
         _undefined_where(
             (n1 <= 1) | (n2 <= 1),
             lambda i: (
-                f"SMDH's variance divides by n1i - 1 and n2i - 1; study {i} has a group "
+                f"SMDH's variance divides by n1i - 1 and n2i - 1; study {i + 1} has a group "
                 f"of 1 (n1i = {n1[i]:g}, n2i = {n2[i]:g})"
             ),
         )
         var_sum = sd1**2 + sd2**2
-        _undefined_where(var_sum == 0, lambda i: f"SMDH: sd1i and sd2i of study {i} are both 0")
+        _undefined_where(var_sum == 0, lambda i: f"SMDH: sd1i and sd2i of study {i + 1} are both 0")
         c = _hedges_c(df)
         yi = c * (m1 - m2) / np.sqrt(var_sum / 2)
         # Bonett's (2009) large-sample variance, scaled by c^2 as metafor 3.8 does.
@@ -701,7 +701,7 @@ def _ratio_of_means(m1: np.ndarray, m2: np.ndarray) -> None:
         m1 * m2 <= 0,
         lambda i: (
             f"the log ratio of means needs m1i and m2i of the same sign and not 0; study "
-            f"{i} has m1i = {m1[i]:g}, m2i = {m2[i]:g}"
+            f"{i + 1} has m1i = {m1[i]:g}, m2i = {m2[i]:g}"
         ),
     )
 
@@ -713,14 +713,14 @@ def _correlation(m: Measure, a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.n
     _undefined_where(
         n <= 3,
         lambda i: (
-            f"{m.value} needs ni > 3 (metafor gives no variance); study {i} has ni = {n[i]:g}"
+            f"{m.value} needs ni > 3 (metafor gives no variance); study {i + 1} has ni = {n[i]:g}"
         ),
     )
     if m is Measure.COR:
         return r.copy(), (1 - r**2) ** 2 / (n - 1), n
     _undefined_where(
         np.abs(r) == 1,
-        lambda i: f"the Fisher z of a correlation of {r[i]:g} (study {i}) is infinite",
+        lambda i: f"the Fisher z of a correlation of {r[i]:g} (study {i + 1}) is infinite",
     )
     return np.arctanh(r), 1 / (n - 3), n
 
@@ -735,13 +735,13 @@ def _one_group_mean(
         return mean.copy(), sd**2 / n, n
     _not_negative(mean, "mi", "means")
     _undefined_where(
-        mean == 0, lambda i: f"{m.value} takes the log of the mean, which is 0 for study {i}"
+        mean == 0, lambda i: f"{m.value} takes the log of the mean, which is 0 for study {i + 1}"
     )
     if m is Measure.MNLN:
         return np.log(mean), sd**2 / (n * mean**2), n
     # CVLN
-    _undefined_where(sd == 0, lambda i: f"CVLN takes the log of sdi, which is 0 for study {i}")
-    _undefined_where(n <= 1, lambda i: f"CVLN divides by ni - 1; study {i} has ni = {n[i]:g}")
+    _undefined_where(sd == 0, lambda i: f"CVLN takes the log of sdi, which is 0 for study {i + 1}")
+    _undefined_where(n <= 1, lambda i: f"CVLN divides by ni - 1; study {i + 1} has ni = {n[i]:g}")
     yi = np.log(sd / mean) + 1 / (2 * (n - 1))
     return yi, 1 / (2 * (n - 1)) + sd**2 / (n * mean**2), n
 
@@ -759,7 +759,7 @@ def _proportion(
         if "ni" in a and (a["ni"] != x + non).any():
             i, _ = _study(x, a["ni"] != x + non)
             raise DataError(
-                f"ni is not xi + mi for study {i} ({a['ni'][i]:g} != {x[i]:g} + {non[i]:g})"
+                f"ni is not xi + mi for study {i + 1} ({a['ni'][i]:g} != {x[i]:g} + {non[i]:g})"
             )
         n = x + non
         _positive(n, "xi + mi", "sample sizes")
@@ -767,7 +767,7 @@ def _proportion(
         n = a["ni"]
     if (x > n).any():
         i = int(np.flatnonzero(x > n)[0])
-        raise DataError(f"xi is larger than ni for study {i} ({x[i]:g} > {n[i]:g})")
+        raise DataError(f"xi is larger than ni for study {i + 1} ({x[i]:g} > {n[i]:g})")
     x_c, non_c = _continuity([x, n - x], add, to)
     n_c = x_c + non_c
     if m is Measure.PFT:
@@ -806,11 +806,11 @@ def _pre_post(m: Measure, a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
             n <= 2,
             lambda i: (
                 f"{m.value} needs ni >= 3 (Hedges' correction c(ni - 1) is defined for "
-                f"ni - 1 > 1); study {i} has ni = {n[i]:g}"
+                f"ni - 1 > 1); study {i + 1} has ni = {n[i]:g}"
             ),
         )
     if m is Measure.SMCR:
-        _undefined_where(sd1 == 0, lambda i: f"SMCR divides by sd1i, which is 0 for study {i}")
+        _undefined_where(sd1 == 0, lambda i: f"SMCR divides by sd1i, which is 0 for study {i + 1}")
         yi = _hedges_c(n - 1) * (m1 - m2) / sd1
         # metafor 3.8's default (vtype "LS"): 2 (1 - ri) / ni + yi^2 / (2 ni)
         return yi, 2 * (1 - r) / n + yi**2 / (2 * n), n
@@ -825,7 +825,7 @@ def _pre_post(m: Measure, a: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndar
             var_change <= 0,
             lambda i: (
                 f"SMCC divides by the SD of the change scores, sqrt(sd1i^2 + sd2i^2 - 2 ri "
-                f"sd1i sd2i), which is 0 for study {i}"
+                f"sd1i sd2i), which is 0 for study {i + 1}"
             ),
         )
         yi = _hedges_c(n - 1) * (m1 - m2) / np.sqrt(var_change)
@@ -846,8 +846,14 @@ def _same_length(**arrays: np.ndarray) -> None:
 
 def _finite(**arrays: np.ndarray) -> None:
     for name, a in arrays.items():
-        if not np.isfinite(a).all():
-            raise DataError(f"{name} has missing or infinite values")
+        bad = np.flatnonzero(~np.isfinite(a))
+        if bad.size:
+            studies = ", ".join(f"study {i + 1} ({a[i]:g})" for i in bad[:5])
+            more = f" and {bad.size - 5} more" if bad.size > 5 else ""
+            raise DataError(
+                f"{name} has missing or infinite values: {studies}{more}; fill them in or "
+                "leave those studies out"
+            )
 
 
 # eq=False: fields hold arrays, whose == is elementwise

@@ -516,6 +516,13 @@ def glmm(
     response = parsed.response
     if response in frame.columns and pd.api.types.is_bool_dtype(frame[response]):
         frame[response] = frame[response].astype(float)
+    elif response in frame.columns and not pd.api.types.is_numeric_dtype(frame[response]):
+        seen = ", ".join(repr(v) for v in pd.unique(frame[response].dropna())[:4])
+        raise ModelSpecError(
+            f"the outcome {response!r} holds text ({seen}); a binary outcome is 0/1 or "
+            f"True/False. Map it first, e.g. data[{response!r}].map({{'yes': 1, 'no': 0}}), "
+            "which leaves any other entry (such as 'NR') missing"
+        )
     design = build_design(parsed, frame, residual_variance=False)
     kept = {name: values[complete][design.keep] for name, values in extra.items()}
     n_trials = kept.get("trials", np.ones(design.keep.size))
