@@ -196,7 +196,9 @@ def test_every_figure_in_the_pdf_fits_the_text_area(converted: Converted) -> Non
 
 
 def test_pdf_text_has_every_heading_and_caption(converted: Converted) -> None:
-    result = _run("pdftotext", "-enc", "UTF-8", converted.pdf, "-")
+    # -raw: the text in the order LibreOffice wrote it (the document's), not re-sorted by
+    # position, which can put a short table's caption before the table above it.
+    result = _run("pdftotext", "-raw", "-enc", "UTF-8", converted.pdf, "-")
     assert result.returncode == 0, result.stderr
     text = " ".join(result.stdout.split())  # a caption may wrap over lines
 

@@ -218,8 +218,12 @@ def _set_orientation(document: Any, *, landscape: bool) -> None:
 def _add_table(document: Any, frame: pd.DataFrame) -> None:
     """An editable Word table of ``frame``, numbers as the report shows them.
 
-    The rows are written as one piece of XML: python-docx's cell by cell API costs about
-    a second for the report's tables. The header row repeats on every page.
+    Headers are written with spaces for underscores. Each column gets a share of the text
+    width by the length of its longest word or number (at least 4 characters) and its
+    cell padding, so that
+    words are not broken inside a narrow column. The rows are written as one piece of
+    XML: python-docx's cell by cell API costs about a second for the report's tables.
+    The header row repeats on every page.
     """
     from docx.oxml import parse_xml
     from docx.shared import Emu
@@ -227,17 +231,20 @@ def _add_table(document: Any, frame: pd.DataFrame) -> None:
     section = document.sections[-1]
     text_width = section.page_width - section.left_margin - section.right_margin
     columns = [str(c) for c in frame.columns]
+    pcolumns = [is_pvalue_column(c) for c in columns]
+    body = [
+        [pvalue(v) if is_p else fmt(v, 2) for v, is_p in zip(values, pcolumns, strict=True)]
+        for values in frame.itertuples(index=False, name=None)
+    ]
+    header = [c.replace("_", " ") for c in columns]
+    widths = [Emu(w) for w in _column_widths(header, body, int(text_width))]
     table = document.add_table(rows=0, cols=len(columns))
     table.style = "Light Grid Accent 1"
-    column_width = Emu(text_width // max(len(columns), 1))
-    for column in table._tbl.tblGrid.gridCol_lst:
-        column.w = column_width
-    width = column_width.twips
-    rows = [_row_xml(columns, width, header=True)]
-    pcolumns = [is_pvalue_column(c) for c in columns]
-    for values in frame.itertuples(index=False, name=None):
-        texts = [pvalue(v) if is_p else fmt(v, 2) for v, is_p in zip(values, pcolumns, strict=True)]
-        rows.append(_row_xml(texts, width, header=False))
+    for column, width in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
+        column.w = width
+    twips = [w.twips for w in widths]
+    rows = [_row_xml(header, twips, header=True)]
+    rows += [_row_xml(texts, twips, header=False) for texts in body]
     parsed = parse_xml(f"<w:tbl {_W_NAMESPACE}>{''.join(rows)}</w:tbl>")
     for row in list(parsed):
         table._tbl.append(row)
@@ -246,6 +253,8 @@ def _add_table(document: Any, frame: pd.DataFrame) -> None:
 _W_NAMESPACE = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 _PORTRAIT_COLUMNS = 8  # more columns than this break words in two on a portrait page
 _CAPTION_ROOM_INCHES = 0.75
+_CELL_PADDING_CHARACTERS = 3  # the left and right cell margins, in 9 pt characters
+_EMU_PER_CHARACTER = 80_000  # a 9 pt character as LibreOffice sets it, about 0.09 in
 _TABLE_FONT_HALF_POINTS = 18  # 9 pt: tables of a manuscript are set smaller than its text
 # Characters XML 1.0 forbids; a cell copied from Excel can hold them.
 _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -255,12 +264,25 @@ def _xml_text(text: str) -> str:
     return _NOT_IN_XML.sub("", text)
 
 
-def _row_xml(texts: Sequence[str], width: int, *, header: bool) -> str:
+def _column_widths(header: Sequence[str], body: Sequence[Sequence[str]], total: int) -> list[int]:
+    """Each column first gets room for its longest word (so that no word is broken when
+    the page allows), then a share of what is left by the length of its texts."""
+    texts = [[name, *(row[j] for row in body)] for j, name in enumerate(header)]
+    longest = [max(len(w) for t in column for w in t.split() or [""]) for column in texts]
+    floor = [_EMU_PER_CHARACTER * (max(n, 3) + _CELL_PADDING_CHARACTERS) for n in longest]
+    if sum(floor) >= total:  # too many columns for the page: words must break
+        return [int(total * f / sum(floor)) for f in floor]
+    length = [max(len(t) for t in column) for column in texts]
+    spare = total - sum(floor)
+    return [int(f + spare * n / sum(length)) for f, n in zip(floor, length, strict=True)]
+
+
+def _row_xml(texts: Sequence[str], widths: Sequence[int], *, header: bool) -> str:
     run = f'<w:rPr><w:sz w:val="{_TABLE_FONT_HALF_POINTS}"/></w:rPr>'
     cells = "".join(
         f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr><w:p><w:r>{run}'
         f'<w:t xml:space="preserve">{escape(_xml_text(text))}</w:t></w:r></w:p></w:tc>'
-        for text in texts
+        for text, width in zip(texts, widths, strict=True)
     )
     properties = "<w:trPr><w:tblHeader/></w:trPr>" if header else ""
     return f"<w:tr>{properties}{cells}</w:tr>"
