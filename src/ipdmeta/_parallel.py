@@ -23,6 +23,13 @@ Result = TypeVar("Result")
 _WORK: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
+def _one_blas_thread() -> None:
+    """The workers already use every core; BLAS threads on top would fight for them."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _call(index: int) -> Any:
     if _WORK is None:  # only a worker forked by BackgroundMap has work
         raise RuntimeError("no parallel work was set up in this process")
@@ -48,7 +55,9 @@ class BackgroundMap(Generic[Item, Result]):
         if workers > 1 and sys.platform.startswith("linux"):
             _WORK = (function, self._items)
             try:
-                self._pool = multiprocessing.get_context("fork").Pool(workers)
+                self._pool = multiprocessing.get_context("fork").Pool(
+                    workers, initializer=_one_blas_thread
+                )
                 self._pending = self._pool.map_async(_call, range(len(self._items)), chunksize=1)
             finally:
                 _WORK = None  # the workers have their copy; the parent needs none

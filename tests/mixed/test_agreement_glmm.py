@@ -141,6 +141,32 @@ def test_random_effects_and_predictions(fitted: tuple[str, dict[str, Any], Any, 
     assert np.all(np.isfinite(offset))
 
 
+def test_residuals(fitted: tuple[str, dict[str, Any], Any, Any]) -> None:
+    _, ref, m, _ = fitted
+    for kind in ("deviance", "pearson", "response"):
+        expected = np.asarray(ref[f"residuals_{kind}"], dtype=float)
+        # Residuals near 0 carry the fitted values' relative error: compare on their scale.
+        np.testing.assert_allclose(
+            m.residuals(kind), expected, atol=RTOL * np.max(np.abs(expected)), rtol=0
+        )
+
+
+def test_likelihood_ratio_test_of_each_coefficient(
+    fitted: tuple[str, dict[str, Any], Any, Any],
+) -> None:
+    """profile_pvalue(term) against glmer refitted without that column of X (anova)."""
+    _, ref, m, _ = fitted
+    expected = ref["drop_one_lrt"]
+    terms = list(m.design.x_names[1:])
+    assert len(expected["term"]) == len(terms)
+    for term, chisq in zip(terms, expected["chisq"], strict=True):
+        # p = P(chi2_1 > chisq): compared through the statistic, which both fits give to
+        # their deviances' precision (1e-8 relative on a deviance of 100-1000).
+        p = m.profile_pvalue(term)
+        statistic = float(stats.chi2.isf(p, 1))
+        np.testing.assert_allclose(statistic, chisq, rtol=1e-5, atol=1e-6)
+
+
 def test_likelihood_ratio_test(fitted: tuple[str, dict[str, Any], Any, Any]) -> None:
     _, ref, m, reduced = fitted
     table = mixed.lrt(reduced, m)
@@ -182,7 +208,9 @@ def test_every_reference_case_is_tested() -> None:
         assert ref["source"]["lme4"] == "1.1.31"
         assert ref["source"]["control"]["optCtrl"]["rhoend"] == 1e-12
         assert ref["optimizer_messages"] == []
-        for key in ("fit", "fixef", "vcov", "ranef", "fitted", "predict_link_fixed", "lrt"):
+        for key in ("fit", "fixef", "vcov", "ranef", "fitted", "predict_link_fixed", "lrt",
+                    "residuals_deviance", "residuals_pearson", "residuals_response",
+                    "drop_one_lrt"):  # fmt: skip
             assert ref[key] is not None, (case, key)
         if CASES[case]["factor"] is not None:
             assert sorted(ref["pairwise"]) == ["holm", "none", "tukey"]

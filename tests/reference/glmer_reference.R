@@ -174,6 +174,25 @@ profile_block <- function(m) {
   data.frame(term = rownames(ci), ci_lower = ci[, 1], ci_upper = ci[, 2])
 }
 
+# The likelihood-ratio test of each fixed effect being 0: the model refitted without that
+# column of X (the test the profile interval inverts).
+drop_one_lrt <- function(m, case, d, fam) {
+  X <- getME(m, "X")
+  response <- trimws(sub("~.*", "", case$formula))
+  group <- sub(".*\\(1 \\| ([A-Za-z_]+)\\).*", "\\1", case$formula)
+  offset <- if (grepl("offset", case$formula)) " + offset(log(years))" else ""
+  rows <- lapply(seq_len(ncol(X))[-1], function(j) {
+    dd <- d
+    dd$Xj <- X[, -j, drop = FALSE]
+    f <- as.formula(paste(response, "~ 0 + Xj", offset, "+ (1 |", group, ")"))
+    m0 <- glmer(f, data = dd, family = fam, nAGQ = case$nagq, control = ctrl)
+    chisq <- max(0, -2 * (as.numeric(logLik(m0)) - as.numeric(logLik(m))))
+    data.frame(term = colnames(X)[j], chisq = chisq,
+               pvalue = pchisq(chisq, 1, lower.tail = FALSE))
+  })
+  do.call(rbind, rows)
+}
+
 run_case <- function(case) {
   loaded <- load_case_data(case)
   d <- loaded$data
@@ -199,6 +218,10 @@ run_case <- function(case) {
     vcov = unname(as.matrix(vcov(m))),
     ranef = ranef_block(m),
     fitted = I(unname(fitted(m))),
+    residuals_deviance = I(unname(residuals(m, type = "deviance"))),
+    residuals_pearson = I(unname(residuals(m, type = "pearson"))),
+    residuals_response = I(unname(residuals(m, type = "response"))),
+    drop_one_lrt = drop_one_lrt(m, case, d, fam),
     predict_link_fixed = I(unname(predict(m, re.form = NA, type = "link"))),
     # lme4's fine-grid profile of the six-parameter responder models takes R more than
     # ten minutes; their profile intervals are not references.

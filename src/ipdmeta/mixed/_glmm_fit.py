@@ -32,6 +32,9 @@ __all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm"]
 _MODE_TOL = 1e-12  # Newton on each group's mode: |step| below this
 _MODE_ITERATIONS = 100
 _NEWTON_ITERATIONS = 50
+# A coefficient this large on the link scale (odds of e^10 = 22,000) is running off to
+# infinity under separation, not converging to a finite value.
+_RUNAWAY = 10.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,13 @@ class Family:
             p = special.expit(eta)
             return np.asarray(p * (1.0 - p))
         return np.exp(eta)
+
+
+def _log_sum_exp(terms: np.ndarray) -> np.ndarray:
+    """log(sum(exp(terms), axis=0)) without overflow: scipy's logsumexp does the same with
+    checks that cost more than the sum on a fit's small arrays."""
+    top = terms.max(axis=0)
+    return top + np.log(np.exp(terms - top).sum(axis=0))
 
 
 def _log_choose(n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -188,14 +198,9 @@ class GlmmProblem:
             loglik = loglik + self._group_constant
             return float(np.sum(-2.0 * loglik + u * u + np.log(curvature)))
         scale = np.sqrt(2.0 / curvature)  # sqrt(2) times the sd of u at the mode
-        terms = np.empty((self.nagq, self.q))
-        for k, (z, w) in enumerate(zip(*self._rule, strict=True)):
-            terms[k] = self._node_term(fixed, theta, u + scale * z, z, w)[0]
+        terms = self._node_terms(fixed, theta, u, scale)[0]
         log_l = (
-            special.logsumexp(terms, axis=0)
-            + self._group_constant
-            + np.log(scale)
-            - 0.5 * np.log(2.0 * np.pi)
+            _log_sum_exp(terms) + self._group_constant + np.log(scale) - 0.5 * np.log(2.0 * np.pi)
         )
         return float(-2.0 * np.sum(log_l))
 
@@ -205,17 +210,29 @@ class GlmmProblem:
         nodes, weights = np.polynomial.hermite.hermgauss(self.nagq)
         return nodes, weights
 
-    def _node_term(
-        self, fixed: np.ndarray, theta: float, uk: np.ndarray, z: float, w: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Each group's log integrand at the node ``uk`` (without the normalising
-        constants, which shift every node alike), and the linear predictor there."""
-        eta = fixed + theta * uk[self.groups]
-        loglik = self.sum_by_group(self.family.loglik(self.y, eta, self.trials))
-        return np.log(w) + z * z + loglik - 0.5 * uk * uk, eta
+    def _group_sums(self, values: np.ndarray) -> np.ndarray:
+        """K x q: each row of the K x n ``values`` summed by group."""
+        return np.asarray(self._indicator @ values.T).T
+
+    def _node_terms(
+        self, fixed: np.ndarray, theta: float, u: np.ndarray, scale: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """At every quadrature node at once (rows k): each group's log integrand at
+        ``u + scale * z_k`` (without the normalising constants, which shift every node
+        alike), the nodes and the linear predictor there."""
+        z, w = self._rule
+        uk = u[None, :] + scale[None, :] * z[:, None]
+        eta = fixed[None, :] + theta * uk[:, self.groups]
+        loglik = self._group_sums(self.family.loglik(self.y, eta, self.trials))
+        terms = (np.log(w) + z * z)[:, None] + loglik - 0.5 * uk * uk
+        return terms, uk, eta
 
     def gradient(self, theta: float, beta: np.ndarray) -> np.ndarray:
-        """d deviance / d (theta, beta), exactly.
+        return self.deviance_and_gradient(theta, beta)[1]
+
+    def deviance_and_gradient(self, theta: float, beta: np.ndarray) -> tuple[float, np.ndarray]:
+        """The deviance and d deviance / d (theta, beta), exactly, in one pass (the
+        quadrature terms of the one are the weights of the other).
 
         The modes u depend on the parameters; at the mode the derivative of each group's
         objective in u is 0, and du/dp comes from differentiating that equation
@@ -243,25 +260,32 @@ class GlmmProblem:
             # The terms through du vanish: the objective's derivative in u is 0 there.
             grad_b = -2.0 * (X.T @ r) + np.sum(dc_db / c[:, None], axis=0)
             grad_t = -2.0 * np.sum(self.sum_by_group(r) * u) + np.sum(dc_dt / c)
-            return np.concatenate([[sign * grad_t], grad_b])
+            loglik = self.sum_by_group(family.loglik(self.y, eta, self.trials))
+            deviance = np.sum(-2.0 * (loglik + self._group_constant) + u * u + np.log(c))
+            return float(deviance), np.concatenate([[sign * grad_t], grad_b])
         scale = np.sqrt(2.0 / c)
         dscale_db = -0.5 * (scale / c)[:, None] * dc_db  # d sqrt(2/c) = -sqrt(2/c) dc / 2c
         dscale_dt = -0.5 * scale / c * dc_dt
-        terms = np.empty((self.nagq, self.q))
-        da_db = np.empty((self.nagq, self.q, X.shape[1]))
-        da_dt = np.empty((self.nagq, self.q))
-        for k, (z, wk) in enumerate(zip(*self._rule, strict=True)):
-            uk = u + scale * z
-            terms[k], eta_k = self._node_term(fixed, theta, uk, z, wk)
-            r_k = self.y - family.mean(eta_k, self.trials)
-            R_k = self.sum_by_group(r_k)
-            slope = theta * R_k - uk  # d a_k / d u_k
-            da_db[k] = self.sum_rows_by_group(r_k, X) + slope[:, None] * (du_db + z * dscale_db)
-            da_dt[k] = R_k * uk + slope * (du_dt + z * dscale_dt)
-        share = np.exp(terms - special.logsumexp(terms, axis=0))  # nagq x q, sums to 1
+        z = self._rule[0]
+        terms, uk, eta_k = self._node_terms(fixed, theta, u, scale)
+        r_k = self.y - family.mean(eta_k, self.trials)  # K x n
+        R_k = self._group_sums(r_k)
+        slope = theta * R_k - uk  # d a_k / d u_k
+        n, p = X.shape
+        # For each node and group, the sum over the group's rows of r_k * X: one sparse
+        # product over an n x (K p) matrix.
+        weighted = (r_k.T[:, :, None] * X[:, None, :]).reshape(n, self.nagq * p)
+        rows = np.asarray(self._indicator @ weighted).reshape(self.q, self.nagq, p)
+        da_db = rows.transpose(1, 0, 2) + slope[:, :, None] * (
+            du_db[None, :, :] + z[:, None, None] * dscale_db[None, :, :]
+        )
+        da_dt = R_k * uk + slope * (du_dt[None, :] + z[:, None] * dscale_dt[None, :])
+        total = _log_sum_exp(terms)
+        share = np.exp(terms - total)  # nagq x q, sums to 1
         grad_b = -2.0 * np.einsum("kq,kqp->p", share, da_db) + np.sum(dc_db / c[:, None], axis=0)
         grad_t = -2.0 * np.sum(share * da_dt) + np.sum(dc_dt / c)
-        return np.concatenate([[sign * grad_t], grad_b])
+        log_l = total + self._group_constant + np.log(scale) - 0.5 * np.log(2.0 * np.pi)
+        return float(-2.0 * np.sum(log_l)), np.concatenate([[sign * grad_t], grad_b])
 
 
 @dataclass(frozen=True)
@@ -313,34 +337,62 @@ def _hessian(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
     return (hessian + hessian.T) / 2.0
 
 
-def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
-    """Minimise the deviance. ``diverging``: an estimate is known to run off to infinity
-    (separation), so the fit stops where the Newton steps stop helping instead of failing.
+def fit_glmm(
+    problem: GlmmProblem,
+    diverging: bool = False,
+    start: np.ndarray | None = None,
+    polish: bool = True,
+) -> GlmmFit:
+    """Minimise the deviance. ``diverging``: an estimate may run off to infinity
+    (separation), so the fit stops where the Newton steps stop lowering the deviance
+    instead of failing. ``start``: (theta, beta) to start from (a bootstrap refit starts
+    at the fit it simulates from) instead of the fit without random effects.
+    ``polish=False`` stops after L-BFGS-B, without the Newton steps and the Hessian: a
+    bootstrap replicate needs only estimates, and to the digits a percentile shows.
     """
     from scipy import optimize
 
-    beta0 = _glm_start(problem)
-    start = np.concatenate([[1.0], beta0])
-    bounds = [(0.0, None)] + [(None, None)] * beta0.size
+    if start is None:
+        start = np.concatenate([[1.0], _glm_start(problem)])
+    start = np.asarray(start, dtype=float)
+    bounds = [(0.0, None)] + [(None, None)] * (start.size - 1)
     first = optimize.minimize(
-        lambda p: _objective(problem, p),
+        lambda p: problem.deviance_and_gradient(float(p[0]), p[1:]),
         start,
-        jac=lambda p: _gradient(problem, p),
+        jac=True,
         method="L-BFGS-B",
         bounds=bounds,
         # Near the optimum, Newton steps below take over: they converge much faster.
-        options={"maxiter": 2000, "ftol": 1e-10, "gtol": 1e-6},
+        # Unpolished (a bootstrap replicate), the estimates need 4-5 digits, not 8.
+        options={
+            "maxiter": 2000,
+            "ftol": 1e-10 if polish else 1e-8,
+            "gtol": 1e-6 if polish else 1e-5,
+        },
     )
     params = np.asarray(first.x, dtype=float)
     singular = params[0] < 1e-4  # lme4's isSingular tolerance on theta
     if singular:
         params[0] = 0.0
+    if not polish:
+        return GlmmFit(
+            theta=float(params[0]),
+            beta=params[1:].copy(),
+            deviance=float(first.fun),
+            hessian=np.full((params.size, params.size), np.nan),
+            modes=np.full(problem.q, np.nan),
+            curvature=np.full(problem.q, np.nan),
+            singular=bool(singular),
+            iterations=0,
+        )
     # Newton steps on the free parameters (beta alone when theta is at its bound).
     free = np.arange(1 if singular else 0, params.size)
     iterations = 0
+    hessian = None  # the last one, kept when the step it gave was negligible
     for _ in range(_NEWTON_ITERATIONS):
         iterations += 1
-        g, H = _gradient(problem, params)[free], _hessian(problem, params)[np.ix_(free, free)]
+        full = _hessian(problem, params)
+        g, H = _gradient(problem, params)[free], full[np.ix_(free, free)]
         step = np.zeros_like(params)
         try:
             step[free] = np.linalg.solve(H, g)
@@ -356,7 +408,18 @@ def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
             while _objective(problem, params - t * step) > current + slack and t > 1e-6:
                 t /= 2.0
             params = params - t * step
+            # Under separation the deviance falls towards its infimum ever more slowly
+            # (by exp(-beta)) while beta grows without end: stop once a step gains nothing
+            # the deviance can resolve.
+            if (
+                diverging
+                and np.max(np.abs(params[1:])) > _RUNAWAY
+                and current - _objective(problem, params) < 1e-9 * max(1.0, current)
+            ):
+                break
         if np.max(np.abs(step) / np.maximum(np.abs(params), 1.0)) < 1e-10:
+            # A step this small leaves the Hessian as it was (to ~1e-10 relative).
+            hessian = full if params[0] >= 0 else None
             break
     else:
         if not diverging:
@@ -364,7 +427,8 @@ def fit_glmm(problem: GlmmProblem, diverging: bool = False) -> GlmmFit:
                 "the fit did not converge: Newton steps on (theta, beta) kept moving"
             )
     params[0] = abs(params[0])
-    hessian = _hessian(problem, params)
+    if hessian is None:
+        hessian = _hessian(problem, params)
     u, curvature = problem.modes(float(params[0]), params[1:])
     return GlmmFit(
         theta=float(params[0]),

@@ -9,6 +9,7 @@ reference suite makes fine enough to agree with the root).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +22,14 @@ from ipdmeta.mixed._glmm_fit import GlmmProblem, fit_glmm
 if TYPE_CHECKING:
     from ipdmeta.mixed._glmm_model import GlmmResult
 
-__all__ = ["bootstrap_replicates", "parameter_names", "profile_intervals", "wald_intervals"]
+__all__ = [
+    "bootstrap_replicates",
+    "parameter_indices",
+    "parameter_names",
+    "profile_intervals",
+    "profile_pvalue",
+    "wald_intervals",
+]
 
 _MAX_EXPANSIONS = 40  # brackets grow by half a Wald width at a time
 
@@ -43,21 +51,23 @@ def wald_intervals(fit: GlmmResult, level: float) -> pd.DataFrame:
     return _frame(fit, est, est - z * se, est + z * se)
 
 
-def profile_intervals(fit: GlmmResult, level: float) -> pd.DataFrame:
+def profile_intervals(
+    fit: GlmmResult, level: float, terms: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Profile-likelihood intervals of every parameter, or of those named in ``terms``."""
     from scipy import optimize
 
-    problem = fit.problem
+    names = parameter_names(fit)
+    indices = parameter_indices(fit, terms)
     optimum = _estimates(fit)
-    best = fit.deviance
     z = float(special.ndtri(0.5 + level / 2.0))
     wald_se = np.concatenate([[max(fit.theta, 0.1)], np.sqrt(np.diag(fit._vcov()))])
-    lower = np.empty(optimum.size)
-    upper = np.empty(optimum.size)
-    for index in range(optimum.size):
+    lower = np.full(optimum.size, np.nan)
+    upper = np.full(optimum.size, np.nan)
+    for index in indices:
 
         def zeta(value: float, index: int = index) -> float:
-            deviance = _profiled_deviance(problem, optimum, index, value)
-            return float(np.sign(value - optimum[index]) * np.sqrt(max(deviance - best, 0.0)))
+            return _zeta(fit, optimum, index, value)
 
         for direction, out in ((-1.0, lower), (1.0, upper)):
             target = direction * z
@@ -79,10 +89,37 @@ def profile_intervals(fit: GlmmResult, level: float) -> pd.DataFrame:
                 near = far
             else:
                 raise ConvergenceError(
-                    f"the profile of {parameter_names(fit)[index]} does not reach the "
-                    f"{100 * level:g} % limit"
+                    f"the profile of {names[index]} does not reach the {100 * level:g} % limit"
                 )
-    return _frame(fit, optimum, lower, upper)
+    return _frame(fit, optimum, lower, upper).iloc[indices].reset_index(drop=True)
+
+
+def profile_pvalue(fit: GlmmResult, term: str) -> float:
+    """The likelihood-ratio test of a fixed effect being 0, the other parameters profiled:
+    the p-value whose inversion is the profile interval."""
+    (index,) = parameter_indices(fit, [term])
+    if index == 0:
+        raise ModelSpecError("the profile test is for a fixed effect, not the random SD")
+    statistic = _zeta(fit, _estimates(fit), index, 0.0)
+    return float(2.0 * special.ndtr(-abs(statistic)))
+
+
+def _zeta(fit: GlmmResult, optimum: np.ndarray, index: int, value: float) -> float:
+    """The signed square root of the deviance increase with parameter ``index`` fixed."""
+    deviance = _profiled_deviance(fit.problem, optimum, index, value)
+    return float(np.sign(value - optimum[index]) * np.sqrt(max(deviance - fit.deviance, 0.0)))
+
+
+def parameter_indices(fit: GlmmResult, terms: Sequence[str] | None) -> list[int]:
+    names = parameter_names(fit)
+    if terms is None:
+        return list(range(len(names)))
+    unknown = [t for t in terms if t not in names]
+    if unknown:
+        raise ModelSpecError(
+            f"no parameter {', '.join(map(repr, unknown))}; parameters: {', '.join(names)}"
+        )
+    return [names.index(t) for t in terms]
 
 
 def _profiled_deviance(
@@ -123,6 +160,7 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
     problem = fit.problem
     rng = np.random.default_rng(seed)
     fixed = problem.offset + problem.X @ fit.coef.to_numpy()
+    start = _estimates(fit)
     rows = []
     for _ in range(n):
         b = rng.normal(0.0, fit.theta, problem.q)
@@ -142,7 +180,7 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
             nagq=problem.nagq,
         )
         try:
-            refit = fit_glmm(simulated, diverging=True)
+            refit = fit_glmm(simulated, diverging=True, start=start, polish=False)
         except ConvergenceError:
             rows.append(np.full(1 + problem.X.shape[1], np.nan))
             continue

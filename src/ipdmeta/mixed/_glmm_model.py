@@ -4,6 +4,7 @@ emmeans on the response scale."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 from scipy import special
 
 from ipdmeta._display import RichDisplay, SummaryText
+from ipdmeta._threads import threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _emmeans, _glmm_intervals
 from ipdmeta.mixed._bootstrap import BootstrapResult
@@ -119,6 +121,15 @@ class GlmmResult(RichDisplay):
         return self._fit.singular
 
     @property
+    def icc(self) -> float:
+        """The between-group share of variance on the latent scale, theta^2 / (theta^2 +
+        pi^2 / 3), for a binomial (logit) model; NaN for Poisson, which has no fixed
+        latent residual variance."""
+        if self.family != "binomial":
+            return float("nan")
+        return float(self.theta**2 / (self.theta**2 + np.pi**2 / 3.0))
+
+    @property
     def variance_components(self) -> pd.DataFrame:
         """The random intercept's variance and SD (``VarCorr``)."""
         return pd.DataFrame(
@@ -190,10 +201,12 @@ class GlmmResult(RichDisplay):
         level: float = 0.95,
         n: int = 1000,
         seed: int | None = None,
+        terms: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Confidence intervals of the random intercept's SD and the fixed effects
-        (``confint(m, method = ...)``): ``"profile"`` (lme4's default), ``"wald"`` (fixed
-        effects only) or ``"bootstrap"`` (percentile, ``n`` refits).
+        (``confint(m, parm, method = ...)``): ``"profile"`` (lme4's default), ``"wald"``
+        (fixed effects only) or ``"bootstrap"`` (percentile, ``n`` refits). ``terms``
+        names the parameters to give (all by default); profiling only those saves time.
 
         Returns
         -------
@@ -201,20 +214,31 @@ class GlmmResult(RichDisplay):
             Columns term, estimate, ci_lower, ci_upper.
         """
         m = ConfintMethod.parse(method, "confint method")
-        if m is ConfintMethod.WALD:
-            return _glmm_intervals.wald_intervals(self, level)
         if m is ConfintMethod.PROFILE:
-            return _glmm_intervals.profile_intervals(self, level)
+            with threads_for(self.nobs):
+                return _glmm_intervals.profile_intervals(self, level, terms)
         table = _glmm_intervals.wald_intervals(self, level)
-        bounds = self.bootstrap(n, seed).percentile(level).set_index("term")
-        table["ci_lower"] = bounds.loc[table["term"], "ci_lower"].to_numpy()
-        table["ci_upper"] = bounds.loc[table["term"], "ci_upper"].to_numpy()
-        return table
+        if m is ConfintMethod.BOOTSTRAP:
+            bounds = self.bootstrap(n, seed).percentile(level).set_index("term")
+            table["ci_lower"] = bounds.loc[table["term"], "ci_lower"].to_numpy()
+            table["ci_upper"] = bounds.loc[table["term"], "ci_upper"].to_numpy()
+        if terms is None:
+            return table
+        indices = _glmm_intervals.parameter_indices(self, terms)
+        return table.iloc[indices].reset_index(drop=True)
+
+    def profile_pvalue(self, term: str) -> float:
+        """Likelihood-ratio test that the fixed effect ``term`` is 0, every other parameter
+        profiled (``anova(m0, m)`` for that one coefficient): the test the profile
+        interval inverts."""
+        with threads_for(self.nobs):
+            return _glmm_intervals.profile_pvalue(self, term)
 
     def bootstrap(self, n: int = 1000, seed: int | None = None) -> BootstrapResult:
         """Parametric bootstrap (``bootMer``): simulate from the fit, refit, collect the SD
         and fixed effects (a refit that does not converge is a row of NaN)."""
-        replicates = _glmm_intervals.bootstrap_replicates(self, n, seed)
+        with threads_for(self.nobs):
+            replicates = _glmm_intervals.bootstrap_replicates(self, n, seed)
         return BootstrapResult(parent=self, replicates=replicates, seed=seed, n=n)
 
     # -- marginal means -------------------------------------------------------------------
@@ -265,7 +289,8 @@ class GlmmResult(RichDisplay):
         p = _emmeans.adjust_pvalues(
             p, a.value, t=z, df=np.full(z.size, np.inf), n_means=len(levels)
         )
-        ratio = np.exp(est)
+        with np.errstate(over="ignore"):  # a separated level's ratio is infinite
+            ratio = np.exp(est)
         return pd.DataFrame(
             {
                 "contrast": [n.replace(" - ", " / ") for n in names],
@@ -340,6 +365,28 @@ class GlmmResult(RichDisplay):
     def fitted(self) -> np.ndarray:
         """Fitted probabilities or rates, random effects included (``fitted(m)``)."""
         return self.predict()
+
+    def residuals(self, type: str = "deviance") -> np.ndarray:
+        """Residuals as ``residuals(m, type)``: ``"deviance"`` (lme4's default),
+        ``"pearson"`` or ``"response"`` (observed minus fitted proportion or count)."""
+        if type not in ("deviance", "pearson", "response"):
+            raise ModelSpecError(f"type must be 'deviance', 'pearson' or 'response', got {type!r}")
+        problem = self.problem
+        n = problem.trials if self.family == "binomial" else np.ones(self.nobs)
+        mean = self.fitted() * n  # expected successes or counts
+        y = problem.y
+        if type == "response":
+            return (y - mean) / n
+        if type == "pearson":
+            variance = mean * (1.0 - mean / n) if self.family == "binomial" else mean
+            return (y - mean) / np.sqrt(variance)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            unit = 2.0 * special.xlogy(y, y / mean)
+            if self.family == "binomial":
+                unit += 2.0 * special.xlogy(n - y, (n - y) / (n - mean))
+            else:
+                unit -= 2.0 * (y - mean)
+        return np.sign(y - mean) * np.sqrt(np.maximum(unit, 0.0))
 
     # -- display --------------------------------------------------------------------------
     def _method(self) -> str:
@@ -461,6 +508,7 @@ def glmm(
     nagq: int = 1,
     trials: Any = None,
     offset: Any = None,
+    start: GlmmResult | None = None,
 ) -> GlmmResult:
     """Fit a generalized linear mixed model with a random intercept per group, as
     ``lme4::glmer``.
@@ -481,6 +529,10 @@ def glmm(
         Binomial trials per row: a column name or values.
     offset : str or array, optional
         Added to the linear predictor, e.g. the log of each row's exposure time.
+    start : GlmmResult, optional
+        A fit of the same formula (to other rows: a leave-one-out or bootstrap refit)
+        whose estimates to start from, as glmer's ``start``; ignored when its fixed
+        effects are not the same columns. Only the speed changes, not the optimum.
 
     Returns
     -------
@@ -542,5 +594,9 @@ def glmm(
         nagq=nagq,
     )
     notes = _separation_notes(design, y, n_trials) if family == "binomial" else []
-    fitted = fit_glmm(problem, diverging=bool(notes))
+    initial = None
+    if start is not None and tuple(start.design.x_names) == tuple(design.x_names):
+        initial = np.concatenate([[max(start.theta, 0.1)], start.coef.to_numpy()])
+    with threads_for(problem.y.size):
+        fitted = fit_glmm(problem, diverging=bool(notes), start=initial)
     return GlmmResult(formula, design, problem, fitted, tuple(notes))
