@@ -20,6 +20,16 @@ PATIENT_HEADER = (
 )
 
 
+def copy_example(tmp_path: Path) -> Path:
+    """The example review's input files (not its report) copied into ``tmp_path``, to
+    change one thing in."""
+    folder = tmp_path / "review"
+    folder.mkdir()
+    for name in ("review.toml", "patients.csv", "studies.csv", "quality.csv", "categories.csv"):
+        (folder / name).write_bytes((EXAMPLE / name).read_bytes())
+    return folder
+
+
 @dataclass
 class CliResult:
     code: int

@@ -21,12 +21,14 @@ def example_run():
 def test_example_runs_every_part(example_run):
     run = example_run
     assert run.summary.n_patients == 140 and run.summary.n_studies == 23
-    assert set(run.models) == {"primary", "secondary"}
+    assert set(run.models) == {"primary", "secondary", "responders"}
+    assert [m.binary for m in run.models.values()] == [False, False, True]
     assert run.two_stage.result is not None and run.two_stage.k >= 15
     assert 0 < run.icc < 1
     assert [(p.model, p.contrast) for p in run.robustness] == [
         ("primary", "TN - DPS"),
         ("secondary", "supranuclear - trigeminal_nerve"),
+        ("responders", "TN / DPS"),
     ]
     assert run.confounders is not None and len(run.confounders.table) == 7
 
@@ -158,7 +160,8 @@ def test_run_shows_its_headlines_not_its_tables(example_run):
     assert text.startswith("<ReviewRun of ")
     assert "23 studies, 140 patients" in text
     assert "primary: TN - DPS = " in text and "analysis choices" in text
-    assert len(text.splitlines()) == 5  # no DataFrame dumps
+    assert "responders: TN / DPS = odds ratio " in text
+    assert len(text.splitlines()) == 6  # no DataFrame dumps
     shown = example_run._repr_html_()
     assert shown.startswith('<div class="ipdmeta-result">') and "Review run of" in shown
     assert shown.count("<table") == len(example_run.models)  # each model's fixed effects

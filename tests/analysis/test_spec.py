@@ -20,7 +20,7 @@ def _parse(text: str):
 
 def test_example_spec_loads():
     spec = load_spec(EXAMPLE)
-    assert [m.name for m in spec.models] == ["primary", "secondary"]
+    assert [m.name for m in spec.models] == ["primary", "secondary", "responders"]
     assert spec.model("primary").headline == ("TN - DPS",)
     assert spec.inference.ddf == "satterthwaite" and spec.inference.also_adjust == ("holm",)
     assert spec.prisma.studies_included == 23

@@ -28,7 +28,18 @@ def _results(out):
 def test_results_json_contract(example_report):
     results = _results(example_report)
     assert {"descriptive", "heterogeneity", "models", "robustness", "software"} <= set(results)
+    assert [m["family"] for m in results["models"]] == ["gaussian", "gaussian", "binomial"]
     for model in results["models"]:
+        if model["family"] == "binomial":
+            assert {"name", "formula", "nagq", "fixed_effects", "anova", "pairwise"} <= set(model)
+            fixed = {"term", "estimate", "se", "z", "pvalue", "odds_ratio", "or_ci_lower",
+                     "or_ci_upper"}  # fmt: skip
+            assert set(model["fixed_effects"][0]) >= fixed
+            assert set(model["anova"][0]) >= {"term", "chisq", "df", "pvalue"}
+            assert set(model["emmeans"][0]) >= {"level", "probability", "ci_lower", "ci_upper"}
+            assert set(model["pairwise"][0]) >= {"contrast", "odds_ratio", "ci_lower",
+                                                 "ci_upper", "z", "pvalue", "adjust"}  # fmt: skip
+            continue
         assert {"name", "formula", "ddf", "fixed_effects", "anova", "pairwise"} <= set(model)
         assert set(model["fixed_effects"][0]) >= {"term", "estimate", "se", "df", "t", "pvalue"}
         assert set(model["anova"][0]) >= {"term", "num_df", "den_df", "F", "pvalue"}
@@ -48,6 +59,9 @@ def test_results_json_contract(example_report):
 def test_results_equal_a_refit_on_the_analysis_data(example_report):
     data = pd.read_csv(example_report / "tables" / "analysis_data.csv")
     for model in _results(example_report)["models"]:
+        if model["family"] == "binomial":
+            _check_logistic_refit(model, data)
+            continue
         fit = mixed.lmm(model["formula"], data, reml=model["reml"])
         fixed = fit.fixed_effects(ddf=model["ddf"])
         reported = pd.DataFrame(model["fixed_effects"])
@@ -60,6 +74,28 @@ def test_results_equal_a_refit_on_the_analysis_data(example_report):
         for adjust, table in pairs.groupby("adjust"):
             expected = fit.pairwise(model["factor"], adjust=adjust, ddf=model["ddf"])
             np.testing.assert_allclose(table["pvalue"], expected["pvalue"], rtol=RTOL)
+
+
+def _check_logistic_refit(model, data):
+    """The responder model refitted on the CSV (its True/False column as read back)."""
+    fit = mixed.glmm(model["formula"], data, family="binomial", nagq=model["nagq"])
+    fixed = fit.fixed_effects()
+    reported = pd.DataFrame(model["fixed_effects"])
+    assert list(reported["term"]) == list(fixed["term"])
+    for column in ("estimate", "se", "z", "pvalue"):
+        np.testing.assert_allclose(reported[column], fixed[column], rtol=RTOL)
+    np.testing.assert_allclose(reported["odds_ratio"], np.exp(fixed["estimate"]), rtol=RTOL)
+    np.testing.assert_allclose(pd.DataFrame(model["anova"])["chisq"], fit.anova()["chisq"],
+                               rtol=RTOL)  # fmt: skip
+    emmeans = fit.emmeans(model["factor"])
+    np.testing.assert_allclose(
+        pd.DataFrame(model["emmeans"])["probability"], emmeans["estimate"], rtol=RTOL
+    )
+    pairs = pd.DataFrame(model["pairwise"])
+    for adjust, table in pairs.groupby("adjust"):
+        expected = fit.pairwise(model["factor"], adjust=adjust)
+        np.testing.assert_allclose(table["odds_ratio"], expected["ratio"], rtol=RTOL)
+        np.testing.assert_allclose(table["pvalue"], expected["pvalue"], rtol=RTOL)
 
 
 def test_files_written(example_report):
@@ -370,7 +406,7 @@ def test_report_docx_figures_have_300_dpi_as_placed_and_fit_the_page(example_rep
     section = document.sections[-1]  # the figures' pages
     text_width = section.page_width - section.left_margin - section.right_margin
     text_height = section.page_height - section.top_margin - section.bottom_margin
-    assert len(document.inline_shapes) == 14
+    assert len(document.inline_shapes) == 17
     for shape in document.inline_shapes:
         blip = shape._inline.graphic.graphicData.pic.blipFill.blip
         png = document.part.related_parts[blip.embed].blob

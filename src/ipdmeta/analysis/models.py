@@ -12,7 +12,16 @@ from ipdmeta._display import ResultDisplay
 from ipdmeta.analysis.spec import InferenceSpec, ModelSpec
 from ipdmeta.errors import ModelSpecError
 
-__all__ = ["FittedModel", "add_terms", "find_contrast", "fit_model", "model_variables"]
+__all__ = [
+    "FittedModel",
+    "add_terms",
+    "contrast_levels",
+    "find_contrast",
+    "fit_model",
+    "is_binary",
+    "model_variables",
+    "outcome_of",
+]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _NOT_VARIABLES = {"C", "Treatment", "Sum", "1", "0"}
@@ -23,18 +32,32 @@ class FittedModel(ResultDisplay):
     """One model of the review: the spec, the fit and the tables derived from it.
 
     ``pairwise`` maps each adjustment (the main one first) to its contrast table.
+    ``family`` is ``"gaussian"`` for a linear mixed model (differences in the outcome's
+    units, t and F tests) or ``"binomial"`` for a 0/1 outcome's logistic mixed model
+    (odds ratios, z and chi-square tests; see :mod:`ipdmeta.analysis.binary`).
     """
 
     spec: ModelSpec
     formula: str
-    fit: Any  # ipdmeta.mixed.LmmResult
+    fit: Any  # ipdmeta.mixed.LmmResult, or GlmmResult for a 0/1 outcome
     ddf: str
     fixed_effects: pd.DataFrame
     anova: pd.DataFrame
     emmeans: pd.DataFrame
     pairwise: dict[str, pd.DataFrame]
+    family: str = "gaussian"
+
+    @property
+    def binary(self) -> bool:
+        return self.family == "binomial"
+
+    @property
+    def outcome(self) -> str:
+        return outcome_of(self.formula)
 
     def _display_title(self) -> str:
+        if self.binary:
+            return f"{self.spec.name} model: {self.formula} (logistic, {self.fit.nagq} nodes)"
         return f"{self.spec.name} model: {self.formula} ({self.ddf} df)"
 
     def _display_tables(self) -> list[tuple[str | None, pd.DataFrame]]:
@@ -46,6 +69,20 @@ class FittedModel(ResultDisplay):
         for adjust, frame in self.pairwise.items():
             tables.append((f"Pairwise contrasts ({adjust})", frame))
         return tables
+
+
+def outcome_of(formula: str) -> str:
+    return formula.split("~")[0].strip()
+
+
+def is_binary(values: pd.Series) -> bool:
+    """A 0/1 outcome: True/False flags, or numbers that are all 0 or 1."""
+    present = values.dropna()
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    if not pd.api.types.is_numeric_dtype(values) or present.empty:
+        return False
+    return bool(present.isin([0, 1]).all())
 
 
 def model_variables(formula: str) -> list[str]:
@@ -77,13 +114,28 @@ def fit_model(
     formula: str | None = None,
     adjustments: tuple[str, ...] | None = None,
 ) -> FittedModel:
-    """Fit ``spec`` (or ``formula`` in its place) and tabulate its inference."""
+    """Fit ``spec`` (or ``formula`` in its place) and tabulate its inference: a linear
+    mixed model, or a logistic one when the outcome is 0/1."""
     from ipdmeta import mixed
 
     formula = formula or spec.formula
+    adjusts = adjustments or tuple(dict.fromkeys((inference.adjust, *inference.also_adjust)))
+    outcome = outcome_of(formula)
+    if outcome in data.columns and not (
+        pd.api.types.is_numeric_dtype(data[outcome]) or pd.api.types.is_bool_dtype(data[outcome])
+    ):
+        seen = ", ".join(repr(v) for v in pd.unique(data[outcome].dropna())[:4])
+        raise ModelSpecError(
+            f"model {spec.name!r}: the outcome {outcome!r} holds text ({seen}). A model's "
+            "outcome is a number (such as relief_pct) or 0/1 (True/False) for a logistic "
+            "model; ipdmeta derives responder_30, responder_40, ... from relief itself"
+        )
+    if outcome in data.columns and is_binary(data[outcome]):
+        from ipdmeta.analysis.binary import fit_logistic
+
+        return fit_logistic(spec, data, inference, formula, adjusts)
     fit = mixed.lmm(formula, data, reml=inference.reml)
     ddf = inference.ddf
-    adjusts = adjustments or tuple(dict.fromkeys((inference.adjust, *inference.also_adjust)))
     pairwise = {
         adjust: fit.pairwise(spec.factor, adjust=adjust, ddf=ddf).assign(adjust=adjust)
         for adjust in adjusts
@@ -100,21 +152,30 @@ def fit_model(
     )
 
 
+def contrast_levels(contrast: str) -> tuple[str, str]:
+    """The two levels of "A - B" (a difference) or "A / B" (an odds ratio)."""
+    parts = [p.strip() for p in re.split(r" [-/] ", contrast)]
+    if len(parts) != 2:
+        raise ModelSpecError(
+            f"a headline contrast looks like 'A - B' (or 'A / B' for an odds ratio), got "
+            f"{contrast!r}"
+        )
+    return parts[0], parts[1]
+
+
 def find_contrast(table: pd.DataFrame, contrast: str) -> tuple[pd.Series, float]:
     """The row of ``contrast`` ("A - B") in a pairwise table and the sign to apply.
 
     emmeans orders each pair by level order; "TN - DPS" may be listed as "DPS - TN", whose
-    estimate and t have the opposite sign (p is the same).
+    estimate and t have the opposite sign (p is the same). A logistic model's table names
+    pairs "A / B" and its ``estimate`` is the log odds ratio, so the same sign applies.
     """
-    parts = [p.strip() for p in contrast.split(" - ")]
-    if len(parts) != 2:
-        raise ModelSpecError(f"a headline contrast looks like 'A - B', got {contrast!r}")
-    a, b = parts
+    a, b = contrast_levels(contrast)
     for label, sign in ((f"{a} - {b}", 1.0), (f"{b} - {a}", -1.0)):
-        hit = table[table["contrast"] == label]
+        hit = table[table["contrast"].astype(str).str.replace(" / ", " - ", regex=False) == label]
         if not hit.empty:
             return hit.iloc[0], sign
-    levels = sorted({x for c in table["contrast"] for x in c.split(" - ")})
+    levels = sorted({x for c in table["contrast"] for x in re.split(r" [-/] ", c)})
     raise ModelSpecError(
         f"the headline contrast {contrast!r} compares levels the model does not have; "
         f"levels: {', '.join(levels)}"
@@ -122,12 +183,14 @@ def find_contrast(table: pd.DataFrame, contrast: str) -> tuple[pd.Series, float]
 
 
 def contrast_summary(table: pd.DataFrame, contrast: str) -> dict[str, float]:
-    """Estimate, se, df, t and p of ``contrast`` oriented as written."""
+    """Estimate, se, df, t and p of ``contrast`` oriented as written (for a logistic model:
+    the log odds ratio, its se, infinite df and z)."""
     row, sign = find_contrast(table, contrast)
+    statistic = row["t"] if "t" in row.index else row["z"]
     return {
         "estimate": sign * float(row["estimate"]),
         "se": float(row["se"]),
-        "df": float(row["df"]),
-        "t": sign * float(row["t"]),
+        "df": float(row["df"]) if "df" in row.index else float("inf"),
+        "t": sign * float(statistic),
         "pvalue": float(row["pvalue"]),
     }

@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ipdmeta._display import result_html
@@ -23,10 +24,11 @@ from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
-from ipdmeta.analysis.models import FittedModel, fit_model, model_variables
+from ipdmeta.analysis.models import FittedModel, fit_model, model_variables, outcome_of
 from ipdmeta.analysis.responders import PooledResponders, pool_responders
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
-from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness
+from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness, with_bootstrap
+from ipdmeta.analysis.robustness_binary import BOOTSTRAP_CHUNKS, bootstrap_replicates
 from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
 from ipdmeta.analysis.subgroups import FactorSubgroups, factor_subgroups
 from ipdmeta.data import OutcomeOptions, ReviewData, load_review, summarise
@@ -99,7 +101,10 @@ class ReviewRun:
 
     @property
     def primary(self) -> FittedModel:
-        return next(iter(self.models.values()))
+        """The first model of relief (a linear one); the first model if all are of 0/1
+        outcomes."""
+        linear = [m for m in self.models.values() if not m.binary]
+        return linear[0] if linear else next(iter(self.models.values()))
 
     @property
     def icc(self) -> float:
@@ -127,9 +132,12 @@ class ReviewRun:
         for panel in self.robustness:
             main = panel.table.iloc[0]
             p = "p < 0.001" if main["pvalue"] < 0.001 else f"p = {main['pvalue']:.3f}"
-            lines.append(
-                f"{panel.model}: {panel.contrast} = {main['estimate']:.1f} ({p}); {panel.verdict()}"
+            value = (
+                f"odds ratio {main['estimate']:.2f}"
+                if panel.effect == "odds ratio"
+                else f"{main['estimate']:.1f}"
             )
+            lines.append(f"{panel.model}: {panel.contrast} = {value} ({p}); {panel.verdict()}")
         if self.output is not None:
             lines.append(f"Report: {self.output / 'report.html'}")
         return "\n".join(lines)
@@ -200,47 +208,84 @@ def run_review(
 
     say(STAGES[3])
     models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
+    screened = models.get(spec.confounders.model)
+    if spec.confounders.candidates and screened is not None and screened.binary:
+        raise SpecError(
+            f"{spec.source or 'review.toml'}: [confounders] model = "
+            f"{spec.confounders.model!r} has a 0/1 outcome; the confounder screen runs on a "
+            "model of % relief. Name a relief model there"
+        )
     lap(STAGES[3])
 
-    # The confounder screen and each model's robustness refits are independent: they run
-    # side by side where there are cores for it.
+    # The confounder screen, the pooled responders and each model's robustness refits are
+    # independent: they run side by side where there are cores for it. A logistic model's
+    # bootstrap is most of its panel's work: its chunks are jobs of their own, and their
+    # row joins the panel afterwards.
     say(STAGES[4])
     high_risk = high_risk_studies(data.quality, spec.sensitivity)
-    jobs: list[Callable[[], Any]] = [
-        partial(
+    n_boot = spec.sensitivity.bootstrap
+    # Longest first, so that no core is left with a long job at the end: the logistic
+    # panels, their bootstrap chunks, the linear panels, then the short jobs.
+    ordered = sorted(models.values(), key=lambda m: not m.binary)
+    jobs: dict[Any, Callable[[], Any]] = {
+        ("panels", model.spec.name): partial(
             assess_robustness,
             model,
             analysis_data,
             relief_kept,
             spec.inference,
-            spec.sensitivity,
+            dataclasses.replace(spec.sensitivity, bootstrap=0),
             spec.outcome.worsening,
             high_risk,
-        )
-        for model in models.values()
-    ]
-    jobs.append(
-        partial(
-            pool_responders,
-            data.patients,
             spec.outcome.responder_thresholds,
-            spec.inference.level,
         )
+        for model in ordered
+        if model.binary
+    }
+    for model in ordered:
+        if model.binary and n_boot:
+            for contrast in model.spec.headline:
+                for chunk in range(BOOTSTRAP_CHUNKS):
+                    jobs[("bootstrap", model.spec.name, contrast, chunk)] = partial(
+                        bootstrap_replicates, model, analysis_data, contrast, n_boot, chunk
+                    )
+    for model in ordered:
+        if not model.binary:
+            jobs[("panels", model.spec.name)] = partial(
+                assess_robustness,
+                model,
+                analysis_data,
+                relief_kept,
+                spec.inference,
+                spec.sensitivity,
+                spec.outcome.worsening,
+                high_risk,
+            )
+    jobs["pooled"] = partial(
+        pool_responders, data.patients, spec.outcome.responder_thresholds, spec.inference.level
     )
     if spec.confounders.candidates:
-        jobs.append(
-            partial(
-                screen_confounders,
-                models[spec.confounders.model],
-                analysis_data,
-                spec.confounders,
-                spec.inference,
-            )
+        jobs["confounders"] = partial(
+            screen_confounders,
+            models[spec.confounders.model],
+            analysis_data,
+            spec.confounders,
+            spec.inference,
         )
-    outcomes = parallel_map(_call, jobs)
-    robustness = [panel for panels in outcomes[: len(models)] for panel in panels]
-    pooled_responders = outcomes[len(models)]
-    confounders = outcomes[len(models) + 1] if spec.confounders.candidates else None
+    done = dict(zip(jobs, parallel_map(_call, list(jobs.values())), strict=True))
+    robustness = []
+    for model in models.values():  # the panels in the models' order
+        for panel in done[("panels", model.spec.name)]:
+            chunks = [
+                done[("bootstrap", model.spec.name, panel.contrast, chunk)]
+                for chunk in range(BOOTSTRAP_CHUNKS)
+                if ("bootstrap", model.spec.name, panel.contrast, chunk) in done
+            ]
+            if chunks:
+                panel = with_bootstrap(panel, np.concatenate(chunks), spec.inference.level)
+            robustness.append(panel)
+    pooled_responders = done["pooled"]
+    confounders = done.get("confounders")
     certainty = grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade)
     lap(STAGES[4])
     return ReviewRun(
@@ -314,6 +359,9 @@ def _analysis_data(spec: ReviewSpec, data: ReviewData) -> tuple[pd.DataFrame, pd
                 f"is not a column of the patients table; columns: {known}"
             )
         wanted.append(name)
+    if any(outcome_of(m.formula).startswith("responder_") for m in spec.models):
+        # A responder model's robustness panel refits at each threshold.
+        wanted += [c for c in patients.columns if c.startswith("responder_")]
     frame = patients[list(dict.fromkeys(wanted))].copy()
     _check_numbers_in_text(frame, data)
     for column, level in spec.reference.items():

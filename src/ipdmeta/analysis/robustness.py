@@ -1,14 +1,18 @@
 """Does a headline finding survive other reasonable analysis choices?
 
 For each headline contrast of each model, the p-value is recomputed under every df method
-and multiplicity adjustment the spec lists, over leave-one-study-out refits, and with
-worsening kept negative or floored at 0. Each row gets a plain verdict: the finding holds
-when p < alpha and the estimate keeps the sign of the main analysis.
+and multiplicity adjustment the spec lists, over leave-one-study-out refits, without the
+studies at high risk of bias or the single-patient reports, and with worsening kept
+negative or floored at 0. A 0/1 outcome's logistic model has no df methods or worsening;
+it compares the likelihood approximation, the interval method and the responder threshold
+instead (:mod:`ipdmeta.analysis.robustness_binary`). Each row gets a plain verdict: the
+finding holds when p < alpha and the estimate keeps the sign of the main analysis.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +25,7 @@ from ipdmeta.analysis.risk_of_bias import HighRisk
 from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
 from ipdmeta.errors import IpdmetaError, ModelSpecError
 
-__all__ = ["ContrastRobustness", "assess_robustness"]
+__all__ = ["ContrastRobustness", "assess_robustness", "pairwise_refit", "with_bootstrap"]
 
 DDF_LABELS = {
     "satterthwaite": "Satterthwaite df",
@@ -36,7 +40,8 @@ class ContrastRobustness(ResultDisplay):
     """The robustness panel of one headline contrast.
 
     ``table`` columns: ``group, choice, estimate, pvalue, pvalue_low, pvalue_high, holds,
-    note``; the first row is the main analysis.
+    note``; the first row is the main analysis. ``effect`` says what ``estimate`` is: a
+    ``"difference"`` in the outcome's units, or an ``"odds ratio"`` (a 0/1 outcome).
     """
 
     model: str
@@ -44,6 +49,7 @@ class ContrastRobustness(ResultDisplay):
     alpha: float
     table: pd.DataFrame
     leave_one_out: pd.DataFrame
+    effect: str = "difference"
 
     @property
     def holds_everywhere(self) -> bool:
@@ -103,39 +109,50 @@ def assess_robustness(
     sensitivity: SensitivitySpec,
     main_worsening: str,
     high_risk: HighRisk | None = None,
+    thresholds: Sequence[float] = (),
 ) -> list[ContrastRobustness]:
     """The robustness panel for each headline contrast of ``model``.
 
     ``data`` is what the main model saw; ``relief_kept`` is % relief with worsening kept
-    negative, aligned with ``data``, from which the floored version is made.
+    negative, aligned with ``data``, from which the floored version is made. A 0/1
+    outcome's model is refitted at each responder threshold in ``thresholds``.
     """
-    from ipdmeta import mixed
-
     spec = model.spec
     fit = model.fit
     main_adjust = inference.adjust
     alpha = inference.alpha
-    outcome = spec.formula.split("~")[0].strip()
+    refit = pairwise_refit(model, inference)
     loo_by_contrast: dict[str, pd.DataFrame] = {}
     if sensitivity.leave_one_study_out:
-        loo_by_contrast = _leave_one_study_out(spec, data, spec.headline, inference)
+        loo_by_contrast = _leave_one_study_out(refit, data, spec.headline)
     panels = []
     for contrast in spec.headline:
         main = contrast_summary(model.pairwise[main_adjust], contrast)
         sign = float(np.sign(main["estimate"])) or 1.0
-        label = f"{DDF_LABELS[inference.ddf]}, {main_adjust} (main analysis)"
+        if model.binary:
+            from ipdmeta.analysis.robustness_binary import main_label
+
+            label = main_label(fit.nagq, main_adjust)
+        else:
+            label = f"{DDF_LABELS[inference.ddf]}, {main_adjust} (main analysis)"
         rows = [_row("main analysis", label, main, sign, alpha)]
-        for ddf in sensitivity.ddf:
-            if ddf == inference.ddf:
-                continue
-            table = fit.pairwise(spec.factor, adjust=main_adjust, ddf=ddf)
-            rows.append(
-                _row("df method", DDF_LABELS[ddf], contrast_summary(table, contrast), sign, alpha)
-            )
+        if not model.binary:
+            for ddf in sensitivity.ddf:
+                if ddf == inference.ddf:
+                    continue
+                table = fit.pairwise(spec.factor, adjust=main_adjust, ddf=ddf)
+                rows.append(
+                    _row(
+                        "df method", DDF_LABELS[ddf], contrast_summary(table, contrast), sign,
+                        alpha,
+                    )
+                )  # fmt: skip
         for adjust in sensitivity.adjust:
             if adjust == main_adjust:
                 continue
-            table = fit.pairwise(spec.factor, adjust=adjust, ddf=inference.ddf)
+            table = model.pairwise.get(adjust)
+            if table is None:
+                table = _pairwise(model, adjust, inference)
             rows.append(
                 _row(
                     "multiplicity",
@@ -145,6 +162,13 @@ def assess_robustness(
                     alpha,
                 )
             )
+        if model.binary:
+            from ipdmeta.analysis.robustness_binary import binary_rows
+
+            for group, choice, summary, note in binary_rows(
+                model, data, contrast, inference, sensitivity, thresholds
+            ):
+                rows.append(_row(group, choice, summary, sign, alpha, note))
 
         loo = loo_by_contrast.get(contrast, pd.DataFrame())
         if sensitivity.leave_one_study_out:
@@ -171,7 +195,7 @@ def assess_robustness(
         if high_risk is not None and high_risk.studies:
             rows.append(
                 _without_studies(
-                    model, data, contrast, inference, high_risk.studies, "risk of bias",
+                    refit, data, contrast, alpha, high_risk.studies, "risk of bias",
                     f"without studies at high risk of bias ({len(high_risk.studies)})",
                     f"left out: {', '.join(high_risk.studies)} ({high_risk.rule})", sign,
                 )
@@ -181,39 +205,120 @@ def assess_robustness(
         if single:
             rows.append(
                 _without_studies(
-                    model, data, contrast, inference, single, "case reports",
+                    refit, data, contrast, alpha, single, "case reports",
                     f"without single-patient reports ({len(single)})",
                     f"left out: {', '.join(single)}", sign,
                 )
             )  # fmt: skip
 
-        for worsening in sensitivity.worsening:
-            if worsening == main_worsening:
-                continue
-            values = relief_kept.clip(lower=0) if worsening == "floor" else relief_kept
-            changed = data.assign(**{outcome: values.to_numpy()})
-            refit = mixed.lmm(spec.formula, changed, reml=inference.reml)
-            table = refit.pairwise(spec.factor, adjust=main_adjust, ddf=inference.ddf)
-            n_changed = int((values.to_numpy() != data[outcome].to_numpy()).sum())
-            rows.append(
-                _row(
-                    "worsening",
-                    f"worsening {'floored at 0' if worsening == 'floor' else 'kept negative'}",
-                    contrast_summary(table, contrast),
-                    sign,
-                    alpha,
-                    f"{n_changed} patients' relief changes",
-                )
+        if not model.binary:
+            rows += _worsening_rows(
+                model, data, relief_kept, contrast, inference, sensitivity, main_worsening, sign
             )
-        panels.append(ContrastRobustness(spec.name, contrast, alpha, pd.DataFrame(rows), loo))
+        table = pd.DataFrame(rows)
+        if model.binary:
+            # Shown as odds ratios; the verdicts above were made on the log scale.
+            with np.errstate(over="ignore"):
+                table["estimate"] = np.exp(table["estimate"].to_numpy(float))
+                if len(loo):
+                    loo = loo.assign(estimate=np.exp(loo["estimate"].to_numpy(float)))
+        effect = "odds ratio" if model.binary else "difference"
+        panels.append(ContrastRobustness(spec.name, contrast, alpha, table, loo, effect))
     return panels
 
 
-def _without_studies(
+def with_bootstrap(
+    panel: ContrastRobustness, replicates: np.ndarray, level: float
+) -> ContrastRobustness:
+    """A logistic model's panel with its bootstrap row added after the interval rows (the
+    replicates were drawn side by side with the panel's other refits)."""
+    from ipdmeta.analysis.robustness_binary import bootstrap_row
+
+    table = panel.table
+    log_main = float(np.log(table["estimate"].iloc[0]))
+    sign = float(np.sign(log_main)) or 1.0
+    group, choice, summary, note = bootstrap_row(log_main, replicates, level)
+    row = _row(group, choice, summary, sign, panel.alpha, note)
+    row["estimate"] = float(np.exp(row["estimate"]))
+    groups = list(table["group"])
+    at = max((i + 1 for i, g in enumerate(groups) if g in ("interval", "approximation")),
+             default=len(groups))  # fmt: skip
+    added = pd.concat([table.iloc[:at], pd.DataFrame([row]), table.iloc[at:]], ignore_index=True)
+    return dataclasses.replace(panel, table=added)
+
+
+def _worsening_rows(
     model: FittedModel,
     data: pd.DataFrame,
+    relief_kept: pd.Series,
     contrast: str,
     inference: InferenceSpec,
+    sensitivity: SensitivitySpec,
+    main_worsening: str,
+    sign: float,
+) -> list[dict[str, Any]]:
+    from ipdmeta import mixed
+
+    spec = model.spec
+    outcome = model.outcome
+    rows = []
+    for worsening in sensitivity.worsening:
+        if worsening == main_worsening:
+            continue
+        values = relief_kept.clip(lower=0) if worsening == "floor" else relief_kept
+        changed = data.assign(**{outcome: values.to_numpy()})
+        refit = mixed.lmm(spec.formula, changed, reml=inference.reml)
+        table = refit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
+        n_changed = int((values.to_numpy() != data[outcome].to_numpy()).sum())
+        rows.append(
+            _row(
+                "worsening",
+                f"worsening {'floored at 0' if worsening == 'floor' else 'kept negative'}",
+                contrast_summary(table, contrast),
+                sign,
+                inference.alpha,
+                f"{n_changed} patients' relief changes",
+            )
+        )
+    return rows
+
+
+Refit = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+def _pairwise(model: FittedModel, adjust: str, inference: InferenceSpec) -> pd.DataFrame:
+    if model.binary:
+        from ipdmeta.analysis.binary import logistic_pairwise
+
+        return logistic_pairwise(model.fit, model.spec.factor, adjust, inference.level)
+    return model.fit.pairwise(model.spec.factor, adjust=adjust, ddf=inference.ddf)
+
+
+def pairwise_refit(model: FittedModel, inference: InferenceSpec) -> Refit:
+    """Data -> the main adjustment's pairwise table of the model refitted to them."""
+    from ipdmeta import mixed
+
+    factor, formula = model.spec.factor, model.formula
+    if model.binary:
+        from ipdmeta.analysis.robustness_binary import pairwise_with_lr_tests
+
+        def binary_refit(data: pd.DataFrame) -> pd.DataFrame:
+            table, note = pairwise_with_lr_tests(
+                formula, factor, data, model.spec.headline, model.fit.nagq, inference, model.fit
+            )
+            return table.assign(note=note)
+
+        return binary_refit
+    return lambda data: mixed.lmm(formula, data, reml=inference.reml).pairwise(
+        factor, adjust=inference.adjust, ddf=inference.ddf
+    )
+
+
+def _without_studies(
+    refit: Refit,
+    data: pd.DataFrame,
+    contrast: str,
+    alpha: float,
     studies: Sequence[str],
     group: str,
     choice: str,
@@ -221,33 +326,28 @@ def _without_studies(
     sign: float,
 ) -> dict[str, Any]:
     """The contrast refitted without ``studies``."""
-    from ipdmeta import mixed
-
-    spec = model.spec
     kept = data[~data["study_id"].astype(str).isin(studies)]
     try:
-        fit = mixed.lmm(spec.formula, kept, reml=inference.reml)
-        table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
+        table = refit(kept)
         summary = contrast_summary(table, contrast)
+        if "note" in table.columns and table["note"].iloc[0]:
+            note += f"; {table['note'].iloc[0]}"
     except IpdmetaError as exc:
         # Without those studies a level may be gone: the contrast then has no estimate.
         summary = {"estimate": np.nan, "pvalue": np.nan}
         note += f"; cannot be estimated: {str(exc).splitlines()[0]}"
-    return _row(group, choice, summary, sign, inference.alpha, note)
+    return _row(group, choice, summary, sign, alpha, note)
 
 
 def _leave_one_study_out(
-    spec: Any, data: pd.DataFrame, contrasts: Sequence[str], inference: InferenceSpec
+    refit: Refit, data: pd.DataFrame, contrasts: Sequence[str]
 ) -> dict[str, pd.DataFrame]:
     """One refit per left-out study, shared by all the model's headline contrasts."""
-    from ipdmeta import mixed
-
     rows: dict[str, list[dict[str, Any]]] = {contrast: [] for contrast in contrasts}
     for study in pd.unique(data["study_id"]):
         subset = data[data["study_id"] != study]
         try:
-            fit = mixed.lmm(spec.formula, subset, reml=inference.reml)
-            table = fit.pairwise(spec.factor, adjust=inference.adjust, ddf=inference.ddf)
+            table = refit(subset)
         except IpdmetaError as exc:
             # Leaving out the only study of a level (or the last but one study) is a
             # defined outcome of this analysis, not a failure of the run.
@@ -259,6 +359,8 @@ def _leave_one_study_out(
                     raise ModelSpecError(failure)
                 summary = contrast_summary(table, contrast)
                 row.update(estimate=summary["estimate"], pvalue=summary["pvalue"])
+                if "note" in table.columns:  # how a logistic refit was tested
+                    row["note"] = str(table["note"].iloc[0])
             except IpdmetaError as exc:
                 row["note"] = str(exc).splitlines()[0]
             rows[contrast].append(row)

@@ -91,6 +91,9 @@ class InferenceSpec:
     alpha: float = 0.05
     level: float = 0.95
     reml: bool = True
+    # Models of a 0/1 outcome: adaptive Gauss-Hermite nodes (1 = the Laplace approximation).
+    # Studies of 2-12 patients are where Laplace is poorest; rma.glmm's default is 7.
+    nagq: int = 7
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,8 @@ class SensitivitySpec:
     # with "no" to any of these items; the robustness panel refits without those studies.
     high_risk_yes_below: float = 0.5
     high_risk_items: tuple[str, ...] = ()
+    # Parametric bootstrap refits for a 0/1 outcome's headline odds ratios (0: none).
+    bootstrap: int = 200
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,15 @@ def _count(value: Any) -> int:
     return value
 
 
+def _whole(low: int, high: int) -> Checker:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return check
+
+
 def _numbers(value: Any) -> tuple[float, ...]:
     if not isinstance(value, list) or not value:
         raise ValueError("expected a list of numbers")
@@ -350,6 +364,10 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
         "alpha": (_number(0, 1), "significance level for the verdicts"),
         "level": (_number(0, 1), "confidence level of intervals"),
         "reml": (_flag, "fit by REML (true) or ML (false)"),
+        "nagq": (
+            _whole(1, 25),
+            "quadrature nodes for models of a 0/1 outcome (1: Laplace approximation)",
+        ),
     },
     "heterogeneity": {
         "method": (_choice(*TAU2_CHOICES), "tau2 estimator of the two-stage meta-analysis"),
@@ -369,6 +387,10 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
         "high_risk_items": (
             _texts,
             "checklist items whose 'no' puts a study at high risk of bias",
+        ),
+        "bootstrap": (
+            _whole(0, 100_000),
+            "parametric bootstrap refits for the odds ratios of a 0/1 outcome (0: none)",
         ),
     },
     "prisma": {

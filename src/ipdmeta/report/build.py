@@ -17,12 +17,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
 from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.models import FittedModel
 from ipdmeta.analysis.pipeline import STAGES, ReviewRun, run_review
+from ipdmeta.analysis.robustness import ContrastRobustness
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
@@ -308,7 +310,9 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
     if quality is not None:
         tasks.append(("quality", lambda: figures.quality_traffic_light(quality)))
     for model in result.models.values():
-        tasks += _model_figure_tasks(result, model)
+        # Two models of one factor share its relief-by-category figure.
+        drawn = {name for name, _ in tasks}
+        tasks += [t for t in _model_figure_tasks(result, model) if t[0] not in drawn]
     two_stage = result.two_stage.result
     if two_stage is not None:
 
@@ -358,14 +362,26 @@ def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTas
         caterpillar = pd.DataFrame(
             {"group": ranef["level"], "value": ranef["estimate"], "sd": ranef["se"]}
         )
+        if model.binary:
+            return figures.binary_diagnostics_panel(
+                model.fit.fitted(), model.fit.residuals("response"), caterpillar
+            )
         return figures.diagnostics_panel(model.fit.fitted(), model.fit.residuals(), caterpillar)
 
+    if model.binary:
+        emmeans = model.emmeans.rename(columns={"probability": "emmean"})
+        label = "probability of responding (95% CI)"
+    else:
+        emmeans, label = model.emmeans, "estimated marginal mean % relief (95% CI)"
     return [
         (
             f"relief_by_{factor}",
             lambda: figures.relief_by_category(result.analysis_data, factor),
         ),
-        (f"emmeans_{model.spec.name}", lambda: figures.emmeans_plot(model.emmeans, factor)),
+        (
+            f"emmeans_{model.spec.name}",
+            lambda: figures.emmeans_plot(emmeans, factor, xlabel=label),
+        ),
         (f"diagnostics_{model.spec.name}", diagnostics),
     ]
 
@@ -445,33 +461,7 @@ def _context(
     components = primary.fit.variance_components
     between = components.loc[components["group"] != "Residual", "variance"].sum()
     residual = components.loc[components["group"] == "Residual", "variance"].sum()
-    models = []
-    for name, model in result.models.items():
-        adjusts = list(model.pairwise)
-        pairwise = model.pairwise[adjusts[0]][["contrast", "estimate", "se", "df", "t", "pvalue"]]
-        for adjust in adjusts[1:]:
-            pairwise = pairwise.assign(
-                **{f"pvalue_{adjust}": model.pairwise[adjust]["pvalue"].to_numpy()}
-            )
-        caption = "unadjusted" if adjusts[0] == "none" else f"adjusted by {adjusts[0]}"
-        if adjusts[1:]:
-            caption += "; " + ", ".join(f"pvalue_{a}: adjusted by {a}" for a in adjusts[1:])
-        models.append(
-            {
-                "name": name,
-                "description": model.spec.description,
-                "formula": model.formula,
-                "nobs": model.fit.nobs,
-                "ngroups": ", ".join(str(v) for v in model.fit.ngroups.values()),
-                "singular": bool(model.fit.is_singular),
-                "ddf": model.ddf,
-                "fixed": model.fixed_effects,
-                "anova": model.anova[["term", "num_df", "den_df", "F", "pvalue"]],
-                "emmeans": model.emmeans,
-                "pairwise": pairwise,
-                "adjust_caption": caption,
-            }
-        )
+    models = [_model_context(name, model) for name, model in result.models.items()]
     quality = result.data.quality
     quality_items: list[str] = []
     quality_table = pd.DataFrame()
@@ -535,10 +525,7 @@ def _context(
         "reml": spec.inference.reml,
         "confounders": result.confounders,
         "robustness": result.robustness,
-        "robustness_tables": [
-            p.table[list(ROBUSTNESS_COLUMNS)].rename(columns=ROBUSTNESS_COLUMNS)
-            for p in result.robustness
-        ],
+        "robustness_tables": [robustness_display(p) for p in result.robustness],
         "methods": paragraphs["methods"],
         "findings": paragraphs["findings"],
         "references": paragraphs["references"],
@@ -548,6 +535,71 @@ def _context(
         "excluded_patients": result.data.excluded,
         "overrides": result.overrides,
     }
+
+
+def _model_context(name: str, model: FittedModel) -> dict[str, Any]:
+    """One model's section: its tables with the columns a reader needs, in the model's
+    own terms (differences with t and F tests, or odds ratios with z and chi-square)."""
+    adjusts = list(model.pairwise)
+    if model.binary:
+        columns = ["contrast", "odds_ratio", "ci_lower", "ci_upper", "z", "pvalue"]
+    else:
+        columns = ["contrast", "estimate", "se", "df", "t", "pvalue"]
+    pairwise = model.pairwise[adjusts[0]][columns]
+    for adjust in adjusts[1:]:
+        pairwise = pairwise.assign(
+            **{f"pvalue_{adjust}": model.pairwise[adjust]["pvalue"].to_numpy()}
+        )
+    caption = "unadjusted" if adjusts[0] == "none" else f"adjusted by {adjusts[0]}"
+    if adjusts[1:]:
+        caption += "; " + ", ".join(f"pvalue_{a}: adjusted by {a}" for a in adjusts[1:])
+    if model.binary:
+        caption = (
+            f"Odds ratios of responding with their unadjusted 95% CIs; z-tests, p-values {caption}."
+        )
+        fixed = model.fixed_effects[
+            ["term", "estimate", "se", "z", "pvalue", "odds_ratio", "or_ci_lower", "or_ci_upper"]
+        ]
+        anova = model.anova
+        emmeans = model.emmeans[["level", "probability", "se", "ci_lower", "ci_upper"]]
+    else:
+        caption = f"p-values {caption}."
+        fixed = model.fixed_effects
+        anova = model.anova[["term", "num_df", "den_df", "F", "pvalue"]]
+        emmeans = model.emmeans
+    return {
+        "name": name,
+        "description": model.spec.description,
+        "formula": model.formula,
+        "nobs": model.fit.nobs,
+        "ngroups": ", ".join(str(v) for v in model.fit.ngroups.values()),
+        "singular": bool(model.fit.is_singular),
+        "ddf": model.ddf,
+        "binary": model.binary,
+        "factor_label": model.spec.factor.replace("_", " "),
+        "nagq": model.fit.nagq if model.binary else None,
+        "notes": list(model.fit.notes) if model.binary else [],
+        "fixed": fixed,
+        "anova": anova,
+        "emmeans": emmeans,
+        "pairwise": pairwise,
+        "adjust_caption": caption,
+    }
+
+
+# An odds ratio this large is a fit under separation running off to infinity (its true
+# maximum-likelihood value): shown as such rather than as the digits where the fit stopped.
+_RUNAWAY_ODDS_RATIO = 1e6
+
+
+def robustness_display(panel: ContrastRobustness) -> pd.DataFrame:
+    """A panel's table with readable headers; a 0/1 outcome's estimate is an odds ratio."""
+    table = panel.table[list(ROBUSTNESS_COLUMNS)].copy()
+    if panel.effect == "odds ratio":
+        estimate = table["estimate"].to_numpy(float)
+        table["estimate"] = np.where(estimate > _RUNAWAY_ODDS_RATIO, np.inf, estimate)
+        return table.rename(columns={**ROBUSTNESS_COLUMNS, "estimate": "odds ratio"})
+    return table.rename(columns=ROBUSTNESS_COLUMNS)
 
 
 class _Figures(dict[str, Markup]):

@@ -30,6 +30,8 @@ from ipdmeta.data.writers import write_bytes, write_text
 __all__ = [
     "STYLE",
     "SavedFigure",
+    "binary_diagnostics_panel",
+    "binned_residuals",
     "caterpillar_plot",
     "diagnostics_panel",
     "emmeans_plot",
@@ -327,7 +329,12 @@ def subgroup_forest(cells: pd.DataFrame, result: Any, factor: str, ax: Axes | No
     return ax
 
 
-def emmeans_plot(emmeans: pd.DataFrame, factor: str, ax: Axes | None = None) -> Axes:
+def emmeans_plot(
+    emmeans: pd.DataFrame,
+    factor: str,
+    ax: Axes | None = None,
+    xlabel: str = "estimated marginal mean % relief (95% CI)",
+) -> Axes:
     """Estimated marginal means with their confidence intervals."""
     ax = _axes(ax, (5.5, 0.45 * len(emmeans) + 1.2))
     y = np.arange(len(emmeans))
@@ -342,7 +349,7 @@ def emmeans_plot(emmeans: pd.DataFrame, factor: str, ax: Axes | None = None) -> 
     ax.set_yticks(y)
     ax.set_yticklabels(emmeans["level"])
     ax.invert_yaxis()
-    ax.set_xlabel("estimated marginal mean % relief (95% CI)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(factor.replace("_", " "))
     return ax
 
@@ -413,7 +420,52 @@ def diagnostics_panel(fitted: np.ndarray, residuals: np.ndarray, ranef: pd.DataF
     return axes[0]
 
 
-def caterpillar_plot(ranef: pd.DataFrame, ax: Axes | None = None) -> Axes:
+def binary_diagnostics_panel(
+    fitted: np.ndarray, residuals: np.ndarray, ranef: pd.DataFrame
+) -> Axes:
+    """A 0/1 outcome's diagnostics: binned residuals and the caterpillar plot."""
+    height = max(3.8, 0.2 * len(ranef) + 1.2)
+    axes = Figure(figsize=(10.0, height)).subplots(1, 2, width_ratios=[1, 1.1])
+    binned_residuals(fitted, residuals, ax=axes[0])
+    axes[0].set_title("binned residuals", fontsize=10)
+    caterpillar_plot(ranef, ax=axes[1], xlabel="study random intercept (log odds)")
+    axes[1].set_title("study random effects", fontsize=10)
+    return axes[0]
+
+
+def binned_residuals(fitted: np.ndarray, residuals: np.ndarray, ax: Axes | None = None) -> Axes:
+    """Observed minus fitted probability, averaged in bins of patients with similar fitted
+    probabilities (Gelman and Hill's binned residual plot), with +-2 SE bounds.
+
+    Residuals of a 0/1 outcome are two bands whatever the fit; their averages within bins
+    show where the model's probabilities are off.
+    """
+    ax = _axes(ax, (4.5, 4.0))
+    fitted = np.asarray(fitted, dtype=float)
+    residuals = np.asarray(residuals, dtype=float)
+    order = np.argsort(fitted, kind="stable")
+    n_bins = max(1, min(20, int(np.sqrt(fitted.size))))
+    bins = [b for b in np.array_split(order, n_bins) if b.size]
+    centre = np.array([fitted[b].mean() for b in bins])
+    mean = np.array([residuals[b].mean() for b in bins])
+    bound = np.array(
+        [2.0 * np.sqrt(max(fitted[b].mean() * (1 - fitted[b].mean()), 0.0) / b.size)
+         for b in bins]
+    )  # fmt: skip
+    ax.plot(centre, bound, color="#90a4ae", linewidth=0.8)
+    ax.plot(centre, -bound, color="#90a4ae", linewidth=0.8)
+    ax.scatter(centre, mean, s=18, color=HOLDS_COLOUR, zorder=3)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("fitted probability (bin mean)")
+    ax.set_ylabel("observed - fitted (bin mean)")
+    return ax
+
+
+def caterpillar_plot(
+    ranef: pd.DataFrame,
+    ax: Axes | None = None,
+    xlabel: str = "study random intercept (percentage points)",
+) -> Axes:
     """Study random effects (conditional modes), sorted, with +-1.96 conditional SD when given.
 
     ``ranef`` has columns ``group`` and ``value`` and optionally ``sd``.
@@ -436,5 +488,5 @@ def caterpillar_plot(ranef: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(data["group"], fontsize=7)
-    ax.set_xlabel("study random intercept (percentage points)")
+    ax.set_xlabel(xlabel)
     return ax

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 from scipy import special
 
-from ipdmeta.analysis.models import find_contrast
+from ipdmeta.analysis.binary import outcome_threshold
+from ipdmeta.analysis.models import contrast_levels, find_contrast
 from ipdmeta.analysis.pipeline import ReviewRun
 from ipdmeta.report.html import p_equals
 from ipdmeta.report.methods import column_label
@@ -67,6 +70,13 @@ def results_paragraph(run: ReviewRun) -> str:
     for name, model in run.models.items():
         factor = model.spec.factor
         row = model.anova[model.anova["term"] == factor]
+        if model.binary:
+            sentences.append(_binary_sentence(run, name, row))
+            for contrast in model.spec.headline:
+                sentences.append(
+                    _odds_ratio_sentence(run, name, contrast, panels.get((name, contrast)))
+                )
+            continue
         if len(row):
             test = row.iloc[0]
             sentences.append(
@@ -99,3 +109,56 @@ def _contrast_sentence(run: ReviewRun, model_name: str, contrast: str, panel: ob
     )
     verdict = getattr(panel, "verdict", None)
     return text + (f", a finding that {verdict()}." if callable(verdict) else ".")
+
+
+def _binary_sentence(run: ReviewRun, model_name: str, test: pd.DataFrame) -> str:
+    """The probability of responding by factor level, and the Wald test of the factor."""
+    model = run.models[model_name]
+    labels = run.spec.labels
+    factor = column_label(model.spec.factor, labels)
+    what = _responding(model.outcome)
+    emmeans = model.emmeans
+    spread = "; ".join(f"{row.level} {100 * row.probability:.0f} %" for row in emmeans.itertuples())
+    text = (
+        f"In the {model_name} analysis (logistic mixed model), the probability of {what} "
+        f"for a patient of a typical study was {spread}"
+    )
+    if len(test):
+        t = test.iloc[0]
+        differ = "differed" if t["pvalue"] < run.spec.inference.alpha else "did not differ clearly"
+        text += (
+            f"; it {differ} by {factor} (Wald chi-square({t['df']:g}) = {t['chisq']:.2f}, "
+            f"{p_equals(t['pvalue'])})"
+        )
+    return text + "."
+
+
+def _odds_ratio_sentence(run: ReviewRun, model_name: str, contrast: str, panel: object) -> str:
+    model = run.models[model_name]
+    table = model.pairwise[next(iter(model.pairwise))]
+    row, sign = find_contrast(table, contrast)
+    level = run.spec.inference.level
+    log_or = sign * float(row["estimate"])
+    half = float(special.ndtri(0.5 + level / 2)) * float(row["se"])
+    first, second = (part.replace("_", " ") for part in contrast_levels(contrast))
+    text = (
+        f"The odds of {_responding(model.outcome)} were {_ratio(np.exp(log_or))} times as "
+        f"high with {first} as with {second} (odds ratio {_ratio(np.exp(log_or))}, "
+        f"{100 * level:g}% CI {_ratio(np.exp(log_or - half))} to "
+        f"{_ratio(np.exp(log_or + half))}; {p_equals(row['pvalue'])})"
+    )
+    verdict = getattr(panel, "verdict", None)
+    return text + (f", a finding that {verdict()}." if callable(verdict) else ".")
+
+
+def _responding(outcome: str) -> str:
+    threshold = outcome_threshold(f"{outcome} ~ 1")
+    if threshold is None:
+        return f"{outcome.replace('_', ' ')}"
+    return f"responding (at least {threshold:g} % relief)"
+
+
+def _ratio(value: float) -> str:
+    if not np.isfinite(value) or value > 1e4:
+        return "more than 10,000"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"

@@ -20,6 +20,8 @@ def fmt(value: Any, digits: int = 2) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
+        if math.isinf(value):  # an odds ratio under separation, or its interval's limit
+            return "∞" if value > 0 else "-∞"
         return f"{value:,.{digits}f}"
     return str(value)
 

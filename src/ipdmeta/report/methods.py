@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ipdmeta.analysis.pipeline import ReviewRun
 from ipdmeta.analysis.responders import QUADRATURE_NODES
@@ -71,9 +72,9 @@ def column_label(column: str, labels: Mapping[str, str]) -> str:
     return labels.get(column) or DEFAULT_LABELS.get(column) or column.replace("_", " ")
 
 
-def describe_model(formula: str, labels: Mapping[str, str]) -> str:
+def describe_model(formula: str, labels: Mapping[str, str], kind: str = "linear") -> str:
     """A model in words: "a linear mixed model with diagnosis as a fixed effect and a
-    random intercept for each study"."""
+    random intercept for each study" (``kind="logistic"``: "a logistic mixed model ...")."""
     from ipdmeta.mixed._formula import parse_formula
 
     parsed = parse_formula(formula)
@@ -91,7 +92,7 @@ def describe_model(formula: str, labels: Mapping[str, str]) -> str:
         parts = ["a random intercept" if e == "(Intercept)" else f"a random slope of "
                  f"{column_label(e, labels)}" for e in term.effects]  # fmt: skip
         random.append(f"{_join(parts)} for each {group}")
-    return f"a linear mixed model with {fixed_text}" + (f" and {_join(random)}" if random else "")
+    return f"a {kind} mixed model with {fixed_text}" + (f" and {_join(random)}" if random else "")
 
 
 def _join(words: list[str]) -> str:
@@ -159,9 +160,9 @@ def methods_paragraph(run: ReviewRun) -> str:
         else "negative values (worse pain) were set to 0"
     )
     thresholds = ", ".join(f"{t:g}" for t in outcome.responder_thresholds)
-    models = "; ".join(
-        f"{describe_model(m.formula, labels)} ({m.name} analysis)" for m in spec.models
-    )
+    linear = [m for m in spec.models if not run.models[m.name].binary]
+    binary = [m for m in spec.models if run.models[m.name].binary]
+    models = "; ".join(f"{describe_model(m.formula, labels)} ({m.name} analysis)" for m in linear)
     references = "".join(
         f" The reference category of {column_label(column, labels)} was {level}."
         for column, level in spec.reference.items()
@@ -209,8 +210,10 @@ def methods_paragraph(run: ReviewRun) -> str:
         )
     if (run.summary.patients_per_study == 1).any():
         checks.append("leaving out the single-patient reports")
-    if len(sensitivity.worsening) > 1:
+    if len(sensitivity.worsening) > 1 and linear:
         checks.append("keeping worsening negative or flooring it at 0")
+    if binary:
+        checks.append(_binary_checks(run, binary))
     confounders = ""
     if spec.confounders.candidates:
         candidates = [column_label(c, labels) for c in spec.confounders.candidates]
@@ -232,14 +235,19 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"logistic (binomial-normal) model fitted by maximum likelihood with adaptive "
         f"Gauss-Hermite quadrature ({QUADRATURE_NODES} nodes){cite('binomial_normal')}. "
         f"{handling + ' ' if handling else ''}"
-        f"Relief was analysed with {models}, fitted by "
-        f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}"
-        f"{cite('lme4')}.{references} Fixed effects were tested with type III F-tests and "
-        f"t-tests using {DDF_NAMES[inference.ddf]}{_DDF_CITATIONS.get(inference.ddf, '')} for "
-        f"the denominator degrees of freedom. Estimated marginal means{cite('marginal_means')} "
-        f"were computed over a reference grid weighting factor levels equally, and all "
-        f"pairwise contrasts between levels were tested {adjust}. "
-        f"{two_stage}{_small_study_and_certainty(run)}{confounders} "
+        + (
+            f"Relief was analysed with {models}, fitted by "
+            f"{'restricted maximum likelihood (REML)' if inference.reml else 'maximum likelihood'}"
+            f"{cite('lme4')}.{references} Fixed effects were tested with type III F-tests and "
+            f"t-tests using {DDF_NAMES[inference.ddf]}{_DDF_CITATIONS.get(inference.ddf, '')} "
+            f"for the denominator degrees of freedom. Estimated marginal means"
+            f"{cite('marginal_means')} were computed over a reference grid weighting factor "
+            f"levels equally, and all pairwise contrasts between levels were tested {adjust}. "
+            if linear
+            else references.strip() + " "
+        )
+        + _binary_models(run, binary, adjust)
+        + f"{two_stage}{_small_study_and_certainty(run)}{confounders} "
         f"The robustness of each headline contrast was checked by varying the "
         f"{'; '.join(checks) or 'analysis'}, at alpha = {inference.alpha:g}. "
         f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} with Python "
@@ -247,6 +255,67 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"{versions.get('scipy', '?')}{cite('scipy')} and pandas "
         f"{versions.get('pandas', '?')}{cite('pandas')}; figures were drawn with matplotlib "
         f"{versions.get('matplotlib', '?')}{cite('matplotlib')}."
+    )
+
+
+def _binary_models(run: ReviewRun, binary: list[Any], adjust: str) -> str:
+    """The logistic mixed models of 0/1 outcomes (responders), in words."""
+    if not binary:
+        return ""
+    labels = run.spec.labels
+    nagq = run.spec.inference.nagq
+    fitting = (
+        "the Laplace approximation"
+        if nagq == 1
+        else f"adaptive Gauss-Hermite quadrature ({nagq} nodes)"
+    )
+    described = "; ".join(
+        f"{_outcome_words(m.formula)} with "
+        f"{describe_model(m.formula, labels, 'logistic')} ({m.name} analysis)"
+        for m in binary
+    )
+    return (
+        f"We analysed {described}, fitted by maximum likelihood with {fitting}{cite('lme4')}. "
+        f"Its fixed effects were tested with type III Wald chi-square tests; the probability "
+        f"of responding in each category was estimated for a patient of a typical study "
+        f"(random intercept 0) with delta-method standard errors{cite('marginal_means')}, "
+        f"and all pairwise odds ratios were tested with Wald z-tests {adjust}. "
+    )
+
+
+def _outcome_words(formula: str) -> str:
+    from ipdmeta.analysis.binary import outcome_threshold
+
+    threshold = outcome_threshold(formula)
+    if threshold is None:
+        return f"the binary outcome {formula.split('~')[0].strip().replace('_', ' ')}"
+    return f"response (at least {threshold:g} % relief)"
+
+
+def _binary_checks(run: ReviewRun, binary: list[Any]) -> str:
+    """What the robustness panel of a logistic model varies."""
+    from ipdmeta.analysis.binary import outcome_threshold
+
+    nagq = run.spec.inference.nagq
+    other = "the Laplace approximation" if nagq != 1 else "7-node adaptive quadrature"
+    parts = [
+        f"the likelihood approximation ({other})",
+        "the interval method (profile likelihood with likelihood-ratio tests"
+        + (
+            f"; a parametric bootstrap of {run.spec.sensitivity.bootstrap} refits with "
+            "percentile intervals)"
+            if run.spec.sensitivity.bootstrap
+            else ")"
+        ),
+    ]
+    main = {outcome_threshold(m.formula) for m in binary} - {None}
+    others = [t for t in run.spec.outcome.responder_thresholds if t not in main]
+    if main and others:
+        parts.append(f"the responder threshold ({_join([f'{t:g}' for t in others])} % relief)")
+    return (
+        f"for the logistic models, {_join(parts)}; in refits where every patient of a "
+        "category responded or none did (separation), a likelihood-ratio test replaced the "
+        "Wald test"
     )
 
 

@@ -7,7 +7,9 @@ read), ``excluded_patients`` (with their reasons) and ``overrides`` (review.toml
 syntax over the
 columns of ``tables/analysis_data.csv``), ``ddf``, ``fixed_effects``, ``anova``,
 ``emmeans``, ``pairwise`` (every adjustment, with an ``adjust`` column) and its variance
-components. Missing or undefined numbers are ``null``.
+components. A model of a 0/1 outcome has ``family: "binomial"``: log odds with odds ratios,
+Wald z and chi-square tests, probabilities for ``emmeans``, odds ratios for ``pairwise``,
+and ``nagq`` (quadrature nodes). Missing or undefined numbers are ``null``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ FIXED_COLUMNS = ["term", "estimate", "se", "df", "t", "pvalue", "ci_lower", "ci_
 ANOVA_COLUMNS = ["term", "num_df", "den_df", "F", "pvalue", "sum_sq", "mean_sq"]
 PAIRWISE_COLUMNS = ["contrast", "estimate", "se", "df", "t", "pvalue", "adjust"]
 EMMEANS_COLUMNS = ["level", "emmean", "se", "df", "ci_lower", "ci_upper"]
+# A 0/1 outcome's logistic model: log odds (estimate, se) with odds ratios, Wald tests.
+BINARY_FIXED_COLUMNS = ["term", "estimate", "se", "z", "pvalue", "ci_lower", "ci_upper",
+                        "odds_ratio", "or_ci_lower", "or_ci_upper"]  # fmt: skip
+BINARY_ANOVA_COLUMNS = ["term", "chisq", "df", "pvalue"]
+BINARY_PAIRWISE_COLUMNS = ["contrast", "odds_ratio", "ci_lower", "ci_upper", "estimate", "se",
+                           "z", "pvalue", "adjust"]  # fmt: skip
+BINARY_EMMEANS_COLUMNS = ["level", "probability", "se", "ci_lower", "ci_upper", "log_odds",
+                          "se_log_odds"]  # fmt: skip
 
 
 def clean(value: Any) -> Any:
@@ -69,6 +79,7 @@ def results_dict(run: ReviewRun) -> dict[str, Any]:
                 {
                     "model": panel.model,
                     "contrast": panel.contrast,
+                    "effect": panel.effect,
                     "alpha": panel.alpha,
                     "verdict": panel.verdict(),
                     "holds_everywhere": panel.holds_everywhere,
@@ -193,11 +204,35 @@ def _model(run: ReviewRun, name: str) -> dict[str, Any]:
     model = run.models[name]
     fit = model.fit
     pairwise = pd.concat(list(model.pairwise.values()), ignore_index=True)
+    if model.binary:
+        return {
+            "name": name,
+            "description": model.spec.description,
+            "formula": model.formula,
+            "factor": model.spec.factor,
+            "family": "binomial",
+            "link": "logit",
+            "nagq": fit.nagq,
+            "nobs": fit.nobs,
+            "ngroups": fit.ngroups,
+            "is_singular": bool(fit.is_singular),
+            "icc_latent": fit.icc,
+            "loglik": fit.loglik,
+            "aic": fit.aic,
+            "bic": fit.bic,
+            "notes": list(fit.notes),
+            "variance_components": records(fit.variance_components),
+            "fixed_effects": records(model.fixed_effects, BINARY_FIXED_COLUMNS),
+            "anova": records(model.anova, BINARY_ANOVA_COLUMNS),
+            "emmeans": records(model.emmeans, BINARY_EMMEANS_COLUMNS),
+            "pairwise": records(pairwise, BINARY_PAIRWISE_COLUMNS),
+        }
     return {
         "name": name,
         "description": model.spec.description,
         "formula": model.formula,
         "factor": model.spec.factor,
+        "family": "gaussian",
         "ddf": model.ddf,
         "reml": run.spec.inference.reml,
         "nobs": fit.nobs,
