@@ -164,9 +164,10 @@ def test_bad_arguments_are_refused_with_the_reason(
 @pytest.mark.parametrize(
     ("formula", "message"),
     [
-        ("responder ~ age + (1 + age | study_id)", "glmm fits one random intercept"),
-        ("responder ~ age + (1 | study_id) + (1 | diagnosis)", "glmm fits one random intercept"),
-        ("responder ~ age + (1 | study_id/diagnosis)", "glmm fits one random intercept"),
+        ("responder ~ age + (1 + age | study_id)", "glmm fits one scalar random effect"),
+        ("responder ~ age + (1 | study_id) + (1 | diagnosis)", "glmm fits one scalar random"),
+        ("responder ~ age + (1 | study_id/diagnosis)", "glmm fits one scalar random effect"),
+        ("responder ~ age + (0 + diagnosis | study_id)", "random slope 'diagnosis' is not numeric"),
         ("responder ~ nothing + (1 | study_id)", "unknown variable 'nothing'"),
     ],
 )
@@ -223,3 +224,35 @@ def test_parametric_bootstrap_is_reproducible_and_gives_percentile_intervals(
         small.bootstrap(n=0)
     with pytest.raises(ModelSpecError, match="confint method"):
         small.confint("jackknife")
+
+
+@pytest.mark.parametrize("nagq", [1, 7])
+def test_a_random_slope_of_ones_is_the_random_intercept(data: pd.DataFrame, nagq: int) -> None:
+    """(0 + one | g) with one = 1 in every row is (1 | g) written another way."""
+    intercept = mixed.glmm("responder ~ diagnosis + (1 | study_id)", data, nagq=nagq)
+    slope = mixed.glmm(
+        "responder ~ diagnosis + (0 + one | study_id)", data.assign(one=1.0), nagq=nagq
+    )
+    np.testing.assert_allclose(slope.coef, intercept.coef, rtol=1e-8)
+    np.testing.assert_allclose(slope.theta, intercept.theta, rtol=1e-7)
+    np.testing.assert_allclose(slope.deviance, intercept.deviance, rtol=1e-12)
+    assert slope.variance_components["name"].iloc[0] == "one"
+    assert intercept.variance_components["name"].iloc[0] == "(Intercept)"
+
+
+def test_a_scaled_slope_scales_its_sd_and_nothing_else(data: pd.DataFrame) -> None:
+    """The random effect theta * x * u is the same with x doubled and theta halved, as
+    metafor's +-1/2 and 0/1 codings of a group are the same model."""
+    coded = data.assign(arm=np.where(data["age"] > 58, 0.5, -0.5))
+    half = mixed.glmm("responder ~ diagnosis + (0 + arm | study_id)", coded, nagq=7)
+    whole = mixed.glmm(
+        "responder ~ diagnosis + (0 + arm | study_id)", coded.assign(arm=2 * coded["arm"]), nagq=7
+    )
+    np.testing.assert_allclose(whole.theta, half.theta / 2, rtol=1e-6)
+    np.testing.assert_allclose(whole.deviance, half.deviance, rtol=1e-10)
+    np.testing.assert_allclose(whole.coef, half.coef, rtol=1e-6)
+    names = list(half.confint("wald")["term"])
+    assert names[0] == "sd_arm|study_id"
+    # In-sample predictions through newdata use each row's slope value.
+    np.testing.assert_allclose(half.predict(coded), half.fitted(), rtol=1e-10)
+    assert len(half.bootstrap(3, seed=1).replicates) == 3

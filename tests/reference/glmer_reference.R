@@ -245,8 +245,10 @@ run_pooled <- function() {
   counts <- aggregate(responder ~ study_id, data = d, FUN = function(x) c(sum(x), length(x)))
   xi <- counts$responder[, 1]
   ni <- counts$responder[, 2]
+  # rma.glmm hands glmerCtrl to lme4 (its top-level optimizer settings are its own).
   r <- rma.glmm(measure = "PLO", xi = xi, ni = ni, nAGQ = 7,
-                control = list(optimizer = "bobyqa", optCtrl = OPT_CTRL, tolPwrss = 1e-12))
+                control = list(glmerCtrl = list(optimizer = "bobyqa", optCtrl = OPT_CTRL,
+                                                tolPwrss = 1e-12)))
   p <- predict(r)
   res <- list(
     source = c(versions(), metafor = as.character(packageVersion("metafor"))),

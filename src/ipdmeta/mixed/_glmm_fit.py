@@ -27,7 +27,7 @@ from scipy import sparse, special
 
 from ipdmeta.errors import ConvergenceError
 
-__all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm"]
+__all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm", "glm_fit"]
 
 _MODE_TOL = 1e-12  # Newton on each group's mode: |step| below this
 _MODE_ITERATIONS = 100
@@ -115,12 +115,24 @@ class GlmmProblem:
     groups: np.ndarray  # group index of each row, 0..q-1
     q: int
     nagq: int
+    # The random effect's value in each row: None for a random intercept (1 in every
+    # row), or a numeric column for a random slope without intercept, (0 + x | group).
+    slope: np.ndarray | None = None
     # The last modes found, by parameters: the deviance and its gradient at one point
     # share them, and the next point's search starts from them.
     _modes: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def sum_by_group(self, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.groups, weights=values, minlength=self.q)
+
+    @cached_property
+    def _z(self) -> np.ndarray:
+        return np.ones(self.groups.size) if self.slope is None else self.slope
+
+    def spread(self, u: np.ndarray) -> np.ndarray:
+        """Each row's random effect for group effects ``u`` (q, or K x q)."""
+        rows = u[..., self.groups]
+        return rows if self.slope is None else rows * self.slope
 
     @cached_property
     def _group_constant(self) -> np.ndarray:
@@ -146,25 +158,27 @@ class GlmmProblem:
         u = np.array(self._modes.get("u", np.zeros(self.q)))
         objective = self._group_objective(fixed, theta, u)
         for _ in range(_MODE_ITERATIONS):
-            eta = fixed + theta * u[self.groups]
+            eta = fixed + theta * self.spread(u)
             residual = self.y - self.family.mean(eta, self.trials)
-            step = (theta * self.sum_by_group(residual) - u) / self._curvature(eta, theta)
+            step = (theta * self.sum_by_group(self._z * residual) - u) / self._curvature(eta, theta)
             u, objective = self._damped(fixed, theta, u, objective, step)
             if np.max(np.abs(step)) < _MODE_TOL:
                 break
         else:
             raise ConvergenceError("the conditional modes of the random effects did not converge")
-        eta = fixed + theta * u[self.groups]
+        eta = fixed + theta * self.spread(u)
         curvature = self._curvature(eta, theta)
         self._modes.update(key=key, u=u, c=curvature)
         return u, curvature
 
     def _curvature(self, eta: np.ndarray, theta: float) -> np.ndarray:
-        """Minus the second derivative of each group's objective in u: theta^2 W + 1."""
-        return theta * theta * self.sum_by_group(self.family.weight(eta, self.trials)) + 1.0
+        """Minus the second derivative of each group's objective in u: theta^2 W + 1, W the
+        group's sum of z^2 w."""
+        w = self.family.weight(eta, self.trials)
+        return theta * theta * self.sum_by_group(self._z**2 * w) + 1.0
 
     def _group_objective(self, fixed: np.ndarray, theta: float, u: np.ndarray) -> np.ndarray:
-        eta = fixed + theta * u[self.groups]
+        eta = fixed + theta * self.spread(u)
         return self.sum_by_group(self.family.loglik(self.y, eta, self.trials)) - 0.5 * u * u
 
     def _damped(
@@ -193,7 +207,7 @@ class GlmmProblem:
         u, curvature = self.modes(theta, beta)
         fixed = self.offset + self.X @ beta
         if self.nagq == 1:
-            eta = fixed + theta * u[self.groups]
+            eta = fixed + theta * self.spread(u)
             loglik = self.sum_by_group(self.family.loglik(self.y, eta, self.trials))
             loglik = loglik + self._group_constant
             return float(np.sum(-2.0 * loglik + u * u + np.log(curvature)))
@@ -222,7 +236,7 @@ class GlmmProblem:
         alike), the nodes and the linear predictor there."""
         z, w = self._rule
         uk = u[None, :] + scale[None, :] * z[:, None]
-        eta = fixed[None, :] + theta * uk[:, self.groups]
+        eta = fixed[None, :] + theta * self.spread(uk)
         loglik = self._group_sums(self.family.loglik(self.y, eta, self.trials))
         terms = (np.log(w) + z * z)[:, None] + loglik - 0.5 * uk * uk
         return terms, uk, eta
@@ -241,25 +255,27 @@ class GlmmProblem:
         """
         sign = -1.0 if theta < 0 else 1.0  # the deviance is even in theta
         theta = abs(theta)
-        family, X, groups = self.family, self.X, self.groups
+        family, X = self.family, self.X
         u, c = self.modes(theta, beta)
         fixed = self.offset + X @ beta
-        eta = fixed + theta * u[groups]
+        z_row = self._z
+        eta = fixed + theta * self.spread(u)
         w = family.weight(eta, self.trials)
         dw = family.weight_derivative(eta, self.trials)
         r = self.y - family.mean(eta, self.trials)
-        W = self.sum_by_group(w)
-        du_db = -theta * self.sum_rows_by_group(w, X) / c[:, None]
-        du_dt = (self.sum_by_group(r) - theta * W * u) / c
-        Dw = self.sum_by_group(dw)
-        dW_db = self.sum_rows_by_group(dw, X) + theta * Dw[:, None] * du_db
-        dW_dt = Dw * u + theta * Dw * du_dt
+        # With a random slope each row's terms carry its z (z = 1 for an intercept).
+        W = self.sum_by_group(z_row**2 * w)
+        du_db = -theta * self.sum_rows_by_group(z_row * w, X) / c[:, None]
+        du_dt = (self.sum_by_group(z_row * r) - theta * W * u) / c
+        Dw = self.sum_by_group(z_row**3 * dw)
+        dW_db = self.sum_rows_by_group(z_row**2 * dw, X) + theta * Dw[:, None] * du_db
+        dW_dt = Dw * (u + theta * du_dt)
         dc_db = theta * theta * dW_db
         dc_dt = 2.0 * theta * W + theta * theta * dW_dt
         if self.nagq == 1:
             # The terms through du vanish: the objective's derivative in u is 0 there.
             grad_b = -2.0 * (X.T @ r) + np.sum(dc_db / c[:, None], axis=0)
-            grad_t = -2.0 * np.sum(self.sum_by_group(r) * u) + np.sum(dc_dt / c)
+            grad_t = -2.0 * np.sum(self.sum_by_group(z_row * r) * u) + np.sum(dc_dt / c)
             loglik = self.sum_by_group(family.loglik(self.y, eta, self.trials))
             deviance = np.sum(-2.0 * (loglik + self._group_constant) + u * u + np.log(c))
             return float(deviance), np.concatenate([[sign * grad_t], grad_b])
@@ -269,7 +285,7 @@ class GlmmProblem:
         z = self._rule[0]
         terms, uk, eta_k = self._node_terms(fixed, theta, u, scale)
         r_k = self.y - family.mean(eta_k, self.trials)  # K x n
-        R_k = self._group_sums(r_k)
+        R_k = self._group_sums(r_k * z_row)
         slope = theta * R_k - uk  # d a_k / d u_k
         n, p = X.shape
         # For each node and group, the sum over the group's rows of r_k * X: one sparse
@@ -300,7 +316,7 @@ class GlmmFit:
     iterations: int
 
 
-def _glm_start(problem: GlmmProblem) -> np.ndarray:
+def glm_fit(problem: GlmmProblem) -> np.ndarray:
     """beta of the model without random effects (iteratively reweighted least squares)."""
     family, X = problem.family, problem.X
     beta = np.zeros(X.shape[1])
@@ -353,7 +369,7 @@ def fit_glmm(
     from scipy import optimize
 
     if start is None:
-        start = np.concatenate([[1.0], _glm_start(problem)])
+        start = np.concatenate([[1.0], glm_fit(problem)])
     start = np.asarray(start, dtype=float)
     bounds = [(0.0, None)] + [(None, None)] * (start.size - 1)
     first = optimize.minimize(

@@ -36,7 +36,7 @@ _MAX_EXPANSIONS = 40  # brackets grow by half a Wald width at a time
 
 def parameter_names(fit: GlmmResult) -> list[str]:
     """lme4's names: the random intercept's SD, then the fixed effects."""
-    return [f"sd_(Intercept)|{fit.group}", *fit.design.x_names]
+    return [f"sd_{fit.effect}|{fit.group}", *fit.design.x_names]
 
 
 def _estimates(fit: GlmmResult) -> np.ndarray:
@@ -164,7 +164,7 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
     rows = []
     for _ in range(n):
         b = rng.normal(0.0, fit.theta, problem.q)
-        eta = fixed + b[problem.groups]
+        eta = fixed + problem.spread(b)
         if problem.family.name == "binomial":
             y = rng.binomial(problem.trials.astype(np.int64), special.expit(eta)).astype(float)
         else:
@@ -178,6 +178,7 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
             groups=problem.groups,
             q=problem.q,
             nagq=problem.nagq,
+            slope=problem.slope,
         )
         try:
             refit = fit_glmm(simulated, diverging=True, start=start, polish=False)

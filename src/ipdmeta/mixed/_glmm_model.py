@@ -121,6 +121,11 @@ class GlmmResult(RichDisplay):
         return self._fit.singular
 
     @property
+    def effect(self) -> str:
+        """What the random effect multiplies: "(Intercept)", or the slope's column."""
+        return self.design.random[0].effects[0]
+
+    @property
     def icc(self) -> float:
         """The between-group share of variance on the latent scale, theta^2 / (theta^2 +
         pi^2 / 3), for a binomial (logit) model; NaN for Poisson, which has no fixed
@@ -135,7 +140,7 @@ class GlmmResult(RichDisplay):
         return pd.DataFrame(
             {
                 "group": [self.group],
-                "name": ["(Intercept)"],
+                "name": [self.effect],
                 "variance": [self.theta**2],
                 "sd": [self.theta],
             }
@@ -322,7 +327,7 @@ class GlmmResult(RichDisplay):
             {
                 "group": self.group,
                 "level": list(self.design.random[0].levels),
-                "name": "(Intercept)",
+                "name": self.effect,
                 "estimate": theta * self._fit.modes,
                 "se": theta / np.sqrt(self._fit.curvature),
             }
@@ -346,7 +351,7 @@ class GlmmResult(RichDisplay):
         if newdata is None:
             eta = self.problem.offset + self.design.X @ beta
             if include_random:
-                eta = eta + b[self.problem.groups]
+                eta = eta + self.problem.spread(b)
         else:
             X, frame = new_model_matrix(self.design, newdata)
             eta = X @ beta
@@ -357,7 +362,10 @@ class GlmmResult(RichDisplay):
                     raise ModelSpecError(f"newdata lacks the grouping column {self.group!r}")
                 lookup = {lv: i for i, lv in enumerate(self.design.random[0].levels)}
                 codes = np.array([lookup.get(str(v), -1) for v in frame[self.group]])
-                eta = eta + np.where(codes >= 0, b[np.maximum(codes, 0)], 0.0)
+                effect = np.where(codes >= 0, b[np.maximum(codes, 0)], 0.0)
+                if self.effect != "(Intercept)":
+                    effect = effect * frame[self.effect].to_numpy(dtype=float)
+                eta = eta + effect
         if type == "link":
             return np.asarray(eta)
         return self.problem.family.inverse_link(eta)
@@ -401,7 +409,7 @@ class GlmmResult(RichDisplay):
             f"Formula: {self.formula}",
             f"     AIC {self.aic:.4f}   BIC {self.bic:.4f}   logLik {self.loglik:.4f}   "
             f"deviance {self.deviance:.4f}   df.resid {self.df_resid}",
-            f"Random effects: {self.group} (Intercept) variance {self.theta**2:.4g}, "
+            f"Random effects: {self.group} {self.effect} variance {self.theta**2:.4g}, "
             f"SD {self.theta:.4g}",
             f"Number of obs: {self.nobs}, groups: {self.group}, {self.problem.q}",
             "",
@@ -547,12 +555,13 @@ def glmm(
     parsed = parse_formula(formula)
     if (
         len(parsed.random) != 1
-        or parsed.random[0].effects != ("(Intercept)",)
+        or len(parsed.random[0].effects) != 1
         or len(parsed.random[0].group) != 1
     ):
         raise ModelSpecError(
-            "glmm fits one random intercept, (1 | group); random slopes, crossed and "
-            "nested terms are not supported yet"
+            "glmm fits one scalar random effect: a random intercept, (1 | group), or a "
+            "random slope of a numeric column without intercept, (0 + x | group); "
+            "correlated slopes, crossed and nested terms are not supported yet"
         )
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecError("data must be a pandas DataFrame")
@@ -583,6 +592,16 @@ def glmm(
     y = _response(design, family, n_trials)
     offsets = kept.get("offset", np.zeros(design.keep.size))
     term = design.random[0]
+    effect = term.effects[0]
+    if effect != "(Intercept)" and not (
+        effect in frame.columns
+        and pd.api.types.is_numeric_dtype(frame[effect])
+        and not pd.api.types.is_bool_dtype(frame[effect])
+    ):
+        raise ModelSpecError(
+            f"the random slope ({effect} | {term.group}) needs a numeric column; {effect} is a "
+            "factor (factor random slopes are not supported yet)"
+        )
     problem = GlmmProblem(
         family=Family(family),
         y=y,
@@ -592,6 +611,7 @@ def glmm(
         groups=np.asarray(term.codes, dtype=np.intp),
         q=term.n_levels,
         nagq=nagq,
+        slope=None if effect == "(Intercept)" else np.asarray(term.values[:, 0], dtype=float),
     )
     notes = _separation_notes(design, y, n_trials) if family == "binomial" else []
     initial = None
