@@ -161,7 +161,8 @@ def test_run_shows_its_headlines_not_its_tables(example_run):
     assert "23 studies, 140 patients" in text
     assert "primary: TN - DPS = " in text and "analysis choices" in text
     assert "responders: TN / DPS = odds ratio " in text
-    assert len(text.splitlines()) == 6  # no DataFrame dumps
+    assert "Responders (relief >= 50 %): 80.7 % of patients; pooled over studies" in text
+    assert len(text.splitlines()) == 7  # no DataFrame dumps
     shown = example_run._repr_html_()
     assert shown.startswith('<div class="ipdmeta-result">') and "Review run of" in shown
     assert shown.count("<table") == len(example_run.models)  # each model's fixed effects

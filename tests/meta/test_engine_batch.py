@@ -123,3 +123,29 @@ def test_batch_equals_single_fit_property(data: list[tuple[float, float]], metho
         assert float(getattr(out, attr)[0]) == pytest.approx(
             float(getattr(res, attr)), rel=1e-7, abs=1e-10
         ), attr
+
+
+# Two likelihoods with two interior maxima, found by random search: Newton from the DL
+# value stops at the lower one. random_effects searches every maximum, and so must the batch.
+TWO_MAXIMA = [
+    (
+        "ML",
+        [0.0, 1.0573190884211723, 1.358601159755482, 1.0, -1.0, 1.0, 2.8855220570036755, 3.0,
+         1.0, -2.633605963306146, 3.0],
+        [1.3674840858427555, 0.001, 0.001, 1.789939571183287, 1.3859645909144622, 1.0,
+         1.5185872579369213, 0.5, 0.6699334605737296, 1.435346856533976, 1.34768347618642],
+    ),
+    (
+        "REML",
+        [-1.4859635287432116, 3.0, 0.0, 2.8635128018712583, 2.0, 3.0],
+        [1.5849595646477248, 0.01, 1.4050661673330185, 0.001, 1.2925082646241535, 0.001],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("method", "yi", "vi"), TWO_MAXIMA)
+def test_batch_finds_the_higher_of_two_interior_maxima(method: str, yi: list, vi: list) -> None:
+    one = meta.random_effects(np.array(yi), np.array(vi), method=method)
+    batch = meta.random_effects_batch(np.array([yi]), np.array([vi]), method=method)
+    assert batch.tau2[0] == pytest.approx(one.tau2, rel=1e-8)
+    assert one.tau2 > 0.5  # the higher maximum, far from the lower one near 0

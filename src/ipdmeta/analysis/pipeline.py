@@ -119,6 +119,9 @@ class ReviewRun:
             f"{self.summary.n_studies} studies, {self.summary.n_patients} patients; "
             f"median relief {relief}",
         ]
+        responders = self._responder_headline()
+        if responders:
+            lines.append(responders)
         two = self.two_stage.result
         lines.append(
             "Heterogeneity: "
@@ -141,6 +144,28 @@ class ReviewRun:
         if self.output is not None:
             lines.append(f"Report: {self.output / 'report.html'}")
         return "\n".join(lines)
+
+    def _responder_headline(self) -> str:
+        """The highest threshold's responders: over all patients, and pooled over studies."""
+        counted = self.summary.responders
+        if not len(counted):
+            return ""
+        top = counted.iloc[-1]
+        text = (
+            f"Responders (relief >= {top['threshold']:g} %): {100 * top['proportion']:.1f} % of "
+            "patients"
+        )
+        pooled = self.pooled_responders.table
+        row = pooled[pooled["threshold"] == top["threshold"]]
+        if len(row) and not row["note"].iloc[0]:
+            r = row.iloc[0]
+            level = 100 * self.pooled_responders.level
+            text += (
+                f"; pooled over studies {100 * r['pooled']:.1f} % ({level:g}% CI "
+                f"{100 * r['ci_lower']:.1f} to {100 * r['ci_upper']:.1f}; prediction interval "
+                f"{100 * r['pi_lower']:.1f} to {100 * r['pi_upper']:.1f})"
+            )
+        return text
 
     def __repr__(self) -> str:
         # The default would print every table of the run.

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import special
 
 from ipdmeta._display import RichDisplay, SummaryText
-from ipdmeta.errors import DataError
+from ipdmeta.errors import ConvergenceError, DataError
 from ipdmeta.meta._core import (
     _LL0_TOL,
     _NEWTON_DONE,
@@ -278,8 +278,9 @@ def _tau2_batch(
     if meth in (Method.ML, Method.REML):
         tau2 = _ll0check(meth, yc, v_inf, w0, q0, tau2)
         # rows at the boundary whose likelihood may have an interior maximum (a positive
-        # DL or HE value): rare, so solved one by one exactly as random_effects() does,
-        # which searches every maximum (the interior one can lie left of both values)
+        # DL or HE value), and rows whose likelihood may have two interior maxima: rare,
+        # so solved one by one exactly as random_effects() does, which searches every
+        # maximum (the interior one can lie left of both values)
         at0 = np.flatnonzero(tau2 == 0.0)
         yc0 = yc[at0]
         he = np.zeros(m)
@@ -287,9 +288,11 @@ def _tau2_batch(
             (_dot(yc0, yc0) - vsum[at0] * (1.0 - 1.0 / k[at0])) / (k[at0] - 1.0), 0.0
         )
         at0 = at0[(dl[at0] > 0.0) | (he[at0] > 0.0)]
-        if at0.size:
-            for i in at0:
-                pr = mask[i] > 0
+        converged = np.where(conv, tau2, np.nan)  # an unconverged row stays flagged
+        at0 = np.union1d(at0, _two_maxima(meth, yc, v_inf, k, converged))
+        for i in at0:
+            pr = mask[i] > 0
+            try:
                 est = estimate_tau2(
                     np.ones((int(pr.sum()), 1)),
                     y[i, pr],
@@ -298,7 +301,10 @@ def _tau2_batch(
                     tol=tol,
                     max_iter=max_iter,
                 )
-                tau2[i] = est.tau2
+            except ConvergenceError:
+                conv[i] = False
+                continue
+            tau2[i] = est.tau2
     return tau2, iters, conv
 
 
@@ -383,6 +389,48 @@ def _solve_batch(
         conv[idx[live & done]] = True
         live &= ~done
     return tau2, iters, conv
+
+
+# Where each row's score is checked for a second maximum: fractions of the row's t_max
+# (beyond which the score is negative, as in _core._likelihood_maxima), 8 per decade as
+# there, down to 1e-5 of it.
+_GRID = np.geomspace(1e-5, 1.0, 41)
+
+
+def _two_maxima(
+    meth: Method, y: np.ndarray, v_inf: np.ndarray, k: np.ndarray, tau2: np.ndarray
+) -> np.ndarray:
+    """Rows whose likelihood may have more than one interior maximum: the score changes
+    sign from + to - more than once on a grid of tau2 values. Newton from the DL value
+    finds one of them; such rows are solved as random_effects() solves them."""
+    rows = np.flatnonzero(np.isfinite(tau2))
+    if rows.size == 0:
+        return rows
+    ya, va, ka = y[rows], v_inf[rows], k[rows]
+    present = np.isfinite(va)
+    rss = _dot(ya, ya)  # y is centred
+    c = ka - 1.0 if meth is Method.REML else ka
+    vmax = np.max(np.where(present, va, 0.0), axis=1)
+    t_max = (rss + np.sqrt(rss * rss + 4.0 * c * rss * vmax)) / (2.0 * c)
+    drops = np.zeros(rows.size, dtype=int)
+    before = _score_positive(meth, ya, va, np.zeros(rows.size))
+    for fraction in _GRID:
+        now = _score_positive(meth, ya, va, fraction * t_max)
+        drops += before & ~now
+        before = now
+    return rows[drops > 1]
+
+
+def _score_positive(meth: Method, y: np.ndarray, v_inf: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Whether each row's score (as _equation_batch's S, without its other parts) is > 0."""
+    w = 1.0 / (v_inf + t[:, None])
+    sw = _row_sums(w)
+    e = y - (_dot(w, y) / sw)[:, None]
+    we = w * e
+    s = _dot(we, we) - sw
+    if meth is Method.REML:
+        s += _dot(w, w) / sw
+    return s > 0.0
 
 
 def _ll0check(
