@@ -12,6 +12,7 @@ import ipdmeta.errors
 import ipdmeta.meta
 import ipdmeta.mixed
 import ipdmeta.report
+import ipdmeta.review
 import ipdmeta.simulate
 
 PUBLIC = {
@@ -103,6 +104,14 @@ PUBLIC = {
         "normalise_label",
         "responder_column",
         "summarise",
+    ],
+    ipdmeta.review: [
+        "ImportResult",
+        "ReviewStore",
+        "StoreError",
+        "create_store",
+        "import_file",
+        "open_store",
     ],
     ipdmeta.simulate: [
         "Categorical",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ipdmeta import __version__
+from ipdmeta.cli.review import add_review_commands, run_review_command
 from ipdmeta.errors import IpdmetaError
 
 __all__ = ["main"]
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("design", type=Path, help="the TOML design file")
     simulate.add_argument("--out", type=Path, required=True, help="folder to write the tables to")
     simulate.add_argument("--seed", type=int, help="override the seed in the design file")
+    add_review_commands(commands)
     return parser
 
 
@@ -133,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _validate(args)
         if args.command == "run":
             return _run(args)
+        if args.command == "review":
+            return run_review_command(args)
         return _simulate(args)
     except IpdmetaError as exc:
         if args.debug:
@@ -284,7 +288,3 @@ def _simulate(args: argparse.Namespace) -> int:
     for path in review.write(args.out):
         print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

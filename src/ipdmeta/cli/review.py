@@ -1,0 +1,209 @@
+"""``ipdmeta review ...``: the review store from the terminal (init, users, import,
+records, status)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_review_commands", "run_review_command"]
+
+EXIT_SOME_REPORTED = 1
+
+
+def _date(text: str) -> str:
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a date as YYYY-MM-DD, e.g. 2026-03-14; got {text!r}"
+        ) from None
+
+
+def add_review_commands(commands: Any) -> None:
+    review = commands.add_parser(
+        "review",
+        help="the review store: search records, imports, reviewers",
+        description=(
+            "The review before extraction, kept in one SQLite file in the review folder "
+            "(review.sqlite): search exports imported with what PRISMA-S asks, and the team."
+        ),
+    )
+    actions = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+
+    init = actions.add_parser("init", help="create the store in a review folder")
+    init.add_argument("folder", type=Path, metavar="DIR")
+
+    user = actions.add_parser("user", help="the review team")
+    user_actions = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_actions.add_parser("add", help="register a team member")
+    add.add_argument("folder", type=Path, metavar="DIR")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--role", choices=["owner", "reviewer"], default="reviewer")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a password for the web app from standard input (stored hashed, argon2)",
+    )
+
+    imp = actions.add_parser(
+        "import",
+        help="import a search export (RIS, MEDLINE/.nbib, CSV)",
+        description=(
+            "Import FILE's records. Exit code 0 when every record was imported, 1 when some "
+            "were reported instead (each named with its line), 2 with nothing written when "
+            "the file cannot be read. The same file imported again adds nothing."
+        ),
+    )
+    imp.add_argument("folder", type=Path, metavar="DIR")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    imp.add_argument("--source", required=True, help="the database or source: PubMed, Embase, ...")
+    imp.add_argument(
+        "--kind",
+        choices=["database", "register", "other"],
+        default="database",
+        help="a bibliographic database, a trial register, or another method (citation "
+        "search, website, hand search)",
+    )
+    imp.add_argument("--searched", type=_date, help="the date of the search, YYYY-MM-DD")
+    imp.add_argument("--query", help="the search string, as run")
+    imp.add_argument("--platform", help="the interface searched (Ovid, EBSCOhost, ...)")
+
+    records = actions.add_parser("records", help="list the records")
+    records.add_argument("folder", type=Path, metavar="DIR")
+    records.add_argument("--json", action="store_true", help="print JSON")
+
+    status = actions.add_parser("status", help="counts: records, sources")
+    status.add_argument("folder", type=Path, metavar="DIR")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run_review_command(args: argparse.Namespace) -> int:
+    from ipdmeta.review import create_store, open_store
+
+    if args.review_command == "init":
+        existed = (args.folder / "review.sqlite").exists()
+        with create_store(args.folder) as store:
+            print(
+                f"{'opened the existing' if existed else 'created the'} review store {store.path}"
+            )
+        return 0
+    with open_store(args.folder) as store:
+        if args.review_command == "user":
+            return _add_user(store, args)
+        if args.review_command == "import":
+            return _import(store, args)
+        if args.review_command == "records":
+            return _records(store, args)
+        return _status(store, args)
+
+
+def _add_user(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.store import StoreError
+
+    password_hash = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if len(password) < 8:
+            raise StoreError("the password must have at least 8 characters")
+        from argon2 import PasswordHasher
+
+        password_hash = PasswordHasher().hash(password)
+    store.add_reviewer(args.name, args.role, password_hash)
+    print(f"added {args.role} {args.name.strip()!r}")
+    return 0
+
+
+def _import(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review import import_file
+
+    result = import_file(
+        store, args.file, source=args.source, kind=args.kind, searched=args.searched,
+        query=args.query, platform=args.platform,
+    )  # fmt: skip
+    if result.already:
+        print(
+            f"{args.file} was already imported for {args.source}: nothing added "
+            f"({result.starts} records in the file)"
+        )
+        return 0
+    print(
+        f"{args.file} ({result.format}, {result.encoding}): {result.starts} records; "
+        f"{result.imported} imported from {args.source}, {len(result.reported)} reported"
+    )
+    for note in result.notes:
+        print(f"  note: {note}")
+    for problem in result.reported:
+        print(f"  {args.file}: {problem}")
+    return EXIT_SOME_REPORTED if result.reported else 0
+
+
+def _records(store: Any, args: argparse.Namespace) -> int:
+    rows = [
+        {
+            "id": r["id"],
+            "title": r["title"],
+            "year": r["year"],
+            "doi": r["doi"],
+            "pmid": r["pmid"],
+            "authors": r["authors"],
+            "journal": r["journal"],
+            "source": r["source"],
+            "file": r["file_name"],
+            "line": r["line"],
+            "links": r["links"],
+            "duplicate_of": None,
+        }
+        for r in store.records()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for row in rows:
+        first = row["authors"][0] if row["authors"] else "(no author)"
+        print(f"{row['id']:>6}  {first}, {row['year'] or 'n.d.'}: {row['title']} [{row['source']}]")
+    return 0
+
+
+def _status(store: Any, args: argparse.Namespace) -> int:
+    sources = store.counts_by_source()
+    total = sum(sources.values())
+    payload = {
+        "records": total,
+        "duplicates": 0,
+        "unique": total,
+        "pending_duplicates": 0,
+        "sources": sources,
+        "imports": [
+            {
+                k: i[k]
+                for k in (
+                    "file_name",
+                    "format",
+                    "source",
+                    "kind",
+                    "platform",
+                    "searched",
+                    "query",
+                    "raw_count",
+                    "imported",
+                    "reported",
+                    "created",
+                )
+            }
+            for i in store.imports()
+        ],
+        "reviewers": [{"name": r["name"], "role": r["role"]} for r in store.reviewers()],
+    }
+    if args.json:
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{total} records from {len(sources)} sources")
+    for source, n in sources.items():
+        print(f"  {source}: {n}")
+    print(f"{len(payload['reviewers'])} reviewers")
+    return 0

@@ -1,0 +1,290 @@
+"""The review store: one SQLite file in the review folder. This module owns the SQL.
+
+Nothing is deleted: an import, a record, a decision, a duplicate verdict is a new row; a
+changed decision is a later row. The schema is versioned (``PRAGMA user_version``) and
+brought up to date by the migrations below, each in its own transaction. The database
+runs in WAL mode with a busy timeout, so that two terminal sessions can work at once, and
+every write is one transaction: a process killed mid-import leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ipdmeta.errors import IpdmetaError
+
+__all__ = [
+    "ROLES",
+    "STORE_NAME",
+    "ReviewStore",
+    "StoreError",
+    "create_store",
+    "open_store",
+]
+
+STORE_NAME = "review.sqlite"
+ROLES = ("owner", "reviewer")
+BUSY_TIMEOUT_MS = 10_000
+
+# One entry per schema version: the SQL that takes the store from the version before.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE reviewers (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('owner', 'reviewer')),
+        password_hash TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        file_sha256 TEXT NOT NULL,
+        format TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('database', 'register', 'other')),
+        platform TEXT,
+        searched TEXT,
+        query TEXT,
+        raw_count INTEGER NOT NULL,
+        imported INTEGER NOT NULL,
+        reported INTEGER NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (file_sha256, source)
+    );
+    CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        import_id INTEGER NOT NULL REFERENCES imports (id),
+        line INTEGER NOT NULL,
+        title TEXT,
+        abstract TEXT,
+        authors TEXT NOT NULL,
+        year INTEGER,
+        journal TEXT,
+        volume TEXT,
+        issue TEXT,
+        pages TEXT,
+        doi TEXT,
+        pmid TEXT,
+        url TEXT,
+        kind TEXT,
+        links TEXT NOT NULL,
+        fields TEXT NOT NULL
+    );
+    CREATE INDEX records_doi ON records (doi);
+    CREATE INDEX records_pmid ON records (pmid);
+    CREATE TABLE reported (
+        id INTEGER PRIMARY KEY,
+        import_id INTEGER NOT NULL REFERENCES imports (id),
+        line INTEGER NOT NULL,
+        problem TEXT NOT NULL
+    );
+    """,
+)
+
+
+class StoreError(IpdmetaError):
+    """The review store is missing, damaged or from a newer ipdmeta."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    connection.execute("PRAGMA foreign_keys = ON")
+    mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode.lower() != "wal":
+        raise StoreError(f"{path}: the store cannot use write-ahead logging ({mode})")
+    connection.execute("PRAGMA synchronous = FULL")  # an acknowledged write survives a crash
+    return connection
+
+
+def _migrate(connection: sqlite3.Connection, path: Path) -> None:
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was written by a newer ipdmeta (store version {version}; this one knows "
+            f"up to {len(MIGRATIONS)}). Update ipdmeta"
+        )
+    for number in range(version, len(MIGRATIONS)):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            # A second session may have migrated while this one waited for the lock.
+            if connection.execute("PRAGMA user_version").fetchone()[0] != number:
+                connection.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    connection.execute(statement)
+            connection.execute(f"PRAGMA user_version = {number + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+
+
+@dataclass
+class ReviewStore:
+    """An open store. Use as a context manager, or call :meth:`close`."""
+
+    path: Path
+    connection: sqlite3.Connection
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def __enter__(self) -> ReviewStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it is stored, or none (``BEGIN IMMEDIATE`` takes
+        the write lock at once, waiting up to the busy timeout for another session)."""
+        self.connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        self.connection.execute("COMMIT")
+
+    @property
+    def version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity_ok(self) -> bool:
+        return self.connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- reviewers --------------------------------------------------------------------------
+    def add_reviewer(self, name: str, role: str, password_hash: str | None = None) -> int:
+        name = name.strip()
+        if not name or any(ch in name for ch in "\n\r\t"):
+            raise StoreError(f"a reviewer's name is one line of text; got {name!r}")
+        if role not in ROLES:
+            raise StoreError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+        with self.transaction() as db:
+            if db.execute("SELECT 1 FROM reviewers WHERE name = ?", (name,)).fetchone():
+                raise StoreError(f"{self.path}: there is already a reviewer called {name!r}")
+            cursor = db.execute(
+                "INSERT INTO reviewers (name, role, password_hash, created) VALUES (?, ?, ?, ?)",
+                (name, role, password_hash, _now()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def reviewers(self) -> list[dict[str, Any]]:
+        rows = self.connection.execute("SELECT id, name, role, created FROM reviewers ORDER BY id")
+        return [dict(row) for row in rows]
+
+    # -- imports ------------------------------------------------------------------------------
+    def find_import(self, sha256: str, source: str) -> dict[str, Any] | None:
+        row = self.connection.execute(
+            "SELECT * FROM imports WHERE file_sha256 = ? AND source = ?", (sha256, source)
+        ).fetchone()
+        return dict(row) if row else None
+
+    def add_import(
+        self,
+        info: dict[str, Any],
+        records: Sequence[dict[str, Any]],
+        reported: Sequence[tuple[int, str]],
+    ) -> int:
+        """One file's import: its PRISMA-S details, its records and the records reported,
+        in one transaction."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO imports (file_name, file_sha256, format, source, kind, platform, "
+                "searched, query, raw_count, imported, reported, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info["file_name"], info["file_sha256"], info["format"], info["source"],
+                    info["kind"], info.get("platform"), info.get("searched"), info.get("query"),
+                    info["raw_count"], len(records), len(reported), _now(),
+                ),
+            )  # fmt: skip
+            import_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO records (import_id, line, title, abstract, authors, year, journal, "
+                "volume, issue, pages, doi, pmid, url, kind, links, fields) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        import_id, r["line"], r.get("title"), r.get("abstract"),
+                        json.dumps(r.get("authors", []), ensure_ascii=False), r.get("year"),
+                        r.get("journal"), r.get("volume"), r.get("issue"), r.get("pages"),
+                        r.get("doi"), r.get("pmid"), r.get("url"), r.get("kind"),
+                        json.dumps(r.get("links", []), ensure_ascii=False),
+                        json.dumps(r.get("fields", {}), ensure_ascii=False),
+                    )
+                    for r in records
+                ],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT INTO reported (import_id, line, problem) VALUES (?, ?, ?)",
+                [(import_id, line, problem) for line, problem in reported],
+            )
+        return import_id
+
+    def imports(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.connection.execute("SELECT * FROM imports ORDER BY id")]
+
+    def records(self) -> list[dict[str, Any]]:
+        rows = self.connection.execute(
+            "SELECT r.*, i.source AS source, i.file_name AS file_name FROM records r "
+            "JOIN imports i ON i.id = r.import_id ORDER BY r.id"
+        )
+        out = []
+        for row in rows:
+            record = dict(row)
+            for key in ("authors", "links", "fields"):
+                record[key] = json.loads(record[key])
+            out.append(record)
+        return out
+
+    def counts_by_source(self) -> dict[str, int]:
+        rows = self.connection.execute(
+            "SELECT i.source, COUNT(r.id) FROM imports i LEFT JOIN records r "
+            "ON r.import_id = i.id GROUP BY i.source ORDER BY MIN(i.id)"
+        )
+        return {source: int(n) for source, n in rows}
+
+
+def create_store(folder: Path) -> ReviewStore:
+    """Create the store in ``folder`` (which may already hold a review's data), or open the
+    one there."""
+    if not folder.exists():
+        folder.mkdir(parents=True)
+    elif not folder.is_dir():
+        raise StoreError(f"{folder} is a file, not a folder")
+    return open_store(folder, create=True)
+
+
+def open_store(folder: Path, create: bool = False) -> ReviewStore:
+    """The store of the review in ``folder``, migrated to this ipdmeta's schema."""
+    path = folder / STORE_NAME
+    if not create and not path.is_file():
+        raise StoreError(
+            f"{folder} has no review store ({STORE_NAME}); create one with "
+            f"`ipdmeta review init {folder}`"
+        )
+    try:
+        connection = _connect(path)
+        if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise StoreError(f"{path} is damaged (SQLite's integrity check fails)")
+        _migrate(connection, path)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a review store SQLite can read ({exc})") from None
+    return ReviewStore(path, connection)
