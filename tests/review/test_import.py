@@ -126,6 +126,45 @@ def test_csv_exports_and_hand_search_sheets(tmp_path, store):
     assert result.imported == 1 and store.records()[1]["authors"] == ["Müller K", "Ito T"]
 
 
+BIBTEX = r"""% Scopus export
+@ARTICLE{Smith2019,
+  title = {Motor cortex {S}timulation
+           for facial pain},
+  author = {M{\"u}ller, Karl and Doe, Jane},
+  year = {2019},
+  journal = {Pain},
+  pages = {10--19},
+  doi = {https://doi.org/10.1000/ABC}
+}
+
+@article{Smith2019,
+  title = "A different paper under the same key",
+  author = "Smith, John",
+  year = 2020
+}
+@inproceedings{broken,
+  title = {Its braces never close,
+@misc{untitled, year = {2001}}
+@string{pain = {Pain}}
+"""
+
+
+def test_bibtex_traps(tmp_path, store):
+    result = import_file(store, _write(tmp_path, "scopus.bib", BIBTEX), source="Scopus")
+    assert result.format == "BibTeX"
+    assert result.starts == 4 == result.imported + len(result.reported)
+    assert [(r.line, r.problem.split(" (")[0]) for r in result.reported] == [
+        (17, "the entry cannot be read"),
+        (19, "the entry has no title and cannot be screened"),
+    ]
+    first, second = store.records()
+    assert first["title"] == "Motor cortex Stimulation for facial pain"
+    assert first["authors"] == ["Müller, Karl", "Doe, Jane"]
+    assert first["doi"] == "10.1000/abc" and first["pages"] == "10-19" and first["line"] == 2
+    assert second["title"] == "A different paper under the same key" and second["year"] == 2020
+    assert any("'Smith2019' is used twice" in n for n in result.notes)
+
+
 def test_a_latin_1_file_is_read_as_such(tmp_path, store):
     text = (
         "TY  - JOUR\nTI  - Douleur neuropathique: stimulation corticale\n"
@@ -150,7 +189,7 @@ def test_the_same_file_again_adds_nothing(tmp_path, store):
         (b"", "empty"),
         (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "is a PDF"),
         (b"\x00\x01\x02binary", "binary file"),
-        (b"@article{key1,\n title={A}\n}\n", "BibTeX"),
+        (b"@string{pain = {Pain}}\n", "holds no records"),
         (b"Dear colleague,\nhere are the results\n", "not a search export"),
         (b"name,age\nx,3\n", "no title column"),
     ],
@@ -182,7 +221,8 @@ def test_dois_are_normalised(text, expected):
 
 
 def test_record_starts_equal_imported_plus_reported_on_every_parser(tmp_path):
-    for name, text in (("a.ris", RIS), ("b.nbib", MEDLINE), ("c.csv", PUBMED_CSV)):
+    for name, text in (("a.ris", RIS), ("b.nbib", MEDLINE), ("c.csv", PUBMED_CSV),
+                       ("d.bib", BIBTEX)):  # fmt: skip
         parsed, _, _ = read_export(_write(tmp_path, name, text))
         assert parsed.starts == len(parsed.records) + len(parsed.reported), name
 

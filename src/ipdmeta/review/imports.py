@@ -2,7 +2,7 @@
 
 The file is read as bytes (never changed), decoded (UTF-8 with or without a byte-order
 mark, else Windows-1252, which Latin-1 exports are), recognised by its content (RIS,
-MEDLINE, CSV), parsed, and stored in one transaction with what PRISMA-S asks of a search:
+MEDLINE, BibTeX, CSV), parsed, and stored in one transaction with what PRISMA-S asks of a search:
 source, kind, platform, date, query and the raw count. The same file imported again for the
 same source adds nothing.
 """
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ipdmeta.errors import ReadError
+from ipdmeta.review.bibtex import parse_bibtex, starts_bibtex
 from ipdmeta.review.csv_records import MissingTitleColumn, parse_csv_records
 from ipdmeta.review.medline import parse_medline, starts_medline
 from ipdmeta.review.records import Parsed, Reported
@@ -67,11 +68,8 @@ def read_export(path: Path) -> tuple[Parsed, str, bytes]:
         return parse_ris(text), encoding, data
     if starts_medline(first):
         return parse_medline(text), encoding, data
-    if first.lstrip().startswith("@"):
-        raise ReadError(
-            f"{path} looks like BibTeX, which this version of ipdmeta cannot import yet; "
-            "export the search as RIS instead"
-        )
+    if starts_bibtex(first):
+        return parse_bibtex(text), encoding, data
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and ("," in first or ";" in first
                                                             or "\t" in first):  # fmt: skip
         try:
@@ -80,7 +78,8 @@ def read_export(path: Path) -> tuple[Parsed, str, bytes]:
             raise ReadError(f"{path}: {exc}") from None
     raise ReadError(
         f"{path}: not a search export ipdmeta can read: its first line is {first[:60]!r}; "
-        "expected RIS (TY  - ...), MEDLINE (PMID- ...) or a CSV with a title column"
+        "expected RIS (TY  - ...), MEDLINE (PMID- ...), BibTeX (@article{...) or a CSV with "
+        "a title column"
     )
 
 
