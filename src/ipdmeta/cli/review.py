@@ -1,5 +1,5 @@
 """``ipdmeta review ...``: the review store from the terminal (init, users, import,
-records, status)."""
+dedup and the pairs it was unsure of, records, status)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,30 @@ def add_review_commands(commands: Any) -> None:
     imp.add_argument("--query", help="the search string, as run")
     imp.add_argument("--platform", help="the interface searched (Ovid, EBSCOhost, ...)")
 
+    dedup = actions.add_parser(
+        "dedup",
+        help="find duplicate records",
+        description=(
+            "Mark duplicates: the same DOI or PMID, or a title differing by a character or "
+            "two with the same year and first author. Pairs the rules are unsure of wait for "
+            "a person (ipdmeta review duplicates) and count as unique until confirmed."
+        ),
+    )
+    dedup.add_argument("folder", type=Path, metavar="DIR")
+
+    pairs = actions.add_parser(
+        "duplicates",
+        help="list, confirm or reject the pairs dedup was unsure of",
+    )
+    pairs.add_argument("folder", type=Path, metavar="DIR")
+    pairs.add_argument("--json", action="store_true", help="print JSON")
+    verdict = pairs.add_mutually_exclusive_group()
+    verdict.add_argument("--confirm", nargs=2, type=int, metavar=("RECORD", "OF"),
+                         help="RECORD is a duplicate of OF")  # fmt: skip
+    verdict.add_argument("--reject", nargs=2, type=int, metavar=("RECORD", "OF"),
+                         help="RECORD and OF are different records")  # fmt: skip
+    pairs.add_argument("--reviewer", help="who decides (a registered reviewer)")
+
     records = actions.add_parser("records", help="list the records")
     records.add_argument("folder", type=Path, metavar="DIR")
     records.add_argument("--json", action="store_true", help="print JSON")
@@ -99,6 +123,10 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _import(store, args)
         if args.review_command == "records":
             return _records(store, args)
+        if args.review_command == "dedup":
+            return _dedup(store)
+        if args.review_command == "duplicates":
+            return _duplicates(store, args)
         return _status(store, args)
 
 
@@ -142,7 +170,58 @@ def _import(store: Any, args: argparse.Namespace) -> int:
     return EXIT_SOME_REPORTED if result.reported else 0
 
 
+def _dedup(store: Any) -> int:
+    from ipdmeta.review.dedup import find_duplicates
+
+    matches = find_duplicates(store.records())
+    added = store.add_duplicate_verdicts(
+        [(m.record, m.of, m.rule, m.score, "duplicate" if m.sure else "pending")
+         for m in matches]
+    )  # fmt: skip
+    duplicates = len(store.duplicate_of())
+    pending = len(store.pending_duplicates())
+    total = len(store.records())
+    print(
+        f"{total} records: {duplicates} duplicates, {total - duplicates} unique; {pending} "
+        f"pairs wait for a person (ipdmeta review duplicates); {added} new verdicts"
+    )
+    return 0
+
+
+def _duplicates(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.store import StoreError
+
+    if args.confirm or args.reject:
+        if not args.reviewer:
+            raise StoreError("say who decides: --reviewer NAME")
+        record, of = args.confirm or args.reject
+        store.decide_duplicate(record, of, confirm=bool(args.confirm), reviewer=args.reviewer)
+        print(f"records {record} and {of}: {'duplicates' if args.confirm else 'different'}")
+        return 0
+    by_id = {r["id"]: r for r in store.records()}
+    pending = [
+        {
+            "record": p["record_id"],
+            "of": p["duplicate_of"],
+            "rule": p["rule"],
+            "score": p["score"],
+            "titles": [by_id[p["record_id"]]["title"], by_id[p["duplicate_of"]]["title"]],
+        }
+        for p in store.pending_duplicates()
+    ]
+    if args.json:
+        print(json.dumps(pending, indent=2, ensure_ascii=False))
+        return 0
+    for p in pending:
+        print(f"{p['record']} ~ {p['of']} ({p['rule']}, {p['score']:.1f}):")
+        for title in p["titles"]:
+            print(f"    {title}")
+    print(f"{len(pending)} pairs wait for a decision")
+    return 0
+
+
 def _records(store: Any, args: argparse.Namespace) -> int:
+    duplicate_of = store.duplicate_of()
     rows = [
         {
             "id": r["id"],
@@ -156,7 +235,7 @@ def _records(store: Any, args: argparse.Namespace) -> int:
             "file": r["file_name"],
             "line": r["line"],
             "links": r["links"],
-            "duplicate_of": None,
+            "duplicate_of": duplicate_of.get(r["id"]),
         }
         for r in store.records()
     ]
@@ -172,11 +251,12 @@ def _records(store: Any, args: argparse.Namespace) -> int:
 def _status(store: Any, args: argparse.Namespace) -> int:
     sources = store.counts_by_source()
     total = sum(sources.values())
+    duplicates = len(store.duplicate_of())
     payload = {
         "records": total,
-        "duplicates": 0,
-        "unique": total,
-        "pending_duplicates": 0,
+        "duplicates": duplicates,
+        "unique": total - duplicates,
+        "pending_duplicates": len(store.pending_duplicates()),
         "sources": sources,
         "imports": [
             {
@@ -202,7 +282,10 @@ def _status(store: Any, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
-    print(f"{total} records from {len(sources)} sources")
+    print(
+        f"{total} records from {len(sources)} sources; {duplicates} duplicates, "
+        f"{total - duplicates} unique, {payload['pending_duplicates']} pairs to decide"
+    )
     for source, n in sources.items():
         print(f"  {source}: {n}")
     print(f"{len(payload['reviewers'])} reviewers")

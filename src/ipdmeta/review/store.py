@@ -87,6 +87,21 @@ MIGRATIONS: tuple[str, ...] = (
         problem TEXT NOT NULL
     );
     """,
+    # 2: duplicate verdicts, appended: the latest row for a record is its state.
+    """
+    CREATE TABLE duplicates (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id),
+        duplicate_of INTEGER NOT NULL REFERENCES records (id),
+        rule TEXT NOT NULL,
+        score REAL NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('duplicate', 'pending', 'confirmed',
+                                               'rejected')),
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        created TEXT NOT NULL
+    );
+    CREATE INDEX duplicates_record ON duplicates (record_id, duplicate_of);
+    """,
 )
 
 
@@ -253,6 +268,74 @@ class ReviewStore:
                 record[key] = json.loads(record[key])
             out.append(record)
         return out
+
+    # -- duplicates ---------------------------------------------------------------------------
+    def duplicate_state(self) -> dict[tuple[int, int], dict[str, Any]]:
+        """(record, duplicate_of) -> the latest verdict on that pair."""
+        rows = self.connection.execute(
+            "SELECT d.* FROM duplicates d JOIN (SELECT MAX(id) AS id FROM duplicates "
+            "GROUP BY record_id, duplicate_of) latest ON latest.id = d.id"
+        )
+        return {(r["record_id"], r["duplicate_of"]): dict(r) for r in rows}
+
+    def duplicate_of(self) -> dict[int, int]:
+        """record -> the record it duplicates (automatic or confirmed verdicts)."""
+        direct: dict[int, int] = {}
+        for (record, of), row in sorted(self.duplicate_state().items()):
+            if row["status"] in ("duplicate", "confirmed"):
+                direct.setdefault(record, of)
+        out = {}
+        for record, of in direct.items():
+            seen = {record}
+            while of in direct and of not in seen:  # a chain from later imports: its head
+                seen.add(of)
+                of = direct[of]
+            out[record] = of
+        return out
+
+    def pending_duplicates(self) -> list[dict[str, Any]]:
+        duplicates = self.duplicate_of()
+        return [
+            row
+            for (record, of), row in sorted(self.duplicate_state().items())
+            if row["status"] == "pending" and record not in duplicates
+        ]
+
+    def add_duplicate_verdicts(self, verdicts: Sequence[tuple[int, int, str, float, str]]) -> int:
+        """Append (record, duplicate_of, rule, score, status) rows for the pairs without a
+        verdict yet; returns how many were added."""
+        with self.transaction() as db:
+            known = {
+                (r, o) for r, o in db.execute("SELECT record_id, duplicate_of FROM duplicates")
+            }
+            new = [v for v in verdicts if (v[0], v[1]) not in known]
+            db.executemany(
+                "INSERT INTO duplicates (record_id, duplicate_of, rule, score, status, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(*v, _now()) for v in new],
+            )
+        return len(new)
+
+    def decide_duplicate(self, record: int, of: int, confirm: bool, reviewer: str) -> None:
+        """A person's verdict on a pair the rules were unsure of."""
+        with self.transaction() as db:
+            person = db.execute("SELECT id FROM reviewers WHERE name = ?", (reviewer,)).fetchone()
+            if person is None:
+                raise StoreError(f"{reviewer!r} is not a registered reviewer "
+                                 "(ipdmeta review user add)")  # fmt: skip
+            row = db.execute(
+                "SELECT rule, score FROM duplicates WHERE record_id = ? AND duplicate_of = ? "
+                "ORDER BY id DESC LIMIT 1",
+                (record, of),
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"records {record} and {of} are not a pair found by dedup")
+            db.execute(
+                "INSERT INTO duplicates (record_id, duplicate_of, rule, score, status, "
+                "reviewer_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record, of, row["rule"], row["score"],
+                 "confirmed" if confirm else "rejected", person["id"], _now()),
+            )  # fmt: skip
 
     def counts_by_source(self) -> dict[str, int]:
         rows = self.connection.execute(
