@@ -10,11 +10,20 @@ import pytest
 from ipdmeta.review.dedup import find_duplicates, normal_title
 
 
-def _record(i: int, title: str, year: int | None = 2019, authors: tuple[str, ...] = ("Nguyen, J.P.",),
-            doi: str | None = None, pmid: str | None = None, journal: str = "Pain",
-            pages: str | None = None) -> dict:  # fmt: skip
-    return {"id": i, "title": title, "year": year, "authors": list(authors), "doi": doi,
-            "pmid": pmid, "journal": journal, "pages": pages}  # fmt: skip
+def _record(
+    i: int,
+    title: str,
+    year: int | None = 2019,
+    authors: tuple[str, ...] = ("Nguyen, J.P.",),
+    doi: str | None = None,
+    pmid: str | None = None,
+    journal: str = "Pain",
+    pages: str | None = None,
+) -> dict:
+    return {
+        "id": i, "title": title, "year": year, "authors": list(authors), "doi": doi,
+        "pmid": pmid, "journal": journal, "pages": pages,
+    }  # fmt: skip
 
 
 TITLE = "Motor cortex stimulation for central and neuropathic facial pain: a case series"
@@ -44,7 +53,7 @@ def test_a_title_differing_by_a_character_or_two_is_merged():
             5,
             "<i>Motor cortex</i> stimulation for central and neuropathic facial pain: "
             "a case series.",
-        ),  # fmt: skip
+        ),
     ]
     assert _pairs(records) == {(2, 1, True), (4, 3, True), (5, 1, True)}
 
@@ -57,11 +66,11 @@ def test_a_title_differing_by_a_character_or_two_is_merged():
         (
             _record(2, "Motor cortex stimulation for facial pain in 40 patients", journal="Brain"),
             "a merely similar title",
-        ),  # fmt: skip
+        ),
         (
             _record(2, TITLE, authors=("Smith, A.",), journal="Neurosurgery"),
             "same title, other first author and journal",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_near_misses_are_not_merged(other, why):
@@ -80,7 +89,7 @@ def test_pairs_the_rules_are_unsure_of_wait_for_a_person():
             "Motor cortex stimulation for central and neuropathic facial pain",
             authors=("Lefaucheur, J.P.",),
             pages="100-109",
-        ),  # fmt: skip
+        ),
         _record(4, TITLE, authors=("Lefaucheur, J-P",), pages="100-9"),
     ]
     found = {(m.record, m.of): m.sure for m in find_duplicates(records)}
