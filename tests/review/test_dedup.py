@@ -43,6 +43,17 @@ def test_same_doi_or_pmid_whatever_the_title():
     assert _pairs(records) == {(2, 1, True), (4, 3, True)}
 
 
+def test_every_record_of_a_group_points_at_its_head():
+    """A DOI joins the first two; the third (no DOI, a typo) joins the second by title:
+    both later records are duplicates of the first, whatever order the rules meet them in."""
+    records = [
+        _record(1, TITLE, doi="10.1000/abc"),
+        _record(2, TITLE.replace("central", "centrl")),
+        _record(3, TITLE.upper(), doi="https://doi.org/10.1000/ABC"),
+    ]
+    assert _pairs(records) == {(2, 1, True), (3, 1, True)}
+
+
 def test_a_title_differing_by_a_character_or_two_is_merged():
     records = [
         _record(1, TITLE),

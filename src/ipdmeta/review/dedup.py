@@ -101,7 +101,7 @@ def find_duplicates(records: Sequence[dict[str, Any]]) -> list[Match]:
     """Every record that duplicates an earlier one, by the rules above."""
     keys = _keys(records)
     by_id = {k.id: k for k in keys}
-    matches: dict[int, Match] = {}
+    reason: dict[int, tuple[str, float]] = {}
     parent: dict[int, int] = {}
 
     def root(i: int) -> int:
@@ -113,9 +113,8 @@ def find_duplicates(records: Sequence[dict[str, Any]]) -> list[Match]:
         ra, rb = root(a), root(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-        late = max(a, b)
-        if late not in matches or not matches[late].sure:
-            matches[late] = Match(late, min(a, b), rule, score, True)
+        for record in (a, b):  # the rule that first put each record in a group
+            reason.setdefault(record, (rule, score))
 
     for field in ("doi", "pmid"):
         first_seen: dict[str, int] = {}
@@ -147,7 +146,11 @@ def find_duplicates(records: Sequence[dict[str, Any]]) -> list[Match]:
             unsure.append(Match(max(a, b), min(a, b), "similar title, same year", score, False))
     # The sure groups point at their earliest record; an unsure pair stays a question
     # unless the sure rules already joined its two records.
-    out = [Match(m.record, root(m.record), m.rule, m.score, True) for m in matches.values()]
+    out = [
+        Match(record, root(record), *reason[record], True)
+        for record in sorted(reason)
+        if root(record) != record
+    ]
     asked = {(m.record, m.of) for m in out}
     for m in unsure:
         # Asked against the head of each group: one question per pair of groups.
