@@ -1,5 +1,5 @@
 """``ipdmeta review ...``: the review store from the terminal (init, users, import,
-dedup and the pairs it was unsure of, records, status)."""
+dedup and the pairs it was unsure of, screening decisions and conflicts, records, status)."""
 
 from __future__ import annotations
 
@@ -97,6 +97,35 @@ def add_review_commands(commands: Any) -> None:
                          help="RECORD and OF are different records")  # fmt: skip
     pairs.add_argument("--reviewer", help="who decides (a registered reviewer)")
 
+    decide = actions.add_parser(
+        "decide",
+        help="record one screening decision",
+        description=(
+            "One reviewer's decision on one record. Full-text screening takes the records "
+            "included at title and abstract; a full-text exclusion needs its reason."
+        ),
+    )
+    decide.add_argument("folder", type=Path, metavar="DIR")
+    decide.add_argument("--reviewer", required=True, help="a registered reviewer")
+    decide.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+    decide.add_argument("record", type=int, metavar="RECORD_ID")
+    decide.add_argument("decision", choices=["include", "exclude", "maybe", "not_retrieved"])
+    decide.add_argument("--reason", help="why (required for a full-text exclusion)")
+
+    resolve = actions.add_parser("resolve", help="settle a conflict between two reviewers")
+    resolve.add_argument("folder", type=Path, metavar="DIR")
+    resolve.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+    resolve.add_argument("record", type=int, metavar="RECORD_ID")
+    resolve.add_argument("decision", choices=["include", "exclude"])
+    resolve.add_argument("--reason", help="why (required for a full-text exclusion)")
+    resolve.add_argument("--reviewer", help="who resolves (a registered reviewer)")
+
+    conflicts = actions.add_parser("conflicts", help="records where the reviewers disagree")
+    conflicts.add_argument("folder", type=Path, metavar="DIR")
+    conflicts.add_argument("--stage", choices=["title_abstract", "full_text"],
+                           default="title_abstract")  # fmt: skip
+    conflicts.add_argument("--json", action="store_true", help="print JSON")
+
     records = actions.add_parser("records", help="list the records")
     records.add_argument("folder", type=Path, metavar="DIR")
     records.add_argument("--json", action="store_true", help="print JSON")
@@ -127,6 +156,12 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _dedup(store)
         if args.review_command == "duplicates":
             return _duplicates(store, args)
+        if args.review_command == "decide":
+            return _decide(store, args)
+        if args.review_command == "resolve":
+            return _resolve(store, args)
+        if args.review_command == "conflicts":
+            return _conflicts(store, args)
         return _status(store, args)
 
 
@@ -220,6 +255,54 @@ def _duplicates(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _decide(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.screening import decide
+
+    decide(store, args.reviewer, args.stage, args.record, args.decision, args.reason)
+    # Only this reviewer's own decision is echoed: screening is blind.
+    print(f"{args.reviewer}: record {args.record} {args.decision} ({args.stage})")
+    return 0
+
+
+def _resolve(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.screening import resolve
+
+    resolve(store, args.stage, args.record, args.decision, args.reason, args.reviewer)
+    print(f"record {args.record}: {args.decision} at {args.stage} (conflict resolved)")
+    return 0
+
+
+def _conflicts(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.screening import stage_outcomes
+
+    titles = {r["id"]: r["title"] for r in store.records()}
+    rows = [
+        {
+            "record": record,
+            "title": titles[record],
+            "decisions": {
+                d["reviewer"]: {"decision": d["decision"], "reason": d["reason"]}
+                for d in state["decisions"].values()
+            },
+            "resolved": state["resolution"] is not None,
+            "outcome": state["outcome"],
+        }
+        for record, state in sorted(stage_outcomes(store, args.stage).items())
+        if state["conflict"]
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for row in rows:
+        said = "; ".join(f"{name}: {d['decision']}" for name, d in row["decisions"].items())
+        state = f"resolved: {row['outcome']}" if row["resolved"] else "unresolved"
+        print(f"{row['record']:>6}  {row['title']}")
+        print(f"        {said} ({state})")
+    unresolved = sum(not r["resolved"] for r in rows)
+    print(f"{len(rows)} conflicts at {args.stage}, {unresolved} unresolved")
+    return 0
+
+
 def _records(store: Any, args: argparse.Namespace) -> int:
     duplicate_of = store.duplicate_of()
     rows = [
@@ -249,6 +332,8 @@ def _records(store: Any, args: argparse.Namespace) -> int:
 
 
 def _status(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.screening import STAGES, stage_status
+
     sources = store.counts_by_source()
     total = sum(sources.values())
     duplicates = len(store.duplicate_of())
@@ -278,6 +363,7 @@ def _status(store: Any, args: argparse.Namespace) -> int:
             for i in store.imports()
         ],
         "reviewers": [{"name": r["name"], "role": r["role"]} for r in store.reviewers()],
+        "stages": {stage: stage_status(store, stage) for stage in STAGES},
     }
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -289,4 +375,12 @@ def _status(store: Any, args: argparse.Namespace) -> int:
     for source, n in sources.items():
         print(f"  {source}: {n}")
     print(f"{len(payload['reviewers'])} reviewers")
+    for stage, numbers in payload["stages"].items():
+        kappa = "n/a" if numbers["kappa"] is None else f"{numbers['kappa']:.2f}"
+        ac1 = "n/a" if numbers["ac1"] is None else f"{numbers['ac1']:.2f}"
+        print(
+            f"{stage}: {numbers['screened']} screened, {numbers['included']} included, "
+            f"{numbers['excluded']} excluded, {numbers['conflicts']} conflicts "
+            f"({numbers['unresolved']} unresolved); kappa {kappa}, AC1 {ac1}"
+        )
     return 0

@@ -102,6 +102,29 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX duplicates_record ON duplicates (record_id, duplicate_of);
     """,
+    # 3: screening decisions and the resolutions of conflicts, appended.
+    """
+    CREATE TABLE decisions (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id),
+        reviewer_id INTEGER NOT NULL REFERENCES reviewers (id),
+        stage TEXT NOT NULL CHECK (stage IN ('title_abstract', 'full_text')),
+        decision TEXT NOT NULL CHECK (decision IN ('include', 'exclude', 'maybe',
+                                                   'not_retrieved')),
+        reason TEXT,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX decisions_record ON decisions (record_id, stage);
+    CREATE TABLE resolutions (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id),
+        stage TEXT NOT NULL CHECK (stage IN ('title_abstract', 'full_text')),
+        decision TEXT NOT NULL CHECK (decision IN ('include', 'exclude')),
+        reason TEXT,
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        created TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -336,6 +359,66 @@ class ReviewStore:
                 (record, of, row["rule"], row["score"],
                  "confirmed" if confirm else "rejected", person["id"], _now()),
             )  # fmt: skip
+
+    # -- screening ----------------------------------------------------------------------------
+    def reviewer_id(self, name: str) -> int:
+        row = self.connection.execute("SELECT id FROM reviewers WHERE name = ?", (name,))
+        found = row.fetchone()
+        if found is None:
+            known = ", ".join(r["name"] for r in self.reviewers()) or "none yet"
+            raise StoreError(
+                f"{name!r} is not a registered reviewer (registered: {known}); add with "
+                "`ipdmeta review user add`"
+            )
+        return int(found[0])
+
+    def record_exists(self, record: int) -> bool:
+        found = self.connection.execute("SELECT 1 FROM records WHERE id = ?", (record,))
+        return found.fetchone() is not None
+
+    def add_decision(
+        self, record: int, reviewer: int, stage: str, decision: str, reason: str | None
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO decisions (record_id, reviewer_id, stage, decision, reason, created) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (record, reviewer, stage, decision, reason, _now()),
+            )
+
+    def add_resolution(
+        self, record: int, stage: str, decision: str, reason: str | None, reviewer: int | None
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO resolutions (record_id, stage, decision, reason, reviewer_id, "
+                "created) VALUES (?, ?, ?, ?, ?, ?)",
+                (record, stage, decision, reason, reviewer, _now()),
+            )
+
+    def latest_decisions(self, stage: str) -> dict[int, dict[int, dict[str, Any]]]:
+        """record -> reviewer -> that reviewer's latest decision at ``stage``."""
+        rows = self.connection.execute(
+            "SELECT d.record_id, d.reviewer_id, d.decision, d.reason, r.name FROM decisions d "
+            "JOIN reviewers r ON r.id = d.reviewer_id JOIN (SELECT MAX(id) AS id FROM "
+            "decisions WHERE stage = ? GROUP BY record_id, reviewer_id) latest "
+            "ON latest.id = d.id",
+            (stage,),
+        )
+        out: dict[int, dict[int, dict[str, Any]]] = {}
+        for row in rows:
+            out.setdefault(row["record_id"], {})[row["reviewer_id"]] = {
+                "decision": row["decision"], "reason": row["reason"], "reviewer": row["name"],
+            }  # fmt: skip
+        return out
+
+    def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
+        rows = self.connection.execute(
+            "SELECT r.* FROM resolutions r JOIN (SELECT MAX(id) AS id FROM resolutions "
+            "WHERE stage = ? GROUP BY record_id) latest ON latest.id = r.id",
+            (stage,),
+        )
+        return {row["record_id"]: dict(row) for row in rows}
 
     def counts_by_source(self) -> dict[str, int]:
         rows = self.connection.execute(

@@ -1,0 +1,195 @@
+"""Screening: each reviewer's decisions, where two reviewers disagree, the outcome of each
+record at each stage, and the agreement between reviewers.
+
+A record's outcome at a stage: a resolution when there is one; else the reviewers' common
+latest decision; a disagreement (a conflict) waits for a resolution. Full-text screening
+takes the records included at title and abstract. Agreement is computed for the two
+reviewers who decided most records in common, over those records: Cohen's kappa with its
+95 % CI (the large-sample variance of Fleiss, Cohen and Everitt 1969) and Gwet's AC1, which
+stays sensible when almost everything is excluded (kappa's paradox).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from ipdmeta.review.store import ReviewStore, StoreError
+
+__all__ = ["DECISIONS", "STAGES", "Agreement", "agreement", "decide", "resolve", "stage_status"]
+
+STAGES = ("title_abstract", "full_text")
+DECISIONS = ("include", "exclude", "maybe", "not_retrieved")
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Two reviewers' agreement over the records both decided."""
+
+    reviewers: tuple[str, str]
+    n: int
+    observed: float
+    kappa: float
+    kappa_ci: tuple[float, float]
+    ac1: float
+
+
+def agreement(pairs: list[tuple[str, str]], reviewers: tuple[str, str]) -> Agreement | None:
+    """Cohen's kappa (with a 95 % CI) and Gwet's AC1 for decision pairs (a, b)."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    categories = sorted({c for pair in pairs for c in pair})
+    table = Counter(pairs)
+    p = {(i, j): table[(i, j)] / n for i in categories for j in categories}
+    row = {i: sum(p[(i, j)] for j in categories) for i in categories}
+    col = {j: sum(p[(i, j)] for i in categories) for j in categories}
+    observed = sum(p[(i, i)] for i in categories)
+    expected = sum(row[i] * col[i] for i in categories)
+    q = len(categories)
+    if q == 1:  # every decision the same: agreement is perfect, chance agreement too
+        return Agreement(reviewers, n, 1.0, float("nan"), (float("nan"), float("nan")), 1.0)
+    kappa = (observed - expected) / (1.0 - expected) if expected < 1 else float("nan")
+    term = (
+        sum(p[(i, i)] * (1.0 - (row[i] + col[i]) * (1.0 - kappa)) ** 2 for i in categories)
+        + (1.0 - kappa) ** 2
+        * sum(p[(i, j)] * (col[i] + row[j]) ** 2 for i in categories for j in categories if i != j)
+        - (kappa - expected * (1.0 - kappa)) ** 2
+    )
+    se = math.sqrt(max(term, 0.0) / (n * (1.0 - expected) ** 2))
+    share = {c: (row[c] + col[c]) / 2.0 for c in categories}
+    chance = sum(share[c] * (1.0 - share[c]) for c in categories) / (q - 1)
+    ac1 = (observed - chance) / (1.0 - chance)
+    return Agreement(reviewers, n, observed, kappa, (kappa - 1.96 * se, kappa + 1.96 * se), ac1)
+
+
+def stage_outcomes(store: ReviewStore, stage: str) -> dict[int, dict[str, Any]]:
+    """record -> its reviewers' decisions, whether they conflict, and its outcome
+    (include, exclude, maybe, not_retrieved, or None while a conflict waits)."""
+    decisions = store.latest_decisions(stage)
+    resolutions = store.latest_resolutions(stage)
+    out = {}
+    for record, by_reviewer in decisions.items():
+        kinds = {d["decision"] for d in by_reviewer.values()}
+        conflict = len(kinds) > 1
+        resolution = resolutions.get(record)
+        if resolution is not None:
+            outcome = resolution["decision"]
+        elif conflict:
+            outcome = None
+        else:
+            outcome = next(iter(kinds))
+        out[record] = {"decisions": by_reviewer, "conflict": conflict, "outcome": outcome,
+                       "resolution": resolution}  # fmt: skip
+    return out
+
+
+def stage_status(store: ReviewStore, stage: str) -> dict[str, Any]:
+    outcomes = stage_outcomes(store, stage)
+    counts = Counter(o["outcome"] for o in outcomes.values())
+    conflicts = [r for r, o in outcomes.items() if o["conflict"]]
+    main = _main_pair(outcomes)
+    found = None
+    if main is not None:
+        ids, names = main
+        pairs = [
+            (o["decisions"][ids[0]]["decision"], o["decisions"][ids[1]]["decision"])
+            for o in outcomes.values()
+            if ids[0] in o["decisions"] and ids[1] in o["decisions"]
+        ]
+        found = agreement(pairs, names)
+    return {
+        "screened": len(outcomes),
+        "included": counts["include"],
+        "excluded": counts["exclude"],
+        "maybe": counts["maybe"],
+        "not_retrieved": counts["not_retrieved"],
+        "conflicts": len(conflicts),
+        "unresolved": sum(1 for r in conflicts if outcomes[r]["resolution"] is None),
+        "kappa": None if found is None or math.isnan(found.kappa) else found.kappa,
+        "kappa_ci": None if found is None or math.isnan(found.kappa) else list(found.kappa_ci),
+        "ac1": None if found is None else found.ac1,
+        "agreement_reviewers": None if found is None else list(found.reviewers),
+        "agreement_records": 0 if found is None else found.n,
+    }
+
+
+def _main_pair(outcomes: dict[int, dict[str, Any]]) -> tuple[tuple[int, int],
+                                                               tuple[str, str]] | None:  # fmt: skip
+    together: Counter[tuple[int, int]] = Counter()
+    names: dict[int, str] = {}
+    for o in outcomes.values():
+        for reviewer, d in o["decisions"].items():
+            names[reviewer] = d["reviewer"]
+        for a, b in combinations(sorted(o["decisions"]), 2):
+            together[(a, b)] += 1
+    if not together:
+        return None
+    (a, b), _ = max(together.items(), key=lambda item: (item[1], -item[0][0], -item[0][1]))
+    return (a, b), (names[a], names[b])
+
+
+def _check_record(store: ReviewStore, record: int) -> None:
+    if not store.record_exists(record):
+        raise StoreError(f"there is no record {record} (ipdmeta review records lists them)")
+    head = store.duplicate_of().get(record)
+    if head is not None:
+        raise StoreError(f"record {record} is a duplicate of record {head}: screen {head}")
+
+
+def decide(
+    store: ReviewStore,
+    reviewer: str,
+    stage: str,
+    record: int,
+    decision: str,
+    reason: str | None = None,
+) -> None:
+    """One reviewer's decision on one record at one stage (a changed mind is a new row)."""
+    if stage not in STAGES:
+        raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    if decision not in DECISIONS:
+        raise StoreError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
+    person = store.reviewer_id(reviewer)
+    _check_record(store, record)
+    if stage == "title_abstract" and decision == "not_retrieved":
+        raise StoreError("not_retrieved is a full-text decision: the report could not be found")
+    if stage == "full_text":
+        outcome = stage_outcomes(store, "title_abstract").get(record, {}).get("outcome")
+        if outcome != "include":
+            state = "not screened" if outcome is None else f"'{outcome}'"
+            raise StoreError(
+                f"record {record} is not included at title and abstract ({state}); full-text "
+                "screening takes the records included there"
+            )
+        if decision == "exclude" and not (reason and reason.strip()):
+            raise StoreError(
+                "a full-text exclusion needs its reason (--reason), which PRISMA reports"
+            )
+    store.add_decision(record, person, stage, decision, (reason or "").strip() or None)
+
+
+def resolve(
+    store: ReviewStore,
+    stage: str,
+    record: int,
+    decision: str,
+    reason: str | None = None,
+    reviewer: str | None = None,
+) -> None:
+    """Settle a conflict: the record's outcome at ``stage`` becomes ``decision``."""
+    if stage not in STAGES:
+        raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    if decision not in ("include", "exclude"):
+        raise StoreError(f"a resolution includes or excludes; got {decision!r}")
+    person = store.reviewer_id(reviewer) if reviewer else None
+    _check_record(store, record)
+    state = stage_outcomes(store, stage).get(record)
+    if state is None or not state["conflict"]:
+        raise StoreError(f"record {record} has no conflict to resolve at {stage}")
+    if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
+        raise StoreError("a full-text exclusion needs its reason (--reason), which PRISMA reports")
+    store.add_resolution(record, stage, decision, (reason or "").strip() or None, person)
