@@ -79,6 +79,9 @@ class ReviewRun:
     overrides
         review.toml ``[outcome]`` keys set otherwise for this run: key -> (review.toml's
         value, the value used).
+    prisma_source, prisma_notes
+        Where the PRISMA counts come from: the review store (``review.sqlite``) when the
+        folder has one, else review.toml's ``[prisma]``; and where the two disagree.
     output
         The report folder, when the run wrote one (:func:`ipdmeta.run`).
     """
@@ -98,6 +101,8 @@ class ReviewRun:
     seconds: dict[str, float] = field(default_factory=dict)
     output: Path | None = None
     overrides: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    prisma_source: str = "review.toml"  # or "review store" when the folder has one
+    prisma_notes: tuple[str, ...] = ()
 
     @property
     def primary(self) -> FittedModel:
@@ -213,6 +218,7 @@ def run_review(
 
     say(STAGES[0])
     data = _load(spec, strict)
+    spec, prisma_source, prisma_notes = _prisma_from_store(spec, data)
     if spec.models == default_models():  # no [[models]]: the defaults the data allow
         spec = _defaults_for(spec, data)
     lap(STAGES[0])
@@ -328,6 +334,8 @@ def run_review(
         software=software_versions(),
         seconds=seconds,
         overrides=overrides,
+        prisma_source=prisma_source,
+        prisma_notes=prisma_notes,
     )
 
 
@@ -344,6 +352,43 @@ def _overrides(spec: ReviewSpec, outcome: Mapping[str, Any]) -> dict[str, tuple[
         if value != before:
             out[key] = (before, value)
     return out
+
+
+def _prisma_from_store(
+    spec: ReviewSpec, data: ReviewData
+) -> tuple[ReviewSpec, str, tuple[str, ...]]:
+    """The PRISMA counts from the review store when the folder has one (typed counts in
+    review.toml remain for reviews screened elsewhere); where both exist and disagree, the
+    store's are used and each difference is named."""
+    from ipdmeta.review.store import STORE_NAME
+
+    if not (spec.folder / STORE_NAME).is_file():
+        return spec, "review.toml", ()
+    from ipdmeta.analysis.spec import PrismaSpec
+    from ipdmeta.review import open_store
+    from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
+
+    with open_store(spec.folder) as store:
+        counts = prisma_counts(store)
+    fields = prisma_spec_fields(counts)
+    typed = spec.prisma
+    notes = []
+    if typed.given:
+        for key, value in fields.items():
+            before = getattr(typed, key)
+            if before not in (None, {}) and before != value:
+                notes.append(
+                    f"PRISMA {key}: review.toml says {before}, the review store {value}; the "
+                    "report uses the store's"
+                )
+    if counts["records_pending"] or counts["reports_pending"]:
+        notes.append(
+            f"PRISMA: screening is not finished ({counts['records_pending']} records and "
+            f"{counts['reports_pending']} reports wait for a decision)"
+        )
+    patients = typed.patients_included
+    prisma = PrismaSpec(**fields, patients_included=patients)
+    return dataclasses.replace(spec, prisma=prisma), "review store", tuple(notes)
 
 
 def _call(job: Callable[[], Any]) -> Any:

@@ -126,6 +126,19 @@ def add_review_commands(commands: Any) -> None:
                            default="title_abstract")  # fmt: skip
     conflicts.add_argument("--json", action="store_true", help="print JSON")
 
+    prisma = actions.add_parser(
+        "prisma",
+        help="the PRISMA 2020 flow diagram from the recorded decisions",
+        description=(
+            "Count every box of the PRISMA 2020 diagram from the store (the PRISMA2020 R "
+            "package's variable names) and write prisma.svg, prisma.png and prisma.json to "
+            "OUT (default DIR/prisma), or print the counts with --json."
+        ),
+    )
+    prisma.add_argument("folder", type=Path, metavar="DIR")
+    prisma.add_argument("--json", action="store_true", help="print the counts as JSON")
+    prisma.add_argument("--out", type=Path, help="folder for the files (default DIR/prisma)")
+
     records = actions.add_parser("records", help="list the records")
     records.add_argument("folder", type=Path, metavar="DIR")
     records.add_argument("--json", action="store_true", help="print JSON")
@@ -162,6 +175,8 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _resolve(store, args)
         if args.review_command == "conflicts":
             return _conflicts(store, args)
+        if args.review_command == "prisma":
+            return _prisma(store, args)
         return _status(store, args)
 
 
@@ -300,6 +315,30 @@ def _conflicts(store: Any, args: argparse.Namespace) -> int:
         print(f"        {said} ({state})")
     unresolved = sum(not r["resolved"] for r in rows)
     print(f"{len(rows)} conflicts at {args.stage}, {unresolved} unresolved")
+    return 0
+
+
+def _prisma(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.data.writers import write_text
+    from ipdmeta.report import figures
+    from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
+
+    counts = prisma_counts(store)
+    if args.json:
+        print(json.dumps(counts, indent=2, ensure_ascii=False))
+        return 0
+    out = args.out or args.folder / "prisma"
+    out.mkdir(parents=True, exist_ok=True)
+    with figures.report_style():
+        diagram = figures.prisma_diagram(prisma_spec_fields(counts))
+    figures.save_figure(diagram, out, "prisma", ("svg", "png"))
+    write_text(out / "prisma.json", json.dumps(counts, indent=2, ensure_ascii=False) + "\n")
+    print(f"wrote {out / 'prisma.svg'}, {out / 'prisma.png'} and {out / 'prisma.json'}")
+    if counts["records_pending"] or counts["reports_pending"]:
+        print(
+            f"screening is not finished: {counts['records_pending']} records and "
+            f"{counts['reports_pending']} reports still wait for a decision"
+        )
     return 0
 
 

@@ -393,6 +393,8 @@ def _strip_xml_header(svg: str) -> str:
 
 def _prisma_counts(result: ReviewRun) -> dict[str, Any]:
     counts = dataclasses.asdict(result.spec.prisma)
+    if counts["patients_included"] is None and result.prisma_source == "review store":
+        counts["patients_included"] = result.summary.n_patients  # the patients analysed
     excluded = result.data.excluded
     counts["patients_excluded"] = (
         excluded["exclusion_reason"].value_counts(sort=False).to_dict() if len(excluded) else {}
@@ -403,7 +405,7 @@ def _prisma_counts(result: ReviewRun) -> dict[str, Any]:
 def prisma_notes(result: ReviewRun) -> list[str]:
     """Where the PRISMA counts do not add up, or disagree with the data."""
     p = result.spec.prisma
-    notes = []
+    notes = list(result.prisma_notes)
 
     def check(label: str, left: int | None, right: int | None) -> None:
         if left is not None and right is not None and left != right:

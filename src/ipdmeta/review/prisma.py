@@ -1,0 +1,130 @@
+"""PRISMA 2020 flow-diagram counts computed from the store's recorded decisions, with the
+variable names of the PRISMA2020 R package (Haddaway et al. 2022).
+
+Databases and registers (imports of kind ``database`` or ``register``) form the left
+branch; other methods (kind ``other``: citation searching, websites, hand searching) the
+right one. Each report is its own study until reports are linked to studies, so
+``new_studies`` equals ``new_reports`` for now. Records not yet decided (or waiting for a
+conflict's resolution, or marked maybe) are counted in ``records_pending`` and
+``reports_pending``: the identities below hold with them, and when screening is complete
+they are 0.
+
+    records_screened = database_results + register_results - duplicates
+                       - excluded_automatic - excluded_other
+    records_screened = records_excluded + dbr_sought_reports + records_pending
+    dbr_assessed = dbr_sought_reports - dbr_notretrieved_reports - reports_pending
+    new_reports = dbr_assessed - sum(dbr_excluded) + other_assessed - sum(other_excluded)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from ipdmeta.review.screening import stage_outcomes
+from ipdmeta.review.store import ReviewStore
+
+__all__ = ["prisma_counts", "prisma_spec_fields"]
+
+
+def _reason(state: dict[str, Any]) -> str:
+    resolution = state.get("resolution")
+    if resolution and resolution.get("reason"):
+        return str(resolution["reason"])
+    reasons = [d["reason"] for _, d in sorted(state["decisions"].items()) if d["reason"]]
+    return reasons[0] if reasons else "reason not given"
+
+
+def _branch(
+    ids: set[int], ta: dict[int, dict[str, Any]], ft: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    ta_outcome = {r: ta[r]["outcome"] if r in ta else None for r in ids}
+    excluded = sum(1 for o in ta_outcome.values() if o == "exclude")
+    sought = {r for r, o in ta_outcome.items() if o == "include"}
+    ft_outcome = {r: ft[r]["outcome"] if r in ft else None for r in sought}
+    not_retrieved = sum(1 for o in ft_outcome.values() if o == "not_retrieved")
+    assessed = {r for r, o in ft_outcome.items() if o in ("include", "exclude")}
+    reasons = Counter(_reason(ft[r]) for r in assessed if ft_outcome[r] == "exclude")
+    included = sum(1 for r in assessed if ft_outcome[r] == "include")
+    return {
+        "screened": len(ids),
+        "excluded": excluded,
+        "pending": len(ids) - excluded - len(sought),
+        "sought": len(sought),
+        "not_retrieved": not_retrieved,
+        "reports_pending": len(sought) - not_retrieved - len(assessed),
+        "assessed": len(assessed),
+        "reports_excluded": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "included": included,
+    }
+
+
+def prisma_counts(store: ReviewStore) -> dict[str, Any]:
+    """Every box of the PRISMA 2020 diagram for a new review, from the store."""
+    kinds = {i["id"]: i["kind"] for i in store.imports()}
+    sources = {i["id"]: i["source"] for i in store.imports()}
+    records = store.records()
+    duplicates = store.duplicate_of()
+    by_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter(),
+                                        "other": Counter()}  # fmt: skip
+    unique: dict[str, set[int]] = {"main": set(), "other": set()}
+    removed = Counter[str]()
+    for record in records:
+        kind = kinds[record["import_id"]]
+        by_kind[kind][sources[record["import_id"]]] += 1
+        branch = "other" if kind == "other" else "main"
+        if record["id"] in duplicates:
+            removed[branch] += 1
+        else:
+            unique[branch].add(record["id"])
+    ta = stage_outcomes(store, "title_abstract")
+    ft = stage_outcomes(store, "full_text")
+    main = _branch(unique["main"], ta, ft)
+    other = _branch(unique["other"], ta, ft)
+    new_reports = main["included"] + other["included"]
+    return {
+        "database_results": sum(by_kind["database"].values()),
+        "database_specific_results": dict(by_kind["database"]),
+        "register_results": sum(by_kind["register"].values()),
+        "register_specific_results": dict(by_kind["register"]),
+        "duplicates": removed["main"],
+        "excluded_automatic": 0,
+        "excluded_other": 0,
+        "records_screened": main["screened"],
+        "records_excluded": main["excluded"],
+        "records_pending": main["pending"],
+        "dbr_sought_reports": main["sought"],
+        "dbr_notretrieved_reports": main["not_retrieved"],
+        "dbr_assessed": main["assessed"],
+        "dbr_excluded": main["reports_excluded"],
+        "reports_pending": main["reports_pending"],
+        "other_results": sum(by_kind["other"].values()),
+        "other_specific_results": dict(by_kind["other"]),
+        "other_duplicates": removed["other"],
+        "other_sought_reports": other["sought"],
+        "other_notretrieved_reports": other["not_retrieved"],
+        "other_assessed": other["assessed"],
+        "other_excluded": other["reports_excluded"],
+        "other_pending": other["pending"] + other["reports_pending"],
+        "new_studies": new_reports,
+        "new_reports": new_reports,
+        "total_studies": new_reports,
+        "total_reports": new_reports,
+    }
+
+
+def prisma_spec_fields(counts: dict[str, Any]) -> dict[str, Any]:
+    """The store's counts in review.toml's ``[prisma]`` keys (what the report draws)."""
+    identified = {**counts["database_specific_results"], **counts["register_specific_results"]}
+    return {
+        "records_identified": identified,
+        "duplicates_removed": counts["duplicates"],
+        "records_removed_other": counts["excluded_automatic"] + counts["excluded_other"],
+        "records_screened": counts["records_screened"],
+        "records_excluded": counts["records_excluded"],
+        "reports_sought": counts["dbr_sought_reports"],
+        "reports_not_retrieved": counts["dbr_notretrieved_reports"],
+        "reports_assessed": counts["dbr_assessed"],
+        "reports_excluded": counts["dbr_excluded"],
+        "studies_included": counts["new_studies"],
+    }

@@ -1,0 +1,153 @@
+"""PRISMA 2020 counts from the recorded decisions: every identity of the diagram, the
+command's files, and `ipdmeta run` drawing its diagram from the store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import copy_example
+
+
+def _ris(path: Path, titles: list[str]) -> Path:
+    lines = []
+    for i, title in enumerate(titles):
+        lines += [
+            "TY  - JOUR",
+            f"TI  - {title}",
+            f"AU  - Writer{i}, A.",
+            "PY  - 2015",
+            "ER  - ",
+            "",
+        ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _screened_review(tmp_path: Path, run_cli) -> Path:
+    folder = tmp_path / "review"
+    run_cli("review", "init", folder)
+    for name in ("ann", "ben"):
+        run_cli("review", "user", "add", folder, name)
+    topics = ["trigeminal", "thalamic", "post-stroke", "phantom", "spinal", "brachial",
+              "herpetic", "dental", "facial", "central"]  # fmt: skip
+    titles = [f"Cortical stimulation for {topic} pain: a cohort" for topic in topics]
+    run_cli("review", "import", folder, _ris(tmp_path / "pubmed.ris", titles[:6]), "--source",
+            "PubMed")  # fmt: skip
+    # Embase repeats 4 of PubMed's records (same author, year, title) and adds 2 more.
+    run_cli("review", "import", folder, _ris(tmp_path / "embase.ris", titles[:4] + titles[6:8]),
+            "--source", "Embase")  # fmt: skip
+    run_cli("review", "import", folder, _ris(tmp_path / "ctgov.ris", ["Registered trial X"]),
+            "--source", "ClinicalTrials.gov", "--kind", "register")  # fmt: skip
+    run_cli("review", "import", folder, _ris(tmp_path / "hand.ris", ["Found by hand"]),
+            "--source", "hand search", "--kind", "other")  # fmt: skip
+    run_cli("review", "dedup", folder)
+    records = json.loads(run_cli("review", "records", folder, "--json").out)
+    unique = [r["id"] for r in records if r["duplicate_of"] is None]
+    assert len(unique) == 10  # 8 + 1 register + 1 other
+
+    def both(stage: str, record: int, decision: str, *extra: str) -> None:
+        for who in ("ann", "ben"):
+            result = run_cli("review", "decide", folder, "--reviewer", who, "--stage", stage,
+                             str(record), decision, *extra)  # fmt: skip
+            assert result.code == 0, result.err
+
+    ta, ft = "title_abstract", "full_text"
+    main, other = unique[:9], unique[9]
+    for record in main[:3]:
+        both(ta, record, "exclude")
+    for record in main[3:9]:
+        both(ta, record, "include")
+    both(ta, other, "include")
+    both(ft, main[3], "include")
+    both(ft, main[4], "include")
+    both(ft, main[5], "exclude", "--reason", "no individual patient data")
+    both(ft, main[6], "exclude", "--reason", "no individual patient data")
+    both(ft, main[7], "not_retrieved")
+    # main[8]: the reviewers disagree at full text, then the conflict is resolved.
+    run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", ft, str(main[8]),
+            "include")  # fmt: skip
+    run_cli("review", "decide", folder, "--reviewer", "ben", "--stage", ft, str(main[8]),
+            "exclude", "--reason", "overlapping cohort")  # fmt: skip
+    run_cli("review", "resolve", folder, "--stage", ft, str(main[8]), "exclude", "--reason",
+            "overlapping cohort")  # fmt: skip
+    both(ft, other, "include")
+    return folder
+
+
+def test_every_box_and_identity(tmp_path, run_cli):
+    folder = _screened_review(tmp_path, run_cli)
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    assert p["database_results"] == 12
+    assert p["database_specific_results"] == {"PubMed": 6, "Embase": 6}
+    assert p["register_results"] == 1 and p["other_results"] == 1
+    assert p["duplicates"] == 4
+    assert p["records_screened"] == (p["database_results"] + p["register_results"]
+                                     - p["duplicates"] - p["excluded_automatic"]
+                                     - p["excluded_other"]) == 9  # fmt: skip
+    assert (
+        p["records_screened"]
+        == p["records_excluded"] + p["dbr_sought_reports"] + p["records_pending"]
+    )
+    assert (p["records_excluded"], p["dbr_sought_reports"], p["records_pending"]) == (3, 6, 0)
+    assert p["dbr_notretrieved_reports"] == 1
+    assert (
+        p["dbr_assessed"]
+        == p["dbr_sought_reports"] - p["dbr_notretrieved_reports"] - p["reports_pending"]
+        == 5
+    )
+    assert p["dbr_excluded"] == {"no individual patient data": 2, "overlapping cohort": 1}
+    assert (p["other_sought_reports"], p["other_assessed"], p["other_excluded"]) == (1, 1, {})
+    assert (
+        p["new_reports"]
+        == (
+            p["dbr_assessed"]
+            - sum(p["dbr_excluded"].values())
+            + p["other_assessed"]
+            - sum(p["other_excluded"].values())
+        )
+        == 3
+    )
+    assert p["new_studies"] == p["total_studies"] == 3
+
+
+def test_unfinished_screening_is_counted_as_pending(tmp_path, run_cli):
+    folder = tmp_path / "review"
+    run_cli("review", "init", folder)
+    run_cli("review", "user", "add", folder, "ann")
+    run_cli("review", "import", folder, _ris(tmp_path / "a.ris", ["One paper", "Other paper"]),
+            "--source", "PubMed")  # fmt: skip
+    run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "title_abstract", "1",
+            "include")  # fmt: skip
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    assert (p["records_screened"], p["dbr_sought_reports"], p["records_pending"],
+            p["reports_pending"]) == (2, 1, 1, 1)  # fmt: skip
+    result = run_cli("review", "prisma", folder, "--out", tmp_path / "out")
+    assert result.code == 0 and "screening is not finished" in result.out
+    for name in ("prisma.svg", "prisma.png", "prisma.json"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+
+
+def test_ipdmeta_run_draws_its_diagram_from_the_store(tmp_path, run_cli):
+    """With a store the report counts from it; review.toml's typed counts that disagree
+    are named."""
+    from ipdmeta.analysis.pipeline import run_review
+
+    folder = copy_example(tmp_path)
+    run_cli("review", "init", folder)
+    run_cli("review", "user", "add", folder, "ann")
+    run_cli("review", "import", folder, _ris(tmp_path / "a.ris", ["One paper", "Two paper"]),
+            "--source", "PubMed")  # fmt: skip
+    for record in ("1", "2"):
+        run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "title_abstract",
+                record, "include")  # fmt: skip
+    run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "full_text", "1",
+            "include")  # fmt: skip
+    run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "full_text", "2",
+            "exclude", "--reason", "no IPD")  # fmt: skip
+    run = run_review(folder)
+    assert run.prisma_source == "review store"
+    assert run.spec.prisma.records_identified == {"PubMed": 2}
+    assert run.spec.prisma.reports_excluded == {"no IPD": 1}
+    assert any("records_screened: review.toml says 526, the review store 2" in n
+               for n in run.prisma_notes)  # fmt: skip
