@@ -146,3 +146,44 @@ def test_a_duplicate_is_screened_through_its_head(tmp_path, run_cli):
     run_cli("review", "dedup", folder)
     result = _decide(run_cli, folder, "ann", "title_abstract", 2, "include")
     assert result.code == 2 and "duplicate of record 1" in result.err
+
+
+def test_decisions_made_elsewhere_are_imported_all_or_nothing(review, tmp_path, run_cli):
+    sheet = tmp_path / "decisions.csv"
+    sheet.write_text(
+        "record_id,title,reviewer,decision,reason\n"
+        "1,,ann,Included,\n"
+        ",Record 2 on stimulation number 14,ann,excluded,wrong population\n"
+        "1,,ben,yes,\n",
+        encoding="utf-8",
+    )
+    result = run_cli("review", "import-decisions", review, sheet, "--stage", "title_abstract")
+    assert result.code == 0 and "3 decisions imported" in result.out
+    status = json.loads(run_cli("review", "status", review, "--json").out)
+    assert status["stages"]["title_abstract"]["included"] == 1
+    # Rayyan's export: each reviewer's decision in the notes column.
+    rayyan = tmp_path / "articles.csv"
+    rayyan.write_text(
+        "key,title,notes\n"
+        '1,"Record 3 on stimulation number 21","RAYYAN-INCLUSION: {""ann""=>""Excluded"", '
+        '""ben""=>""Included""} | RAYYAN-EXCLUSION-REASONS: not orofacial"\n',
+        encoding="utf-8",
+    )
+    assert run_cli("review", "import-decisions", review, rayyan, "--stage",
+                   "title_abstract").code == 0  # fmt: skip
+    conflicts = json.loads(run_cli("review", "conflicts", review, "--json").out)
+    assert [c["record"] for c in conflicts] == [4]
+    assert conflicts[0]["decisions"]["ann"] == {"decision": "exclude", "reason": "not orofacial"}
+    # One bad row: nothing of the file is stored.
+    before = run_cli("review", "status", review, "--json").out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("record_id,reviewer,decision\n5,ann,include\n6,zed,include\n77,ann,include\n",
+                   encoding="utf-8")  # fmt: skip
+    result = run_cli("review", "import-decisions", review, bad, "--stage", "title_abstract")
+    assert result.code == 2 and "nothing imported" in result.err
+    assert "no record matches" in result.err and "'zed' is not a registered" in result.err
+    assert run_cli("review", "status", review, "--json").out == before
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,who,what\n1,ann,in\n", encoding="utf-8")
+    result = run_cli("review", "import-decisions", review, wrong, "--stage", "title_abstract")
+    assert result.code == 2 and "expected the columns reviewer and decision" in result.err

@@ -112,6 +112,19 @@ def add_review_commands(commands: Any) -> None:
     decide.add_argument("decision", choices=["include", "exclude", "maybe", "not_retrieved"])
     decide.add_argument("--reason", help="why (required for a full-text exclusion)")
 
+    imported = actions.add_parser(
+        "import-decisions",
+        help="import screening decisions made in Rayyan, Covidence or a spreadsheet",
+        description=(
+            "Read a CSV of decisions (columns reviewer, decision, reason and the record's "
+            "record_id, doi, pmid or title; or Rayyan's articles.csv export) and store them "
+            "at --stage. Nothing is stored unless every row can be."
+        ),
+    )
+    imported.add_argument("folder", type=Path, metavar="DIR")
+    imported.add_argument("file", type=Path, metavar="FILE")
+    imported.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+
     resolve = actions.add_parser("resolve", help="settle a conflict between two reviewers")
     resolve.add_argument("folder", type=Path, metavar="DIR")
     resolve.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
@@ -173,6 +186,12 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _decide(store, args)
         if args.review_command == "resolve":
             return _resolve(store, args)
+        if args.review_command == "import-decisions":
+            from ipdmeta.review.decisions_csv import import_decisions
+
+            n = import_decisions(store, args.file, args.stage)
+            print(f"{args.file}: {n} decisions imported at {args.stage}")
+            return 0
         if args.review_command == "conflicts":
             return _conflicts(store, args)
         if args.review_command == "prisma":

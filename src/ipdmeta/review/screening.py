@@ -19,7 +19,16 @@ from typing import Any
 
 from ipdmeta.review.store import ReviewStore, StoreError
 
-__all__ = ["DECISIONS", "STAGES", "Agreement", "agreement", "decide", "resolve", "stage_status"]
+__all__ = [
+    "DECISIONS",
+    "STAGES",
+    "Agreement",
+    "agreement",
+    "check_decision",
+    "decide",
+    "resolve",
+    "stage_status",
+]
 
 STAGES = ("title_abstract", "full_text")
 DECISIONS = ("include", "exclude", "maybe", "not_retrieved")
@@ -140,15 +149,15 @@ def _check_record(store: ReviewStore, record: int) -> None:
         raise StoreError(f"record {record} is a duplicate of record {head}: screen {head}")
 
 
-def decide(
+def check_decision(
     store: ReviewStore,
     reviewer: str,
     stage: str,
     record: int,
     decision: str,
     reason: str | None = None,
-) -> None:
-    """One reviewer's decision on one record at one stage (a changed mind is a new row)."""
+) -> tuple[int, int, str, str, str | None]:
+    """The row :func:`decide` would store, after every check (nothing is written)."""
     if stage not in STAGES:
         raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
     if decision not in DECISIONS:
@@ -169,7 +178,19 @@ def decide(
             raise StoreError(
                 "a full-text exclusion needs its reason (--reason), which PRISMA reports"
             )
-    store.add_decision(record, person, stage, decision, (reason or "").strip() or None)
+    return record, person, stage, decision, (reason or "").strip() or None
+
+
+def decide(
+    store: ReviewStore,
+    reviewer: str,
+    stage: str,
+    record: int,
+    decision: str,
+    reason: str | None = None,
+) -> None:
+    """One reviewer's decision on one record at one stage (a changed mind is a new row)."""
+    store.add_decisions([check_decision(store, reviewer, stage, record, decision, reason)])
 
 
 def resolve(

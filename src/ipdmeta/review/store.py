@@ -376,14 +376,13 @@ class ReviewStore:
         found = self.connection.execute("SELECT 1 FROM records WHERE id = ?", (record,))
         return found.fetchone() is not None
 
-    def add_decision(
-        self, record: int, reviewer: int, stage: str, decision: str, reason: str | None
-    ) -> None:
+    def add_decisions(self, rows: Sequence[tuple[int, int, str, str, str | None]]) -> None:
+        """(record, reviewer id, stage, decision, reason) rows, all in one transaction."""
         with self.transaction() as db:
-            db.execute(
+            db.executemany(
                 "INSERT INTO decisions (record_id, reviewer_id, stage, decision, reason, created) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (record, reviewer, stage, decision, reason, _now()),
+                [(*row, _now()) for row in rows],
             )
 
     def add_resolution(
