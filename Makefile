@@ -47,6 +47,7 @@ office:
 
 demo: $(STAMP)
 	$(BIN)/ipdmeta validate examples/imcs-cnop
+	$(BIN)/python examples/imcs-cnop/search/build_store.py examples/imcs-cnop
 	$(BIN)/ipdmeta run examples/imcs-cnop
 
 bench: $(STAMP)

@@ -36,6 +36,7 @@ _WORDS = {
     "include": "include", "included": "include", "yes": "include", "in": "include",
     "exclude": "exclude", "excluded": "exclude", "no": "exclude", "out": "exclude",
     "maybe": "maybe", "undecided": "maybe", "unsure": "maybe",
+    "not_retrieved": "not_retrieved", "not retrieved": "not_retrieved",
 }  # fmt: skip
 _RAYYAN = re.compile(r'"([^"]+)"\s*=>\s*"([^"]+)"')
 
@@ -85,7 +86,7 @@ def read_decisions(path: Path) -> list[DecisionRow]:
                 problems.append(f"line {line}: no reviewer")
             elif decision is None:
                 problems.append(f"line {line}: {said!r} is not a decision (include, exclude, "
-                                "maybe)")  # fmt: skip
+                                "maybe, not_retrieved)")  # fmt: skip
             elif not keys:
                 problems.append(f"line {line}: no record_id, doi, pmid or title to find the record")
             else:

@@ -1,0 +1,40 @@
+"""The example review's whole flow before extraction: its simulated exports imported,
+deduplicated and screened by two reviewers give the PRISMA counts its review.toml types,
+and `ipdmeta run` draws the diagram from the store."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+from ipdmeta.analysis.pipeline import run_review
+from ipdmeta.analysis.spec import load_spec
+from tests.conftest import EXAMPLE, copy_example
+
+
+def _build(folder):
+    path = EXAMPLE / "search" / "build_store.py"
+    spec = importlib.util.spec_from_file_location("build_store", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([str(folder)]) == 0
+
+
+def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
+    folder = copy_example(tmp_path)
+    _build(folder)
+    capsys.readouterr()
+    status = json.loads(run_cli("review", "status", folder, "--json").out)
+    assert (status["records"], status["duplicates"], status["pending_duplicates"]) == (827, 301, 0)
+    for stage in ("title_abstract", "full_text"):
+        assert status["stages"][stage]["unresolved"] == 0
+        assert 0.6 < status["stages"][stage]["kappa"] <= 1 and status["stages"][stage]["ac1"] > 0.8
+    typed = load_spec(EXAMPLE).prisma
+    run = run_review(folder)
+    assert run.prisma_source == "review store" and run.prisma_notes == ()
+    stored = run.spec.prisma
+    for key in ("records_identified", "duplicates_removed", "records_screened",
+                "records_excluded", "reports_sought", "reports_not_retrieved",
+                "reports_assessed", "reports_excluded", "studies_included"):  # fmt: skip
+        assert getattr(stored, key) == getattr(typed, key), key
