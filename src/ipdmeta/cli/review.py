@@ -125,6 +125,32 @@ def add_review_commands(commands: Any) -> None:
     imported.add_argument("file", type=Path, metavar="FILE")
     imported.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
 
+    screen = actions.add_parser(
+        "screen",
+        help="screen records one at a time in the terminal",
+        description=(
+            "Show this reviewer the records they have not decided, keywords highlighted, "
+            "and store each decision at once: i include, e exclude (with a reason), m maybe, "
+            "n not retrieved (full text), s skip, u undo, q quit."
+        ),
+    )
+    screen.add_argument("folder", type=Path, metavar="DIR")
+    screen.add_argument("--reviewer", required=True, help="a registered reviewer")
+    screen.add_argument("--stage", choices=["title_abstract", "full_text"],
+                        default="title_abstract")  # fmt: skip
+
+    terms = actions.add_parser(
+        "keywords", help="the review's inclusion and exclusion terms, highlighted in screening"
+    )
+    terms.add_argument("folder", type=Path, metavar="DIR")
+    terms.add_argument("--include", nargs="+", default=[], metavar="TERM")
+    terms.add_argument("--exclude", nargs="+", default=[], metavar="TERM")
+
+    reasons = actions.add_parser("reasons", help="the review's list of exclusion reasons")
+    reasons.add_argument("folder", type=Path, metavar="DIR")
+    reasons.add_argument("--stage", choices=["title_abstract", "full_text"], default="full_text")
+    reasons.add_argument("--add", nargs="+", default=[], metavar="TEXT")
+
     resolve = actions.add_parser("resolve", help="settle a conflict between two reviewers")
     resolve.add_argument("folder", type=Path, metavar="DIR")
     resolve.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
@@ -186,6 +212,23 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _decide(store, args)
         if args.review_command == "resolve":
             return _resolve(store, args)
+        if args.review_command == "screen":
+            from ipdmeta.review.terminal import screen
+
+            made = screen(store, args.reviewer, args.stage)
+            print(", ".join(f"{n} {kind}" for kind, n in made.items() if n) or "no decisions")
+            return 0
+        if args.review_command == "keywords":
+            rows = [("include", t) for t in args.include] + [("exclude", t) for t in args.exclude]
+            store.add_terms("keywords", [(k, t.strip()) for k, t in rows if t.strip()])
+            for kind, listed in store.keywords().items():
+                print(f"{kind}: {', '.join(listed) or '(none)'}")
+            return 0
+        if args.review_command == "reasons":
+            store.add_terms("reasons", [(args.stage, t.strip()) for t in args.add if t.strip()])
+            for number, text in enumerate(store.reasons(args.stage), start=1):
+                print(f"{number}. {text}")
+            return 0
         if args.review_command == "import-decisions":
             from ipdmeta.review.decisions_csv import import_decisions
 

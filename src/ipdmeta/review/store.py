@@ -125,6 +125,29 @@ MIGRATIONS: tuple[str, ...] = (
         created TEXT NOT NULL
     );
     """,
+    # 4: undo (a decision withdrawn, not deleted), the review's keywords and its list of
+    # exclusion reasons.
+    """
+    CREATE TABLE withdrawals (
+        id INTEGER PRIMARY KEY,
+        decision_id INTEGER NOT NULL UNIQUE REFERENCES decisions (id),
+        created TEXT NOT NULL
+    );
+    CREATE TABLE keywords (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('include', 'exclude')),
+        term TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (kind, term)
+    );
+    CREATE TABLE reasons (
+        id INTEGER PRIMARY KEY,
+        stage TEXT NOT NULL CHECK (stage IN ('title_abstract', 'full_text')),
+        text TEXT NOT NULL,
+        created TEXT NOT NULL,
+        UNIQUE (stage, text)
+    );
+    """,
 )
 
 
@@ -400,8 +423,8 @@ class ReviewStore:
         rows = self.connection.execute(
             "SELECT d.record_id, d.reviewer_id, d.decision, d.reason, r.name FROM decisions d "
             "JOIN reviewers r ON r.id = d.reviewer_id JOIN (SELECT MAX(id) AS id FROM "
-            "decisions WHERE stage = ? GROUP BY record_id, reviewer_id) latest "
-            "ON latest.id = d.id",
+            "decisions WHERE stage = ? AND id NOT IN (SELECT decision_id FROM withdrawals) "
+            "GROUP BY record_id, reviewer_id) latest ON latest.id = d.id",
             (stage,),
         )
         out: dict[int, dict[int, dict[str, Any]]] = {}
@@ -410,6 +433,44 @@ class ReviewStore:
                 "decision": row["decision"], "reason": row["reason"], "reviewer": row["name"],
             }  # fmt: skip
         return out
+
+    def withdraw_last(self, reviewer: int, stage: str) -> dict[str, Any] | None:
+        """Undo: withdraw the reviewer's latest standing decision at ``stage`` (it stays in
+        the store, marked withdrawn). Returns it, or None when there is none."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT id, record_id, decision FROM decisions WHERE reviewer_id = ? AND "
+                "stage = ? AND id NOT IN (SELECT decision_id FROM withdrawals) "
+                "ORDER BY id DESC LIMIT 1",
+                (reviewer, stage),
+            ).fetchone()
+            if row is None:
+                return None
+            db.execute(
+                "INSERT INTO withdrawals (decision_id, created) VALUES (?, ?)", (row["id"], _now())
+            )
+        return dict(row)
+
+    def add_terms(self, table: str, rows: Sequence[tuple[str, str]]) -> None:
+        """Keywords (kind, term) or reasons (stage, text); repeats are ignored."""
+        columns = {"keywords": "kind, term", "reasons": "stage, text"}[table]
+        with self.transaction() as db:
+            db.executemany(
+                f"INSERT OR IGNORE INTO {table} ({columns}, created) VALUES (?, ?, ?)",
+                [(*row, _now()) for row in rows],
+            )
+
+    def keywords(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"include": [], "exclude": []}
+        for kind, term in self.connection.execute("SELECT kind, term FROM keywords ORDER BY id"):
+            out[kind].append(term)
+        return out
+
+    def reasons(self, stage: str) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT text FROM reasons WHERE stage = ? ORDER BY id", (stage,)
+        )
+        return [text for (text,) in rows]
 
     def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
         rows = self.connection.execute(

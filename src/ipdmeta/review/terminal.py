@@ -1,0 +1,123 @@
+"""Screening in the terminal, one record at a time (``ipdmeta review screen``).
+
+The reviewer sees only records they have not decided (never another reviewer's decision),
+the review's inclusion terms highlighted in green and exclusion terms in red, and a running
+count. Keys: ``i`` include, ``e`` exclude (then a reason from the review's list, by number,
+or typed), ``m`` maybe, ``n`` not retrieved (full text), ``s`` skip to later, ``u`` undo
+the last decision, ``q`` quit. Each decision is stored at once, so quitting (or a crash)
+loses nothing decided. Input is read line by line, so a session can be scripted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from ipdmeta.review.screening import decide, stage_outcomes
+from ipdmeta.review.store import ReviewStore, StoreError
+
+__all__ = ["screen"]
+
+PROMPT = "[i]nclude [e]xclude [m]aybe {extra}[s]kip [u]ndo [q]uit > "
+
+
+def _queue(store: ReviewStore, reviewer_id: int, stage: str) -> list[dict[str, Any]]:
+    """The records this reviewer has still to decide at ``stage``, in order."""
+    duplicates = store.duplicate_of()
+    records = [r for r in store.records() if r["id"] not in duplicates]
+    if stage == "full_text":
+        ta = stage_outcomes(store, "title_abstract")
+        records = [r for r in records if ta.get(r["id"], {}).get("outcome") == "include"]
+    mine = store.latest_decisions(stage)
+    return [r for r in records if reviewer_id not in mine.get(r["id"], {})]
+
+
+def _highlighted(text: str, keywords: dict[str, list[str]]) -> Text:
+    shown = Text(text)
+    for kind, style in (("include", "bold green"), ("exclude", "bold red")):
+        for term in keywords[kind]:
+            shown.highlight_regex(re.compile(re.escape(term), re.IGNORECASE), style)
+    return shown
+
+
+def screen(
+    store: ReviewStore,
+    reviewer: str,
+    stage: str,
+    read: Callable[[str], str] | None = None,
+    out: TextIO | None = None,
+) -> dict[str, int]:
+    """Run a screening session; returns the decisions made by kind."""
+    reviewer_id = store.reviewer_id(reviewer)
+    console = Console(file=out, highlight=False, soft_wrap=True)
+    ask = read or (lambda prompt: console.input(prompt))
+    keywords = store.keywords()
+    reasons = store.reasons(stage)
+    made = {"include": 0, "exclude": 0, "maybe": 0, "not_retrieved": 0, "undone": 0}
+    skipped: set[int] = set()
+    back: int | None = None  # after an undo, the record whose decision was withdrawn
+    extra = "[n]ot retrieved " if stage == "full_text" else ""
+    while True:
+        queue = [r for r in _queue(store, reviewer_id, stage) if r["id"] not in skipped]
+        queue.sort(key=lambda r: r["id"] != back)
+        if not queue:
+            queue = _queue(store, reviewer_id, stage)  # the skipped ones, once more
+            skipped.clear()
+        if not queue:
+            console.print(f"Nothing left for {escape(reviewer)} to screen at {stage}.")
+            return made
+        record = queue[0]
+        decided = sum(made[k] for k in ("include", "exclude", "maybe", "not_retrieved"))
+        console.rule(
+            f"{stage}: {len(queue)} left for {escape(reviewer)}, {decided} decided this "
+            f"session (record {record['id']})"
+        )
+        console.print(_highlighted(record["title"] or "(no title)", keywords), style="bold")
+        byline = ", ".join(record["authors"][:3]) + (" et al." if len(record["authors"]) > 3
+                                                      else "")  # fmt: skip
+        console.print(Text(f"{byline} ({record['year'] or 'n.d.'}) {record['journal'] or ''}"))
+        if record["abstract"]:
+            console.print(_highlighted(record["abstract"], keywords))
+        try:
+            answer = ask(PROMPT.format(extra=extra)).strip().lower()
+        except EOFError:
+            return made
+        if answer in ("q", "quit"):
+            return made
+        if answer in ("s", "skip"):
+            skipped.add(record["id"])
+            continue
+        if answer in ("u", "undo"):
+            undone = store.withdraw_last(reviewer_id, stage)
+            if undone is None:
+                console.print("Nothing to undo.")
+            else:
+                made["undone"] += 1
+                back = undone["record_id"]
+                skipped.discard(back)
+                console.print(f"Withdrawn: record {undone['record_id']} {undone['decision']}.")
+            continue
+        decision = {"i": "include", "e": "exclude", "m": "maybe", "n": "not_retrieved"}.get(
+            answer[:1]
+        )
+        if decision is None or (decision == "not_retrieved" and stage != "full_text"):
+            console.print(f"Not a choice: {escape(answer)!r}.")
+            continue
+        reason = None
+        if decision == "exclude":
+            for number, text in enumerate(reasons, start=1):
+                console.print(f"  {number}. {escape(text)}")
+            typed = ask("reason (number or text) > ").strip()
+            reason = reasons[int(typed) - 1] if typed.isdigit() and 0 < int(typed) <= len(
+                reasons) else typed or None  # fmt: skip
+        try:
+            decide(store, reviewer, stage, record["id"], decision, reason)
+        except StoreError as exc:
+            console.print(f"Not stored: {escape(str(exc))}")
+            continue
+        made[decision] += 1

@@ -1,0 +1,106 @@
+"""The terminal screen: a scripted session as a reviewer would type it, blindness, undo,
+skip, reasons from the review's list, and keyword highlighting."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from ipdmeta.review import open_store
+from ipdmeta.review.terminal import screen
+
+
+def _ris(path: Path) -> Path:
+    rows = [
+        ("Motor cortex stimulation for trigeminal pain", "A cohort of 12 patients with IPD."),
+        ("Deep brain stimulation in rats", "An animal study."),
+        ("Cortical stimulation for facial pain", "A case series."),
+    ]
+    lines = []
+    for i, (title, abstract) in enumerate(rows):
+        lines += ["TY  - JOUR", f"TI  - {title}", f"AB  - {abstract}", f"AU  - Au{i}, A.",
+                  f"PY  - {2001 + i}", "ER  - ", ""]  # fmt: skip
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path, run_cli):
+    review = tmp_path / "review"
+    run_cli("review", "init", review)
+    for name in ("ann", "ben"):
+        run_cli("review", "user", "add", review, name)
+    run_cli("review", "import", review, _ris(tmp_path / "a.ris"), "--source", "PubMed")
+    run_cli("review", "keywords", review, "--include", "motor cortex", "--exclude", "rats")
+    run_cli("review", "reasons", review, "--stage", "title_abstract", "--add", "animal study",
+            "not orofacial pain")  # fmt: skip
+    return review
+
+
+def _session(folder, reviewer, stage, answers):
+    """Runs a session with typed ``answers``; the prompts are shown in the output, as the
+    terminal shows them."""
+    replies = iter(answers)
+    out = io.StringIO()
+
+    def read(prompt: str) -> str:
+        out.write(prompt + "\n")
+        return next(replies)
+
+    with open_store(folder) as store:
+        made = screen(store, reviewer, stage, read=read, out=out)
+    return made, out.getvalue()
+
+
+def test_a_scripted_session(folder, run_cli):
+    # Skip record 1; exclude 2 with the list's first reason; at 3, undo: 2 comes back and
+    # is excluded with a typed reason; 3 is included; then the skipped 1 is a maybe.
+    made, shown = _session(folder, "ann", "title_abstract",
+                           ["s", "e", "1", "u", "e", "wrong design", "i", "m"])  # fmt: skip
+    assert made == {"include": 1, "exclude": 2, "maybe": 1, "not_retrieved": 0, "undone": 1}
+    assert "1. animal study" in shown and "Withdrawn: record 2 exclude" in shown
+    assert "Nothing left for ann" in shown
+    conflicts_view = json.loads(run_cli("review", "records", folder, "--json").out)
+    assert len(conflicts_view) == 3
+    with open_store(folder) as store:
+        mine = store.latest_decisions("title_abstract")
+        decided = {r: d[1]["decision"] for r, d in mine.items()}
+        assert decided == {1: "maybe", 2: "exclude", 3: "include"}
+        assert mine[2][1]["reason"] == "wrong design"
+        # The withdrawn decision is still in the store, marked withdrawn.
+        count = store.connection.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
+        assert count == 4
+
+
+def test_another_reviewer_sees_every_record_and_no_decision(folder):
+    _session(folder, "ann", "title_abstract", ["i", "e", "animal", "i"])
+    made, shown = _session(folder, "ben", "title_abstract", ["q"])
+    assert made["include"] == 0 and "3 left for ben" in shown
+    before_prompt = shown.split("[i]nclude")[0]
+    assert "ann" not in before_prompt and "animal" not in before_prompt
+
+
+def test_keywords_are_highlighted(folder):
+    from ipdmeta.review.terminal import _highlighted
+
+    shown = _highlighted("Motor cortex stimulation in rats", {"include": ["motor cortex"],
+                                                              "exclude": ["RATS"]})  # fmt: skip
+    styles = {(span.start, span.end, str(span.style)) for span in shown.spans}
+    assert styles == {(0, 12, "bold green"), (28, 32, "bold red")}
+
+
+def test_full_text_offers_not_retrieved_and_needs_inclusion(folder):
+    _session(folder, "ann", "title_abstract", ["i", "e", "1", "e", "2"])
+    _session(folder, "ben", "title_abstract", ["i", "e", "1", "e", "2"])
+    made, shown = _session(folder, "ann", "full_text", ["n"])
+    assert "[n]ot retrieved" in shown and made["not_retrieved"] == 1
+    made, shown = _session(folder, "ben", "full_text", ["e", "", "q"])
+    assert "Not stored: a full-text exclusion needs its reason" in shown
+
+
+def test_command_line_needs_a_registered_reviewer(folder, run_cli):
+    result = run_cli("review", "screen", folder, "--reviewer", "zed")
+    assert result.code == 2 and "'zed' is not a registered reviewer" in result.err
