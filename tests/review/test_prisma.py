@@ -151,3 +151,22 @@ def test_ipdmeta_run_draws_its_diagram_from_the_store(tmp_path, run_cli):
     assert run.spec.prisma.reports_excluded == {"no IPD": 1}
     assert any("records_screened: review.toml says 526, the review store 2" in n
                for n in run.prisma_notes)  # fmt: skip
+
+
+def test_exports_and_the_audit_trail(tmp_path, run_cli):
+    from ipdmeta.review.imports import read_export
+
+    folder = _screened_review(tmp_path, run_cli)
+    result = run_cli("review", "export", folder, tmp_path / "included.ris")
+    assert result.code == 0 and "3 records included at full_text" in result.out
+    parsed, _, _ = read_export(tmp_path / "included.ris")  # the export reads back
+    assert len(parsed.records) == 3 and not parsed.reported
+    assert run_cli("review", "export", folder, tmp_path / "ta.csv", "--stage",
+                   "title_abstract").code == 0  # fmt: skip
+    assert (tmp_path / "ta.csv").read_text().count("\n") == 1 + 7
+    assert run_cli("review", "export", folder, tmp_path / "audit.csv", "--audit").code == 0
+    audit = (tmp_path / "audit.csv").read_text()
+    assert audit.startswith("time,event,who,record,stage,what,detail")
+    assert "resolution" in audit and "overlapping cohort" in audit and ",ann," in audit
+    bad = run_cli("review", "export", folder, tmp_path / "x.docx")
+    assert bad.code == 2 and ".ris or .csv" in bad.err

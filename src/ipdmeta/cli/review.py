@@ -178,6 +178,23 @@ def add_review_commands(commands: Any) -> None:
     prisma.add_argument("--json", action="store_true", help="print the counts as JSON")
     prisma.add_argument("--out", type=Path, help="folder for the files (default DIR/prisma)")
 
+    export = actions.add_parser(
+        "export", help="the included records as RIS or CSV, or the audit trail as CSV"
+    )
+    export.add_argument("folder", type=Path, metavar="DIR")
+    export.add_argument("out", type=Path, metavar="FILE", help="a .ris or .csv file")
+    export.add_argument(
+        "--stage",
+        choices=["title_abstract", "full_text"],
+        default="full_text",
+        help="the records included at this stage (default: full_text)",
+    )
+    export.add_argument(
+        "--audit",
+        action="store_true",
+        help="write the audit trail (every decision, who, when) instead",
+    )
+
     records = actions.add_parser("records", help="list the records")
     records.add_argument("folder", type=Path, metavar="DIR")
     records.add_argument("--json", action="store_true", help="print JSON")
@@ -239,6 +256,15 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _conflicts(store, args)
         if args.review_command == "prisma":
             return _prisma(store, args)
+        if args.review_command == "export":
+            from ipdmeta.review.export import audit_trail, export_records
+
+            if args.audit:
+                print(f"wrote {args.out}: {audit_trail(store, args.out)} events")
+            else:
+                n = export_records(store, args.out, args.stage)
+                print(f"wrote {args.out}: {n} records included at {args.stage}")
+            return 0
         return _status(store, args)
 
 
