@@ -38,3 +38,12 @@ def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
                 "records_excluded", "reports_sought", "reports_not_retrieved",
                 "reports_assessed", "reports_excluded", "studies_included"):  # fmt: skip
         assert getattr(stored, key) == getattr(typed, key), key
+    from ipdmeta.report.citations import references_in
+    from ipdmeta.report.methods import methods_paragraph
+
+    methods = methods_paragraph(run)
+    assert methods.startswith("We searched PubMed, Embase and Cochrane on 15 February 2024.")
+    assert "301 duplicates were removed" in methods
+    assert "screened independently by two reviewers" in methods
+    assert "Cohen's kappa (Cohen 1960; Fleiss et al. 1969) and Gwet's AC1 (Gwet 2008)" in methods
+    assert any(entry.startswith("Page MJ") for entry in references_in(methods))

@@ -82,6 +82,9 @@ class ReviewRun:
     prisma_source, prisma_notes
         Where the PRISMA counts come from: the review store (``review.sqlite``) when the
         folder has one, else review.toml's ``[prisma]``; and where the two disagree.
+    screening
+        With a store: its sources (with search dates), duplicates, reviewers and each
+        stage's agreement, for the methods paragraph.
     output
         The report folder, when the run wrote one (:func:`ipdmeta.run`).
     """
@@ -103,6 +106,7 @@ class ReviewRun:
     overrides: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     prisma_source: str = "review.toml"  # or "review store" when the folder has one
     prisma_notes: tuple[str, ...] = ()
+    screening: dict[str, Any] | None = None  # the store's search and screening summary
 
     @property
     def primary(self) -> FittedModel:
@@ -218,7 +222,7 @@ def run_review(
 
     say(STAGES[0])
     data = _load(spec, strict)
-    spec, prisma_source, prisma_notes = _prisma_from_store(spec, data)
+    spec, prisma_source, prisma_notes, screening = _prisma_from_store(spec, data)
     if spec.models == default_models():  # no [[models]]: the defaults the data allow
         spec = _defaults_for(spec, data)
     lap(STAGES[0])
@@ -336,6 +340,7 @@ def run_review(
         overrides=overrides,
         prisma_source=prisma_source,
         prisma_notes=prisma_notes,
+        screening=screening,
     )
 
 
@@ -356,20 +361,27 @@ def _overrides(spec: ReviewSpec, outcome: Mapping[str, Any]) -> dict[str, tuple[
 
 def _prisma_from_store(
     spec: ReviewSpec, data: ReviewData
-) -> tuple[ReviewSpec, str, tuple[str, ...]]:
+) -> tuple[ReviewSpec, str, tuple[str, ...], dict[str, Any] | None]:
     """The PRISMA counts from the review store when the folder has one (typed counts in
     review.toml remain for reviews screened elsewhere); where both exist and disagree, the
     store's are used and each difference is named."""
     from ipdmeta.review.store import STORE_NAME
 
     if not (spec.folder / STORE_NAME).is_file():
-        return spec, "review.toml", ()
+        return spec, "review.toml", (), None
     from ipdmeta.analysis.spec import PrismaSpec
     from ipdmeta.review import open_store
     from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
+    from ipdmeta.review.screening import STAGES, stage_status
 
     with open_store(spec.folder) as store:
         counts = prisma_counts(store)
+        screening = {
+            "imports": store.imports(),
+            "duplicates": counts["duplicates"] + counts["other_duplicates"],
+            "reviewers": len(store.reviewers()),
+            "stages": {stage: stage_status(store, stage) for stage in STAGES},
+        }
     fields = prisma_spec_fields(counts)
     typed = spec.prisma
     notes = []
@@ -388,7 +400,7 @@ def _prisma_from_store(
         )
     patients = typed.patients_included
     prisma = PrismaSpec(**fields, patients_included=patients)
-    return dataclasses.replace(spec, prisma=prisma), "review store", tuple(notes)
+    return dataclasses.replace(spec, prisma=prisma), "review store", tuple(notes), screening
 
 
 def _call(job: Callable[[], Any]) -> Any:

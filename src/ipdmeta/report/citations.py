@@ -113,6 +113,33 @@ REFERENCES = {
         "Aromataris E. Methodological quality of case series studies: an introduction to the "
         "JBI critical appraisal tool. JBI Evid Synth. 2020;18(10):2127-2133.",
     ),
+    "prisma": Reference(
+        "Page et al. 2021",
+        "Page MJ, McKenzie JE, Bossuyt PM, Boutron I, Hoffmann TC, Mulrow CD, et al. The "
+        "PRISMA 2020 statement: an updated guideline for reporting systematic reviews. BMJ. "
+        "2021;372:n71.",
+    ),
+    "kappa": Reference(
+        "Cohen 1960",
+        "Cohen J. A coefficient of agreement for nominal scales. Educ Psychol Meas. "
+        "1960;20(1):37-46.",
+    ),
+    "kappa_se": Reference(
+        "Fleiss et al. 1969",
+        "Fleiss JL, Cohen J, Everitt BS. Large sample standard errors of kappa and weighted "
+        "kappa. Psychol Bull. 1969;72(5):323-327.",
+    ),
+    "ac1": Reference(
+        "Gwet 2008",
+        "Gwet KL. Computing inter-rater reliability and its variance in the presence of high "
+        "agreement. Br J Math Stat Psychol. 2008;61(1):29-48.",
+    ),
+    "asysd": Reference(
+        "Hair et al. 2023",
+        "Hair K, Bahor Z, Macleod M, Liao J, Sena ES. The Automated Systematic Search "
+        "Deduplicator (ASySD): a rapid, open-source, interoperable tool to remove duplicate "
+        "citations in biomedical systematic reviews. BMC Biol. 2023;21(1):189.",
+    ),
     "numpy": Reference(
         "Harris et al. 2020",
         "Harris CR, Millman KJ, van der Walt SJ, et al. Array programming with NumPy. Nature. "

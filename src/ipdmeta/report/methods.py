@@ -227,7 +227,7 @@ def methods_paragraph(run: ReviewRun) -> str:
         )
     versions = run.software
     handling = _data_handling(run, labels)
-    return (
+    return _search_and_screening(run) + (
         f"Percentage pain relief was computed per patient as (pain before - pain after) / "
         f"pain before x 100 on the scale each study used, {_follow_up(run)}; "
         f"{worsening}. Patients were called responders at {thresholds} % relief or more; "
@@ -256,6 +256,63 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"{versions.get('pandas', '?')}{cite('pandas')}; figures were drawn with matplotlib "
         f"{versions.get('matplotlib', '?')}{cite('matplotlib')}."
     )
+
+
+def _search_and_screening(run: ReviewRun) -> str:
+    """The search, deduplication and dual screening, from the review store."""
+    screening = run.screening
+    if not screening:
+        return ""
+    imports = screening["imports"]
+    sources = _join(list(dict.fromkeys(i["source"] for i in imports)))
+    dates = sorted({i["searched"] for i in imports if i["searched"]})
+    if len(dates) == 1:
+        when = f" on {_long_date(dates[0])}"
+    elif dates:
+        when = f" between {_long_date(dates[0])} and {_long_date(dates[-1])}"
+    else:
+        when = ""
+    text = (
+        f"We searched {sources}{when}. Duplicate records were found by matching DOIs and "
+        f"PubMed identifiers, then titles, first authors and years, as ASySD does"
+        f"{cite('asysd')}; {screening['duplicates']} duplicates were removed."
+    )
+    stages = screening["stages"]
+    ta, ft = stages["title_abstract"], stages["full_text"]
+    if ta["screened"]:
+        two = screening["reviewers"] >= 2 and ta["agreement_records"] > 0
+        text += (
+            " Titles and abstracts, then full texts, were screened "
+            + (
+                "independently by two reviewers, disagreements resolved by discussion"
+                if two
+                else "by one reviewer"
+            )
+            + "."
+        )
+        parts = []
+        for label, s in (("title and abstract", ta), ("full-text", ft)):
+            if s["kappa"] is not None and s["ac1"] is not None:
+                low, high = s["kappa_ci"]
+                parts.append(
+                    f"{label} screening kappa {s['kappa']:.2f} (95% CI {low:.2f} to "
+                    f"{high:.2f}) and AC1 {s['ac1']:.2f}"
+                )
+        if parts:
+            text += (
+                f" Agreement between the reviewers was measured with Cohen's kappa"
+                f"{cite('kappa', 'kappa_se')} and Gwet's AC1{cite('ac1')}: "
+                + "; ".join(parts)
+                + "."
+            )
+    return text + f" The study flow is reported as PRISMA 2020 recommends{cite('prisma')}. "
+
+
+def _long_date(iso: str) -> str:
+    import datetime as dt
+
+    day = dt.date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
 
 
 def _binary_models(run: ReviewRun, binary: list[Any], adjust: str) -> str:
