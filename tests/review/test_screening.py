@@ -4,7 +4,6 @@ agreement (kappa with its CI, AC1) against values computed by hand."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -44,23 +43,12 @@ def test_no_pairs_no_agreement():
     assert agreement([], ("a", "b")) is None
 
 
-def _ris(path: Path, n: int) -> Path:
-    lines = []
-    for i in range(n):
-        lines += ["TY  - JOUR", f"TI  - Record {i} on stimulation number {i * 7}",
-                  f"AU  - Author{i}, A.", f"PY  - {2000 + i}", "ER  - ", ""]  # fmt: skip
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
-def review(tmp_path, run_cli):
-    folder = tmp_path / "review"
-    run_cli("review", "init", folder)
-    for name in ("ann", "ben"):
-        run_cli("review", "user", "add", folder, name)
-    run_cli("review", "import", folder, _ris(tmp_path / "s.ris", 6), "--source", "PubMed")
-    return folder
+def review(team_review):
+    return team_review(
+        [{"title": f"Record {i} on stimulation number {i * 7}", "author": f"Author{i}, A.",
+          "year": 2000 + i} for i in range(6)]
+    )  # fmt: skip
 
 
 def _decide(run_cli, folder, who, stage, record, decision, *extra):

@@ -5,35 +5,25 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 
 from ipdmeta.review import open_store
 from ipdmeta.review.terminal import screen
 
-
-def _ris(path: Path) -> Path:
-    rows = [
-        ("Motor cortex stimulation for trigeminal pain", "A cohort of 12 patients with IPD."),
-        ("Deep brain stimulation in rats", "An animal study."),
-        ("Cortical stimulation for facial pain", "A case series."),
-    ]
-    lines = []
-    for i, (title, abstract) in enumerate(rows):
-        lines += ["TY  - JOUR", f"TI  - {title}", f"AB  - {abstract}", f"AU  - Au{i}, A.",
-                  f"PY  - {2001 + i}", "ER  - ", ""]  # fmt: skip
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+RECORDS = [
+    {"title": "Motor cortex stimulation for trigeminal pain", "author": "Au0, A.",
+     "year": 2001, "abstract": "A cohort of 12 patients with IPD."},
+    {"title": "Deep brain stimulation in rats", "author": "Au1, A.", "year": 2002,
+     "abstract": "An animal study."},
+    {"title": "Cortical stimulation for facial pain", "author": "Au2, A.", "year": 2003,
+     "abstract": "A case series."},
+]  # fmt: skip
 
 
 @pytest.fixture
-def folder(tmp_path, run_cli):
-    review = tmp_path / "review"
-    run_cli("review", "init", review)
-    for name in ("ann", "ben"):
-        run_cli("review", "user", "add", review, name)
-    run_cli("review", "import", review, _ris(tmp_path / "a.ris"), "--source", "PubMed")
+def folder(team_review, run_cli):
+    review = team_review(RECORDS)
     run_cli("review", "keywords", review, "--include", "motor cortex", "--exclude", "rats")
     run_cli("review", "reasons", review, "--stage", "title_abstract", "--add", "animal study",
             "not orofacial pain")  # fmt: skip
