@@ -146,3 +146,51 @@ print("committed", flush=True)
         assert store.records() == [] and store.imports() == []
         assert import_file(store, big, source="Big").imported == 60_000
         assert len(store.records()) == 60_000
+
+
+def test_two_reviewers_deciding_at_once_and_a_kill_9_lose_no_acknowledged_decision(
+    tmp_path, run_cli
+):
+    """Two processes decide side by side (WAL, busy timeout); one is killed with kill -9
+    mid-session. Every decision a process printed as stored is in the store, and the
+    store passes its integrity check."""
+    folder = tmp_path / "r"
+    run_cli("review", "init", folder)
+    for name in ("ann", "ben"):
+        run_cli("review", "user", "add", folder, name)
+    run_cli("review", "import", folder, _ris(tmp_path / "s.ris", 400), "--source", "S")
+    code = """
+import sys
+from pathlib import Path
+from ipdmeta.review import open_store
+from ipdmeta.review.screening import decide
+with open_store(Path(sys.argv[1])) as store:
+    for record in range(1, 401):
+        decide(store, sys.argv[2], "title_abstract", record, "exclude")
+        print(record, flush=True)
+"""
+    children = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", code, str(folder), name], stdout=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for name in ("ann", "ben")
+    }
+    acknowledged: dict[str, list[int]] = {"ann": [], "ben": []}
+    stream = children["ann"].stdout
+    assert stream is not None
+    for line in stream:  # ann runs until 150 decisions are stored, then is killed
+        acknowledged["ann"].append(int(line))
+        if len(acknowledged["ann"]) == 150:
+            os.kill(children["ann"].pid, signal.SIGKILL)
+            break
+    children["ann"].wait()
+    out, _ = children["ben"].communicate(timeout=300)
+    assert children["ben"].returncode == 0
+    acknowledged["ben"] = [int(x) for x in out.split()]
+    with open_store(folder) as store:
+        assert store.integrity_ok()
+        decided = store.latest_decisions("title_abstract")
+        for name, reviewer in (("ann", 1), ("ben", 2)):
+            mine = {r for r, d in decided.items() if reviewer in d}
+            assert set(acknowledged[name]) <= mine
+        assert len(acknowledged["ben"]) == 400
