@@ -172,7 +172,7 @@ with open_store(Path(sys.argv[1])) as store:
     children = {
         name: subprocess.Popen(
             [sys.executable, "-c", code, str(folder), name], stdout=subprocess.PIPE, text=True
-        )  # fmt: skip
+        )
         for name in ("ann", "ben")
     }
     acknowledged: dict[str, list[int]] = {"ann": [], "ben": []}
