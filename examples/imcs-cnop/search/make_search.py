@@ -88,6 +88,12 @@ def _records(rng: random.Random) -> list[dict]:
     return records
 
 
+def _on_topic(title: str) -> bool:
+    cortical = title.startswith(("Motor cortex", "Epidural cortical"))
+    facial = any(word in title for word in ("trigeminal", "facial", "dolorosa", "herpetic"))
+    return cortical and facial
+
+
 def _typo(rng: random.Random, title: str) -> str:
     cut = rng.randint(10, len(title) - 3)
     while not title[cut].isalpha():
@@ -186,6 +192,10 @@ def main() -> None:
     studies = [r for r in records if r["study"]]
     others = [r for r in records if not r["study"]]
     rng.shuffle(others)
+    # The reviewers include what the question asks for (cortical stimulation for facial
+    # pain), so that titles carry the signal the relevance ranking learns from.
+    on_topic = [r for r in others if _on_topic(r["title"])]
+    others = on_topic + [r for r in others if r not in on_topic]
     sought = studies + others[:54]
     excluded_ta = others[54:]
     ta_rows, ta_resolved = [], []

@@ -1,10 +1,11 @@
 """Screening in the terminal, one record at a time (``ipdmeta review screen``).
 
 The reviewer sees only records they have not decided (never another reviewer's decision),
-the review's inclusion terms highlighted in green and exclusion terms in red, and a running
-count. Keys: ``i`` include, ``e`` exclude (then a reason from the review's list, by number,
-or typed), ``m`` maybe, ``n`` not retrieved (full text), ``s`` skip to later, ``u`` undo
-the last decision, ``q`` quit. Each decision is stored at once, so quitting (or a crash)
+most likely inclusions first (the relevance ranking, retrained every ten decisions), the
+review's inclusion terms highlighted in green and exclusion terms in red, a running count
+and the exclusions in a row (a stopping aid). Keys: ``i`` include, ``e`` exclude (then a
+reason from the review's list, by number, or typed), ``m`` maybe, ``n`` not retrieved
+(full text), ``s`` skip to later, ``u`` undo the last decision, ``q`` quit. Each decision is stored at once, so quitting (or a crash)
 loses nothing decided. Input is read line by line, so a session can be scripted.
 """
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from ipdmeta.review.ranking import rank_records
 from ipdmeta.review.screening import decide, stage_outcomes
 from ipdmeta.review.store import ReviewStore, StoreError
 
@@ -26,8 +28,11 @@ __all__ = ["screen"]
 PROMPT = "[i]nclude [e]xclude [m]aybe {extra}[s]kip [u]ndo [q]uit > "
 
 
+RERANK_EVERY = 10  # decisions between retrainings of the relevance ranking
+
+
 def _queue(store: ReviewStore, reviewer_id: int, stage: str) -> list[dict[str, Any]]:
-    """The records this reviewer has still to decide at ``stage``, in order."""
+    """The records this reviewer has still to decide at ``stage``, in import order."""
     duplicates = store.duplicate_of()
     records = [r for r in store.records() if r["id"] not in duplicates]
     if stage == "full_text":
@@ -62,9 +67,16 @@ def screen(
     skipped: set[int] = set()
     back: int | None = None  # after an undo, the record whose decision was withdrawn
     extra = "[n]ot retrieved " if stage == "full_text" else ""
+    ranked: dict[int, int] = {}  # record -> place in the relevance order
+    since_rank = RERANK_EVERY
+    in_a_row = 0  # exclusions in a row: the stopping aid
     while True:
         queue = [r for r in _queue(store, reviewer_id, stage) if r["id"] not in skipped]
-        queue.sort(key=lambda r: r["id"] != back)
+        if since_rank >= RERANK_EVERY and stage == "title_abstract" and queue:
+            order = rank_records(store, [r["id"] for r in queue])
+            ranked = {record: place for place, record in enumerate(order)}
+            since_rank = 0
+        queue.sort(key=lambda r: (r["id"] != back, ranked.get(r["id"], len(ranked)), r["id"]))
         if not queue:
             queue = _queue(store, reviewer_id, stage)  # the skipped ones, once more
             skipped.clear()
@@ -75,7 +87,7 @@ def screen(
         decided = sum(made[k] for k in ("include", "exclude", "maybe", "not_retrieved"))
         console.rule(
             f"{stage}: {len(queue)} left for {escape(reviewer)}, {decided} decided this "
-            f"session (record {record['id']})"
+            f"session, {in_a_row} excluded in a row (record {record['id']})"
         )
         console.print(_highlighted(record["title"] or "(no title)", keywords), style="bold")
         byline = ", ".join(record["authors"][:3]) + (" et al." if len(record["authors"]) > 3
@@ -121,3 +133,5 @@ def screen(
             console.print(f"Not stored: {escape(str(exc))}")
             continue
         made[decision] += 1
+        since_rank += 1
+        in_a_row = in_a_row + 1 if decision == "exclude" else 0
