@@ -5,8 +5,9 @@ most likely inclusions first (the relevance ranking, retrained every ten decisio
 review's inclusion terms highlighted in green and exclusion terms in red, a running count
 and the exclusions in a row (a stopping aid). Keys: ``i`` include, ``e`` exclude (then a
 reason from the review's list, by number, or typed), ``m`` maybe, ``n`` not retrieved
-(full text), ``s`` skip to later, ``u`` undo the last decision, ``q`` quit. Each decision is stored at once, so quitting (or a crash)
-loses nothing decided. Input is read line by line, so a session can be scripted.
+(full text), ``s`` skip to later, ``u`` undo the last decision, ``q`` quit. Each decision
+is stored at once, so quitting (or a crash) loses nothing decided. Input is read line by
+line, so a session can be scripted.
 """
 
 from __future__ import annotations
