@@ -170,3 +170,21 @@ def test_exports_and_the_audit_trail(tmp_path, run_cli):
     assert "resolution" in audit and "overlapping cohort" in audit and ",ann," in audit
     bad = run_cli("review", "export", folder, tmp_path / "x.docx")
     assert bad.code == 2 and ".ris or .csv" in bad.err
+
+
+def test_reports_linked_to_one_study_count_once(tmp_path, run_cli):
+    folder = _screened_review(tmp_path, run_cli)
+    records = json.loads(run_cli("review", "records", folder, "--json").out)
+    included = [r["id"] for r in records if r["duplicate_of"] is None][3:5]  # both included
+    for record in included:
+        assert run_cli("review", "link", folder, str(record), "S07", "--reviewer", "ann").code == 0
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    assert (p["new_reports"], p["new_studies"]) == (3, 2)
+    assert "S07: records" in run_cli("review", "link", folder).out
+    listed = json.loads(run_cli("review", "records", folder, "--json").out)
+    assert [r["study_id"] for r in listed if r["id"] in included] == ["S07", "S07"]
+    run_cli("review", "link", folder, str(included[1]), "")  # unlinked
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    assert (p["new_reports"], p["new_studies"]) == (3, 3)
+    assert run_cli("review", "link", folder, "999", "S01").code == 2
+    assert run_cli("review", "link", folder, str(included[0])).code == 2

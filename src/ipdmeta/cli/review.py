@@ -188,6 +188,21 @@ def add_review_commands(commands: Any) -> None:
     prisma.add_argument("--json", action="store_true", help="print the counts as JSON")
     prisma.add_argument("--out", type=Path, help="folder for the files (default DIR/prisma)")
 
+    link = actions.add_parser(
+        "link",
+        help="link a report to its study (preprint and article, abstract and paper, "
+        "follow-up of a cohort)",
+        description=(
+            "Record that RECORD_ID reports STUDY_ID, the study_id the patients table uses; "
+            "reports linked to one study count as one study in PRISMA. An empty STUDY_ID "
+            "('') unlinks. Without arguments after DIR, lists the links."
+        ),
+    )
+    link.add_argument("folder", type=Path, metavar="DIR")
+    link.add_argument("record", type=int, nargs="?", metavar="RECORD_ID")
+    link.add_argument("study", nargs="?", metavar="STUDY_ID")
+    link.add_argument("--reviewer", help="who links (a registered reviewer)")
+
     export = actions.add_parser(
         "export", help="the included records as RIS or CSV, or the audit trail as CSV"
     )
@@ -268,6 +283,8 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _conflicts(store, args)
         if args.review_command == "prisma":
             return _prisma(store, args)
+        if args.review_command == "link":
+            return _link(store, args)
         if args.review_command == "export":
             from ipdmeta.review.export import audit_trail, export_records
 
@@ -483,8 +500,32 @@ def _rank(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _link(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.store import StoreError
+
+    if args.record is not None:
+        if args.study is None:
+            raise StoreError("give the study: ipdmeta review link DIR RECORD_ID STUDY_ID")
+        if not store.record_exists(args.record):
+            raise StoreError(f"there is no record {args.record}")
+        study = args.study.strip()
+        if any(ch in study for ch in "\n\r\t"):
+            raise StoreError(f"a study id is one line of text; got {study!r}")
+        reviewer = store.reviewer_id(args.reviewer) if args.reviewer else None
+        store.link(args.record, study, reviewer)
+        print(f"record {args.record} " + (f"reports study {study}" if study else "unlinked"))
+        return 0
+    by_study: dict[str, list[int]] = {}
+    for record, study in sorted(store.study_of().items()):
+        by_study.setdefault(study, []).append(record)
+    for study, records in sorted(by_study.items()):
+        print(f"{study}: records {', '.join(map(str, records))}")
+    return 0
+
+
 def _records(store: Any, args: argparse.Namespace) -> int:
     duplicate_of = store.duplicate_of()
+    study_of = store.study_of()
     rows = [
         {
             "id": r["id"],
@@ -499,6 +540,7 @@ def _records(store: Any, args: argparse.Namespace) -> int:
             "line": r["line"],
             "links": r["links"],
             "duplicate_of": duplicate_of.get(r["id"]),
+            "study_id": study_of.get(r["id"]),
         }
         for r in store.records()
     ]

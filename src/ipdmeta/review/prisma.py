@@ -3,8 +3,9 @@ variable names of the PRISMA2020 R package (Haddaway et al. 2022).
 
 Databases and registers (imports of kind ``database`` or ``register``) form the left
 branch; other methods (kind ``other``: citation searching, websites, hand searching) the
-right one. Each report is its own study until reports are linked to studies, so
-``new_studies`` equals ``new_reports`` for now. Records not yet decided (or waiting for a
+right one. Reports linked to one study (``ipdmeta review link``: a preprint and its article,
+an abstract and its paper, a follow-up of a cohort) count as one study; a report not linked
+is a study of its own. Records not yet decided (or waiting for a
 conflict's resolution, or marked maybe) are counted in ``records_pending`` and
 ``reports_pending``: the identities below hold with them, and when screening is complete
 they are 0.
@@ -14,6 +15,7 @@ they are 0.
     records_screened = records_excluded + dbr_sought_reports + records_pending
     dbr_assessed = dbr_sought_reports - dbr_notretrieved_reports - reports_pending
     new_reports = dbr_assessed - sum(dbr_excluded) + other_assessed - sum(other_excluded)
+    new_studies = the distinct studies of those reports
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def _branch(
     not_retrieved = sum(1 for o in ft_outcome.values() if o == "not_retrieved")
     assessed = {r for r, o in ft_outcome.items() if o in ("include", "exclude")}
     reasons = Counter(_reason(ft[r]) for r in assessed if ft_outcome[r] == "exclude")
-    included = sum(1 for r in assessed if ft_outcome[r] == "include")
+    included = sorted(r for r in assessed if ft_outcome[r] == "include")
     return {
         "screened": len(ids),
         "excluded": excluded,
@@ -81,7 +83,10 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
     ft = stage_outcomes(store, "full_text")
     main = _branch(unique["main"], ta, ft)
     other = _branch(unique["other"], ta, ft)
-    new_reports = main["included"] + other["included"]
+    reports = main["included"] + other["included"]
+    study_of = store.study_of()
+    new_reports = len(reports)
+    new_studies = len({study_of.get(r, f"record {r}") for r in reports})
     return {
         "database_results": sum(by_kind["database"].values()),
         "database_specific_results": dict(by_kind["database"]),
@@ -106,9 +111,9 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
         "other_assessed": other["assessed"],
         "other_excluded": other["reports_excluded"],
         "other_pending": other["pending"] + other["reports_pending"],
-        "new_studies": new_reports,
+        "new_studies": new_studies,
         "new_reports": new_reports,
-        "total_studies": new_reports,
+        "total_studies": new_studies,
         "total_reports": new_reports,
     }
 

@@ -148,6 +148,17 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (stage, text)
     );
     """,
+    # 5: reports linked to studies (the study_id of the patients table); the latest link
+    # of a record stands, an empty study_id unlinks it.
+    """
+    CREATE TABLE links (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id),
+        study_id TEXT NOT NULL,
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        created TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -471,6 +482,21 @@ class ReviewStore:
             "SELECT text FROM reasons WHERE stage = ? ORDER BY id", (stage,)
         )
         return [text for (text,) in rows]
+
+    def link(self, record: int, study: str, reviewer: int | None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO links (record_id, study_id, reviewer_id, created) VALUES (?, ?, ?, ?)",
+                (record, study, reviewer, _now()),
+            )
+
+    def study_of(self) -> dict[int, str]:
+        """record -> the study it reports (records never linked, or unlinked, are absent)."""
+        rows = self.connection.execute(
+            "SELECT l.record_id, l.study_id FROM links l JOIN (SELECT MAX(id) AS id FROM links "
+            "GROUP BY record_id) latest ON latest.id = l.id"
+        )
+        return {record: study for record, study in rows if study}
 
     def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
         rows = self.connection.execute(
