@@ -223,6 +223,9 @@ def run_review(
     say(STAGES[0])
     data = _load(spec, strict)
     spec, prisma_source, prisma_notes, screening = _prisma_from_store(spec, data)
+    if screening is not None and "quality" in screening:
+        # The appraisal's consensus in the store stands for a quality table.
+        data = dataclasses.replace(data, quality=screening.pop("quality"))
     if spec.models == default_models():  # no [[models]]: the defaults the data allow
         spec = _defaults_for(spec, data)
     lap(STAGES[0])
@@ -371,11 +374,13 @@ def _prisma_from_store(
         return spec, "review.toml", (), None
     from ipdmeta.analysis.spec import PrismaSpec
     from ipdmeta.review import open_store
+    from ipdmeta.review.appraisal import consensus_table
     from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
     from ipdmeta.review.screening import STAGES, stage_status
 
     with open_store(spec.folder) as store:
         counts = prisma_counts(store)
+        appraised = consensus_table(store)
         screening = {
             "imports": store.imports(),
             "duplicates": counts["duplicates"] + counts["other_duplicates"],
@@ -400,6 +405,8 @@ def _prisma_from_store(
         )
     patients = typed.patients_included
     prisma = PrismaSpec(**fields, patients_included=patients)
+    if appraised is not None:
+        screening["quality"] = appraised
     return dataclasses.replace(spec, prisma=prisma), "review store", tuple(notes), screening
 
 

@@ -203,6 +203,43 @@ def add_review_commands(commands: Any) -> None:
     link.add_argument("study", nargs="?", metavar="STUDY_ID")
     link.add_argument("--reviewer", help="who links (a registered reviewer)")
 
+    tools = ["jbi_case_series", "murad_2018", "nih_case_series"]
+    appraise = actions.add_parser(
+        "appraise",
+        help="record a quality-appraisal judgement (a rater's, or the consensus)",
+        description=(
+            "One judgement on one item of one study's checklist (ITEM as Q4, 4 or its "
+            "text). Checklists: jbi_case_series, murad_2018, nih_case_series."
+        ),
+    )
+    appraise.add_argument("folder", type=Path, metavar="DIR")
+    appraise.add_argument("study", metavar="STUDY_ID")
+    appraise.add_argument("item", metavar="ITEM")
+    appraise.add_argument("judgement", metavar="JUDGEMENT")
+    appraise.add_argument("--tool", required=True, choices=tools)
+    who = appraise.add_mutually_exclusive_group(required=True)
+    who.add_argument("--reviewer", help="the rater (a registered reviewer)")
+    who.add_argument("--consensus", action="store_true", help="the raters' consensus")
+    appraise.add_argument("--note", help="why, or where in the paper")
+
+    imported_appraisal = actions.add_parser(
+        "import-appraisals",
+        help="a rater's (or the consensus) judgements from a CSV",
+        description="Columns study_id, item, judgement and optionally note; all or none.",
+    )
+    imported_appraisal.add_argument("folder", type=Path, metavar="DIR")
+    imported_appraisal.add_argument("file", type=Path, metavar="FILE")
+    imported_appraisal.add_argument("--tool", required=True, choices=tools)
+    who = imported_appraisal.add_mutually_exclusive_group(required=True)
+    who.add_argument("--reviewer", help="the rater (a registered reviewer)")
+    who.add_argument("--consensus", action="store_true", help="the raters' consensus")
+
+    appraisal = actions.add_parser(
+        "appraisal", help="the appraisal so far: raters' agreement and the consensus"
+    )
+    appraisal.add_argument("folder", type=Path, metavar="DIR")
+    appraisal.add_argument("--json", action="store_true", help="print JSON")
+
     export = actions.add_parser(
         "export", help="the included records as RIS or CSV, or the audit trail as CSV"
     )
@@ -283,6 +320,10 @@ def run_review_command(args: argparse.Namespace) -> int:
             return _conflicts(store, args)
         if args.review_command == "prisma":
             return _prisma(store, args)
+        if args.review_command in ("appraise", "import-appraisals"):
+            return _appraise(store, args)
+        if args.review_command == "appraisal":
+            return _appraisal(store, args)
         if args.review_command == "link":
             return _link(store, args)
         if args.review_command == "export":
@@ -497,6 +538,65 @@ def _rank(store: Any, args: argparse.Namespace) -> int:
           "import order.")  # fmt: skip
     for record in order[: args.top]:
         print(f"{record:>6}  {titles[record]}")
+    return 0
+
+
+def _appraise(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.appraisal import appraise, import_appraisals
+
+    who = "consensus" if args.consensus else args.reviewer
+    if args.review_command == "import-appraisals":
+        n = import_appraisals(store, args.file, args.tool, args.reviewer, args.consensus)
+        print(f"{args.file}: {n} judgements imported ({who})")
+        return 0
+    appraise(store, args.tool, args.study, args.item, args.judgement, args.note,
+             args.reviewer, args.consensus)  # fmt: skip
+    print(f"{args.study} {args.item}: {args.judgement} ({who})")
+    return 0
+
+
+def _appraisal(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.appraisal import CHECKLISTS, checklist, rater_agreement
+
+    stored = store.latest_appraisals()
+    payload: dict[str, dict[str, Any]] = {}
+    for tool in CHECKLISTS:
+        mine = [a for a in stored if a["tool"] == tool]
+        if not mine:
+            continue
+        found = rater_agreement(store, tool)
+        ratings: dict[tuple[str, str], set[str]] = {}
+        consensus = set()
+        for a in mine:
+            if a["consensus"]:
+                consensus.add((a["study_id"], a["item"]))
+            else:
+                ratings.setdefault((a["study_id"], a["item"]), set()).add(a["judgement"])
+        open_ = sorted(k for k, said in ratings.items() if len(said) > 1 and k not in consensus)
+        payload[tool] = {
+            "checklist": checklist(tool).name,
+            "studies": len({a["study_id"] for a in mine}),
+            "raters": sorted({a["reviewer"] for a in mine if not a["consensus"]}),
+            "kappa": None if found is None else found.kappa,
+            "ac1": None if found is None else found.ac1,
+            "agreement_judgements": 0 if found is None else found.n,
+            "consensus_studies": len({s for s, _ in consensus}),
+            "disagreements_without_consensus": [f"{s} {i}" for s, i in open_],
+        }
+    if args.json:
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return 0
+    if not payload:
+        print("No appraisal yet (ipdmeta review appraise)")
+    for numbers in payload.values():
+        kappa = "n/a" if numbers["kappa"] is None else f"{numbers['kappa']:.2f}"
+        ac1 = "n/a" if numbers["ac1"] is None else f"{numbers['ac1']:.2f}"
+        print(
+            f"{numbers['checklist']}: {numbers['studies']} studies, raters "
+            f"{', '.join(numbers['raters']) or 'none'}; kappa {kappa}, AC1 {ac1}; consensus "
+            f"for {numbers['consensus_studies']} studies, "
+            f"{len(numbers['disagreements_without_consensus'])} disagreements waiting"
+        )
     return 0
 
 

@@ -159,6 +159,22 @@ MIGRATIONS: tuple[str, ...] = (
         created TEXT NOT NULL
     );
     """,
+    # 6: quality appraisal: each rater's judgements and the consensus (reviewer_id NULL),
+    # appended; the latest row for (study, tool, item, rater) stands.
+    """
+    CREATE TABLE appraisals (
+        id INTEGER PRIMARY KEY,
+        study_id TEXT NOT NULL,
+        tool TEXT NOT NULL,
+        item TEXT NOT NULL,
+        judgement TEXT NOT NULL,
+        note TEXT,
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        consensus INTEGER NOT NULL CHECK (consensus IN (0, 1)),
+        created TEXT NOT NULL
+    );
+    CREATE INDEX appraisals_study ON appraisals (study_id, tool);
+    """,
 )
 
 
@@ -497,6 +513,27 @@ class ReviewStore:
             "GROUP BY record_id) latest ON latest.id = l.id"
         )
         return {record: study for record, study in rows if study}
+
+    def add_appraisals(self, rows: Sequence[tuple[str, str, str, str, str | None, int | None,
+                                                  int]]) -> None:  # fmt: skip
+        """(study, tool, item, judgement, note, reviewer id or None, consensus 0/1) rows,
+        in one transaction."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO appraisals (study_id, tool, item, judgement, note, reviewer_id, "
+                "consensus, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(*row, _now()) for row in rows],
+            )
+
+    def latest_appraisals(self) -> list[dict[str, Any]]:
+        """The standing judgements: one per (study, tool, item, rater or consensus)."""
+        rows = self.connection.execute(
+            "SELECT a.*, r.name AS reviewer FROM appraisals a LEFT JOIN reviewers r "
+            "ON r.id = a.reviewer_id JOIN (SELECT MAX(id) AS id FROM appraisals GROUP BY "
+            "study_id, tool, item, reviewer_id, consensus) latest ON latest.id = a.id "
+            "ORDER BY a.id"
+        )
+        return [dict(row) for row in rows]
 
     def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
         rows = self.connection.execute(
