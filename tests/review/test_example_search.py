@@ -30,6 +30,10 @@ def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
     for stage in ("title_abstract", "full_text"):
         assert status["stages"][stage]["unresolved"] == 0
         assert 0.6 < status["stages"][stage]["kappa"] <= 1 and status["stages"][stage]["ac1"] > 0.8
+    appraisal = json.loads(run_cli("review", "appraisal", folder, "--json").out)
+    jbi = appraisal["jbi_case_series"]
+    assert jbi["raters"] == ["ann", "ben"] and jbi["consensus_studies"] == 23
+    assert jbi["disagreements_without_consensus"] == [] and 0.5 < jbi["ac1"] < 1
     typed = load_spec(EXAMPLE).prisma
     run = run_review(folder)
     assert run.prisma_source == "review store" and run.prisma_notes == ()
@@ -47,3 +51,5 @@ def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
     assert "screened independently by two reviewers" in methods
     assert "Cohen's kappa (Cohen 1960; Fleiss et al. 1969) and Gwet's AC1 (Gwet 2008)" in methods
     assert any(entry.startswith("Page MJ") for entry in references_in(methods))
+    # The quality table is the store's consensus: the same judgements as quality.csv.
+    assert run.data.quality is not None and len(run.data.quality) == 230

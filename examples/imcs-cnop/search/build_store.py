@@ -76,7 +76,13 @@ def main(argv: list[str]) -> int:
     run("review", "import-decisions", folder, HERE / "full_text_decisions.csv", "--stage",
         "full_text")  # fmt: skip
     resolve_all(folder, "full_text", HERE / "full_text_resolutions.csv")
+    for rater in ("ann", "ben"):
+        run("review", "import-appraisals", folder, HERE / f"appraisal_{rater}.csv", "--tool",
+            "jbi_case_series", "--reviewer", rater)  # fmt: skip
+    run("review", "import-appraisals", folder, HERE.parent / "quality.csv", "--tool",
+        "jbi_case_series", "--consensus")  # fmt: skip
     run("review", "status", folder)
+    run("review", "appraisal", folder)
     return 0
 
 

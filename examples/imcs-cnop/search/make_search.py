@@ -11,7 +11,9 @@ BibTeX with LaTeX accents and two trials exported under one citation key. Embase
 CENTRAL repeat PubMed records as those databases write them (upper case, a dropped letter,
 another DOI form): 301 duplicates. Of the 526 unique records two reviewers include 77 at
 title and abstract, 3 reports cannot be retrieved, 51 are excluded at full text with
-reasons and 23 are included: the example's 23 studies.
+reasons and 23 are included: the example's 23 studies. Each of the two reviewers also
+appraises the 23 studies with the JBI checklist for case series; their consensus is the
+example's quality.csv.
 """
 
 from __future__ import annotations
@@ -233,7 +235,21 @@ def main() -> None:
             writer = csv.writer(handle)
             writer.writerow(header)
             writer.writerows(rows)
-    print(f"wrote {len(pubmed)} + {len(embase)} + {len(central)} records and the decisions")
+    # Appraisal: the consensus is the example's quality.csv; each rater departs from it on
+    # about one item in eight (the consensus meeting settled those).
+    quality = list(csv.DictReader((HERE.parent / "quality.csv").open(encoding="utf-8")))
+    judgements = ["yes", "no", "unclear", "not applicable"]
+    for rater in ("ann", "ben"):
+        with (HERE / f"appraisal_{rater}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(("study_id", "item", "judgement", "note"))
+            for row in quality:
+                said = row["judgement"]
+                if rng.random() < 0.125:
+                    said = rng.choice([j for j in judgements if j != said])
+                writer.writerow((row["study_id"], row["item"], said, ""))
+    print(f"wrote {len(pubmed)} + {len(embase)} + {len(central)} records, the decisions and "
+          "the appraisals")  # fmt: skip
 
 
 if __name__ == "__main__":
