@@ -81,6 +81,7 @@ def test_every_box_and_identity(tmp_path, run_cli):
     assert p["database_results"] == 12
     assert p["database_specific_results"] == {"PubMed": 6, "Embase": 6}
     assert p["register_results"] == 1 and p["other_results"] == 1
+    assert (p["citations_results"], p["website_results"], p["organisation_results"]) == (1, 0, 0)
     assert p["duplicates"] == 4
     assert p["records_screened"] == (p["database_results"] + p["register_results"]
                                      - p["duplicates"] - p["excluded_automatic"]

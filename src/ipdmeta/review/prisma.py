@@ -2,8 +2,10 @@
 variable names of the PRISMA2020 R package (Haddaway et al. 2022).
 
 Databases and registers (imports of kind ``database`` or ``register``) form the left
-branch; other methods (kind ``other``: citation searching, websites, hand searching) the
-right one. Reports linked to one study (``ipdmeta review link``: a preprint and its article,
+branch; other methods (kind ``other``) the right one, split into PRISMA2020's website,
+organisation and citation-search boxes by the words in each source's name ("Google
+Scholar", "NICE website"; "... organisation", "... society"; anything else, such as
+"citation search" or "hand search", is a citation search). Reports linked to one study (``ipdmeta review link``: a preprint and its article,
 an abstract and its paper, a follow-up of a cohort) count as one study; a report not linked
 is a study of its own. Records not yet decided (or waiting for a
 conflict's resolution, or marked maybe) are counted in ``records_pending`` and
@@ -61,6 +63,21 @@ def _branch(
     }
 
 
+def _other_methods(sources: Counter[str]) -> dict[str, int]:
+    """PRISMA2020's three other-method boxes, by the words in each source's name: a
+    website, an organisation, or (anything else) citation searching and hand searching."""
+    out = {"website_results": 0, "organisation_results": 0, "citations_results": 0}
+    for name, n in sources.items():
+        lowered = name.lower()
+        if any(w in lowered for w in ("website", "web site", "google", "internet")):
+            out["website_results"] += n
+        elif any(w in lowered for w in ("organisation", "organization", "society", "agency")):
+            out["organisation_results"] += n
+        else:
+            out["citations_results"] += n
+    return out
+
+
 def prisma_counts(store: ReviewStore) -> dict[str, Any]:
     """Every box of the PRISMA 2020 diagram for a new review, from the store."""
     kinds = {i["id"]: i["kind"] for i in store.imports()}
@@ -83,6 +100,7 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
     ft = stage_outcomes(store, "full_text")
     main = _branch(unique["main"], ta, ft)
     other = _branch(unique["other"], ta, ft)
+    branches = _other_methods(by_kind["other"])
     reports = main["included"] + other["included"]
     study_of = store.study_of()
     new_reports = len(reports)
@@ -105,6 +123,7 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
         "reports_pending": main["reports_pending"],
         "other_results": sum(by_kind["other"].values()),
         "other_specific_results": dict(by_kind["other"]),
+        **branches,
         "other_duplicates": removed["other"],
         "other_sought_reports": other["sought"],
         "other_notretrieved_reports": other["not_retrieved"],
