@@ -5,12 +5,12 @@ Databases and registers (imports of kind ``database`` or ``register``) form the 
 branch; other methods (kind ``other``) the right one, split into PRISMA2020's website,
 organisation and citation-search boxes by the words in each source's name ("Google
 Scholar", "NICE website"; "... organisation", "... society"; anything else, such as
-"citation search" or "hand search", is a citation search). Reports linked to one study (``ipdmeta review link``: a preprint and its article,
-an abstract and its paper, a follow-up of a cohort) count as one study; a report not linked
-is a study of its own. Records not yet decided (or waiting for a
-conflict's resolution, or marked maybe) are counted in ``records_pending`` and
-``reports_pending``: the identities below hold with them, and when screening is complete
-they are 0.
+"citation search" or "hand search", is a citation search). Reports linked to one study
+(``ipdmeta review link``: a preprint and its article, an abstract and its paper, a
+follow-up of a cohort) count as one study; a report not linked is a study of its own.
+Records not yet decided (or waiting for a conflict's resolution, or marked maybe) are
+counted in ``records_pending`` and ``reports_pending``: the identities below hold with
+them, and when screening is complete they are 0.
 
     records_screened = database_results + register_results - duplicates
                        - excluded_automatic - excluded_other
