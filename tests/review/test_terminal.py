@@ -68,7 +68,7 @@ def test_a_scripted_session(folder, run_cli):
 def test_another_reviewer_sees_every_record_and_no_decision(folder):
     _session(folder, "ann", "title_abstract", ["i", "e", "animal", "i"])
     made, shown = _session(folder, "ben", "title_abstract", ["q"])
-    assert made["include"] == 0 and "3 left for ben" in shown
+    assert made["include"] == 0 and "ben, title_abstract: 3 left" in shown
     before_prompt = shown.split("[i]nclude")[0]
     assert "ann" not in before_prompt and "animal" not in before_prompt
 
@@ -94,3 +94,12 @@ def test_full_text_offers_not_retrieved_and_needs_inclusion(folder):
 def test_command_line_needs_a_registered_reviewer(folder, run_cli):
     result = run_cli("review", "screen", folder, "--reviewer", "zed")
     assert result.code == 2 and "'zed' is not a registered reviewer" in result.err
+
+
+def test_the_prompt_is_shown_as_typed(folder, monkeypatch):
+    """Through the console's own input, the prompt's [i]nclude is text, not rich markup."""
+    monkeypatch.setattr("sys.stdin", io.StringIO("q\n"))
+    out = io.StringIO()
+    with open_store(folder) as store:
+        screen(store, "ann", "title_abstract", out=out)
+    assert "[i]nclude [e]xclude [m]aybe [s]kip [u]ndo [q]uit" in out.getvalue()

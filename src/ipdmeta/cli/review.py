@@ -27,10 +27,13 @@ def _date(text: str) -> str:
 def add_review_commands(commands: Any) -> None:
     review = commands.add_parser(
         "review",
-        help="the review store: search records, imports, reviewers",
+        help="the review before extraction: search records, screening, PRISMA, appraisal",
         description=(
             "The review before extraction, kept in one SQLite file in the review folder "
-            "(review.sqlite): search exports imported with what PRISMA-S asks, and the team."
+            "(review.sqlite): search exports imported with what PRISMA-S asks, duplicates, "
+            "blind dual screening with conflicts and agreement, relevance ranking, the PRISMA "
+            "2020 counts from the recorded decisions, and quality appraisal. See "
+            "docs/review-store.md."
         ),
     )
     actions = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
@@ -52,7 +55,7 @@ def add_review_commands(commands: Any) -> None:
 
     imp = actions.add_parser(
         "import",
-        help="import a search export (RIS, MEDLINE/.nbib, CSV)",
+        help="import a search export (RIS, MEDLINE/.nbib, BibTeX, CSV)",
         description=(
             "Import FILE's records. Exit code 0 when every record was imported, 1 when some "
             "were reported instead (each named with its line), 2 with nothing written when "
@@ -261,7 +264,9 @@ def add_review_commands(commands: Any) -> None:
     records.add_argument("folder", type=Path, metavar="DIR")
     records.add_argument("--json", action="store_true", help="print JSON")
 
-    status = actions.add_parser("status", help="counts: records, sources")
+    status = actions.add_parser(
+        "status", help="counts: records, sources, duplicates, screening and agreement"
+    )
     status.add_argument("folder", type=Path, metavar="DIR")
     status.add_argument("--json", action="store_true", help="print JSON")
 

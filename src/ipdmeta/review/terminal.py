@@ -61,7 +61,8 @@ def screen(
     """Run a screening session; returns the decisions made by kind."""
     reviewer_id = store.reviewer_id(reviewer)
     console = Console(file=out, highlight=False, soft_wrap=True)
-    ask = read or (lambda prompt: console.input(prompt))
+    # The prompt's [i]nclude and [e]xclude would be rich markup (italic, ...): escaped.
+    ask = read or (lambda prompt: console.input(escape(prompt)))
     keywords = store.keywords()
     reasons = store.reasons(stage)
     made = {"include": 0, "exclude": 0, "maybe": 0, "not_retrieved": 0, "undone": 0}
@@ -87,8 +88,8 @@ def screen(
         record = queue[0]
         decided = sum(made[k] for k in ("include", "exclude", "maybe", "not_retrieved"))
         console.rule(
-            f"{stage}: {len(queue)} left for {escape(reviewer)}, {decided} decided this "
-            f"session, {in_a_row} excluded in a row (record {record['id']})"
+            f"{escape(reviewer)}, {stage}: {len(queue)} left, {decided} decided, "
+            f"{in_a_row} excluded in a row; record {record['id']}"
         )
         console.print(_highlighted(record["title"] or "(no title)", keywords), style="bold")
         byline = ", ".join(record["authors"][:3]) + (" et al." if len(record["authors"]) > 3
