@@ -623,6 +623,9 @@ def _link(store: Any, args: argparse.Namespace) -> int:
     by_study: dict[str, list[int]] = {}
     for record, study in sorted(store.study_of().items()):
         by_study.setdefault(study, []).append(record)
+    if not by_study:
+        print("No reports are linked to studies yet (ipdmeta review link DIR RECORD_ID "
+              "STUDY_ID)")  # fmt: skip
     for study, records in sorted(by_study.items()):
         print(f"{study}: records {', '.join(map(str, records))}")
     return 0
@@ -656,6 +659,10 @@ def _records(store: Any, args: argparse.Namespace) -> int:
         first = row["authors"][0] if row["authors"] else "(no author)"
         print(f"{row['id']:>6}  {first}, {row['year'] or 'n.d.'}: {row['title']} [{row['source']}]")
     return 0
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _status(store: Any, args: argparse.Namespace) -> int:
@@ -696,12 +703,13 @@ def _status(store: Any, args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
     print(
-        f"{total} records from {len(sources)} sources; {duplicates} duplicates, "
-        f"{total - duplicates} unique, {payload['pending_duplicates']} pairs to decide"
+        f"{_count(total, 'record')} from {_count(len(sources), 'source')}; "
+        f"{_count(duplicates, 'duplicate')}, {total - duplicates} unique, "
+        f"{_count(payload['pending_duplicates'], 'pair')} to decide"
     )
     for source, n in sources.items():
         print(f"  {source}: {n}")
-    print(f"{len(payload['reviewers'])} reviewers")
+    print(_count(len(payload["reviewers"]), "reviewer"))
     for stage, numbers in payload["stages"].items():
         kappa = "n/a" if numbers["kappa"] is None else f"{numbers['kappa']:.2f}"
         ac1 = "n/a" if numbers["ac1"] is None else f"{numbers['ac1']:.2f}"
