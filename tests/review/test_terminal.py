@@ -30,7 +30,7 @@ def folder(team_review, run_cli):
     return review
 
 
-def _session(folder, reviewer, stage, answers):
+def _session(folder, reviewer, stage, answers, sample_only=False):
     """Runs a session with typed ``answers``; the prompts are shown in the output, as the
     terminal shows them."""
     replies = iter(answers)
@@ -41,7 +41,7 @@ def _session(folder, reviewer, stage, answers):
         return next(replies)
 
     with open_store(folder) as store:
-        made = screen(store, reviewer, stage, read=read, out=out)
+        made = screen(store, reviewer, stage, read=read, out=out, sample_only=sample_only)
     return made, out.getvalue()
 
 
@@ -103,3 +103,29 @@ def test_the_prompt_is_shown_as_typed(folder, monkeypatch):
     with open_store(folder) as store:
         screen(store, "ann", "title_abstract", out=out)
     assert "[i]nclude [e]xclude [m]aybe [s]kip [u]ndo [q]uit" in out.getvalue()
+
+
+def test_stopping_rule_and_check_sample(folder, run_cli):
+    assert run_cli("review", "stopping", folder, "--excluded-in-a-row", "2").code == 0
+    made, shown = _session(folder, "ann", "title_abstract", ["e", "1", "e", "1", "q"])
+    assert made["exclude"] == 2 and "stopping rule is reached: 2 records excluded in a row" in shown
+    status = json.loads(run_cli("review", "status", folder, "--json").out)["stopping"]
+    assert status["rule_excluded_in_a_row"] == 2 and status["reached"]
+    assert status["excluded_in_a_row"] == {"ann": 2, "ben": 0}
+    result = run_cli("review", "check-sample", folder, "--percent", "50", "--seed", "3")
+    assert result.code == 0 and "check sample: 1 records" in result.out
+    made, shown = _session(folder, "ben", "title_abstract", ["i"], sample_only=True)
+    assert made["include"] == 1 and "1 left" in shown  # only the sample, nothing else
+    assert "Nothing left for ben" in shown
+    sample = json.loads(run_cli("review", "status", folder, "--json").out)["stopping"]
+    assert sample["check_sample"] is not None and sample["check_sample"]["size"] == 1
+    assert run_cli("review", "stopping", folder, "--excluded-in-a-row", "0").code == 2
+    assert run_cli("review", "check-sample", folder, "--percent", "0").code == 2
+    from ipdmeta.report.methods import _stopping_sentence
+
+    status = json.loads(run_cli("review", "status", folder, "--json").out)["stopping"]
+    text = _stopping_sentence(status)
+    assert "a reviewer could stop after excluding 2 records in a row" in text
+    assert "A random sample of 1 of the 1 records left unscreened (50 %)" in text
+    assert "1 of 1 were included" in text
+    assert _stopping_sentence({}) == ""

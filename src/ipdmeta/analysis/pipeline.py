@@ -377,6 +377,7 @@ def _prisma_from_store(
     from ipdmeta.review.appraisal import consensus_table
     from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
     from ipdmeta.review.screening import STAGES, stage_status
+    from ipdmeta.review.stopping import stopping_status
 
     with open_store(spec.folder) as store:
         counts = prisma_counts(store)
@@ -386,6 +387,7 @@ def _prisma_from_store(
             "duplicates": counts["duplicates"] + counts["other_duplicates"],
             "reviewers": len(store.reviewers()),
             "stages": {stage: stage_status(store, stage) for stage in STAGES},
+            "stopping": stopping_status(store),
         }
     fields = prisma_spec_fields(counts)
     typed = spec.prisma

@@ -141,6 +141,27 @@ def add_review_commands(commands: Any) -> None:
     screen.add_argument("--reviewer", required=True, help="a registered reviewer")
     screen.add_argument("--stage", choices=["title_abstract", "full_text"],
                         default="title_abstract")  # fmt: skip
+    screen.add_argument("--check-sample", action="store_true",
+                        help="screen only the review's check sample")  # fmt: skip
+
+    stopping = actions.add_parser(
+        "stopping", help="the review's stopping rule for screening ranked records"
+    )
+    stopping.add_argument("folder", type=Path, metavar="DIR")
+    stopping.add_argument(
+        "--excluded-in-a-row",
+        type=int,
+        metavar="N",
+        help="a reviewer may stop after excluding N records in a row",
+    )
+
+    sample = actions.add_parser(
+        "check-sample",
+        help="draw a random sample of the records nobody has screened, to check them",
+    )
+    sample.add_argument("folder", type=Path, metavar="DIR")
+    sample.add_argument("--percent", type=float, required=True)
+    sample.add_argument("--seed", type=int, default=1)
 
     rank = actions.add_parser(
         "rank",
@@ -299,11 +320,20 @@ def run_review_command(args: argparse.Namespace) -> int:
         if args.review_command == "screen":
             from ipdmeta.review.terminal import screen
 
-            made = screen(store, args.reviewer, args.stage)
+            made = screen(store, args.reviewer, args.stage, sample_only=args.check_sample)
             print(", ".join(f"{n} {kind}" for kind, n in made.items() if n) or "no decisions")
             return 0
         if args.review_command == "rank":
             return _rank(store, args)
+        if args.review_command == "stopping":
+            return _stopping(store, args)
+        if args.review_command == "check-sample":
+            from ipdmeta.review.stopping import draw_check_sample
+
+            drawn = draw_check_sample(store, args.percent, args.seed)
+            print(f"check sample: {len(drawn)} records (seed {args.seed}); screen them with "
+                  "ipdmeta review screen DIR --reviewer NAME --check-sample")  # fmt: skip
+            return 0
         if args.review_command == "keywords":
             rows = [("include", t) for t in args.include] + [("exclude", t) for t in args.exclude]
             store.add_terms("keywords", [(k, t.strip()) for k, t in rows if t.strip()])
@@ -505,6 +535,22 @@ def _prisma(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _stopping(store: Any, args: argparse.Namespace) -> int:
+    from ipdmeta.review.stopping import RULE, stopping_status
+    from ipdmeta.review.store import StoreError
+
+    if args.excluded_in_a_row is not None:
+        if args.excluded_in_a_row < 1:
+            raise StoreError("--excluded-in-a-row takes a whole number of 1 or more")
+        store.set_setting(RULE, args.excluded_in_a_row)
+    status = stopping_status(store)
+    rule = status["rule_excluded_in_a_row"]
+    print(f"stopping rule: {'none' if rule is None else f'{rule} excluded in a row'}")
+    for name, run in status["excluded_in_a_row"].items():
+        print(f"  {name}: {run} excluded in a row")
+    return 0
+
+
 def _rank(store: Any, args: argparse.Namespace) -> int:
     from ipdmeta.review.ranking import (
         Ranker,
@@ -667,6 +713,7 @@ def _count(n: int, word: str) -> str:
 
 def _status(store: Any, args: argparse.Namespace) -> int:
     from ipdmeta.review.screening import STAGES, stage_status
+    from ipdmeta.review.stopping import stopping_status
 
     sources = store.counts_by_source()
     total = sum(sources.values())
@@ -698,6 +745,7 @@ def _status(store: Any, args: argparse.Namespace) -> int:
         ],
         "reviewers": [{"name": r["name"], "role": r["role"]} for r in store.reviewers()],
         "stages": {stage: stage_status(store, stage) for stage in STAGES},
+        "stopping": stopping_status(store),
     }
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))

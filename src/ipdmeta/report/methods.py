@@ -305,7 +305,28 @@ def _search_and_screening(run: ReviewRun) -> str:
                 + "; ".join(parts)
                 + "."
             )
+    text += _stopping_sentence(screening.get("stopping") or {})
     return text + f" The study flow is reported as PRISMA 2020 recommends{cite('prisma')}. "
+
+
+def _stopping_sentence(stopping: dict[str, Any]) -> str:
+    """The team's stopping rule for screening ranked records, and the check of the rest."""
+    rule = stopping.get("rule_excluded_in_a_row")
+    if not rule:
+        return ""
+    text = (
+        " Titles and abstracts were screened in order of predicted relevance (TF-IDF "
+        "features and a logistic regression retrained as decisions were made), and a "
+        f"reviewer could stop after excluding {rule} records in a row."
+    )
+    sample = stopping.get("check_sample")
+    if sample:
+        text += (
+            f" A random sample of {sample['size']} of the {sample['of_records_left']} records "
+            f"left unscreened ({sample['percent']:g} %) was then screened: "
+            f"{sample['included']} of {sample['screened']} were included."
+        )
+    return text
 
 
 def _long_date(iso: str) -> str:

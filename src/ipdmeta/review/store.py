@@ -175,6 +175,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX appraisals_study ON appraisals (study_id, tool);
     """,
+    # 7: the review's settings (a stopping rule, a check sample), appended: latest wins.
+    """
+    CREATE TABLE settings (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -534,6 +543,28 @@ class ReviewStore:
             "ORDER BY a.id"
         )
         return [dict(row) for row in rows]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO settings (key, value, created) VALUES (?, ?, ?)",
+                (key, json.dumps(value), _now()),
+            )
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        row = self.connection.execute(
+            "SELECT value FROM settings WHERE key = ? ORDER BY id DESC LIMIT 1", (key,)
+        ).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def decision_history(self, reviewer: int, stage: str) -> list[str]:
+        """The reviewer's standing decisions at ``stage`` in the order they were made."""
+        rows = self.connection.execute(
+            "SELECT decision FROM decisions WHERE reviewer_id = ? AND stage = ? AND id NOT IN "
+            "(SELECT decision_id FROM withdrawals) ORDER BY id",
+            (reviewer, stage),
+        )
+        return [decision for (decision,) in rows]
 
     def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
         rows = self.connection.execute(

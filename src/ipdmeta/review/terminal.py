@@ -22,6 +22,7 @@ from rich.text import Text
 
 from ipdmeta.review.ranking import rank_records
 from ipdmeta.review.screening import decide, stage_outcomes
+from ipdmeta.review.stopping import RULE, check_sample, excluded_in_a_row
 from ipdmeta.review.store import ReviewStore, StoreError
 
 __all__ = ["screen"]
@@ -57,8 +58,10 @@ def screen(
     stage: str,
     read: Callable[[str], str] | None = None,
     out: TextIO | None = None,
+    sample_only: bool = False,
 ) -> dict[str, int]:
-    """Run a screening session; returns the decisions made by kind."""
+    """Run a screening session; returns the decisions made by kind. ``sample_only``: only
+    the review's check sample (``review check-sample``)."""
     reviewer_id = store.reviewer_id(reviewer)
     console = Console(file=out, highlight=False, soft_wrap=True)
     # The prompt's [i]nclude and [e]xclude would be rich markup (italic, ...): escaped.
@@ -71,16 +74,24 @@ def screen(
     extra = "[n]ot retrieved " if stage == "full_text" else ""
     ranked: dict[int, int] = {}  # record -> place in the relevance order
     since_rank = RERANK_EVERY
-    in_a_row = 0  # exclusions in a row: the stopping aid
+    in_a_row = excluded_in_a_row(store, reviewer_id)  # the stopping aid, across sessions
+    rule = store.setting(RULE)
+    told = False
+    sample = set(check_sample(store)) if sample_only else None
+    if sample_only and not sample:
+        raise StoreError("no check sample has been drawn (ipdmeta review check-sample)")
     while True:
         queue = [r for r in _queue(store, reviewer_id, stage) if r["id"] not in skipped]
+        if sample is not None:
+            queue = [r for r in queue if r["id"] in sample]
         if since_rank >= RERANK_EVERY and stage == "title_abstract" and queue:
             order = rank_records(store, [r["id"] for r in queue])
             ranked = {record: place for place, record in enumerate(order)}
             since_rank = 0
         queue.sort(key=lambda r: (r["id"] != back, ranked.get(r["id"], len(ranked)), r["id"]))
         if not queue:
-            queue = _queue(store, reviewer_id, stage)  # the skipped ones, once more
+            queue = [r for r in _queue(store, reviewer_id, stage)  # the skipped ones, again
+                     if sample is None or r["id"] in sample]  # fmt: skip
             skipped.clear()
         if not queue:
             console.print(f"Nothing left for {escape(reviewer)} to screen at {stage}.")
@@ -137,3 +148,10 @@ def screen(
         made[decision] += 1
         since_rank += 1
         in_a_row = in_a_row + 1 if decision == "exclude" else 0
+        if rule and in_a_row >= rule and not told and stage == "title_abstract":
+            told = True
+            console.print(
+                f"The review's stopping rule is reached: {in_a_row} records excluded in a row "
+                f"(the rule: {rule}). Stop here with q, or go on; a check sample of the "
+                "records left can be drawn with `ipdmeta review check-sample`."
+            )
