@@ -41,10 +41,8 @@ class Ranker:
     def for_store(cls, store: ReviewStore, cache: bool = True) -> Ranker:
         from scipy import sparse
 
-        records = store.records()
-        ids = np.array([r["id"] for r in records], dtype=np.int64)
-        texts = [f"{r['title'] or ''} {r['abstract'] or ''}" for r in records]
-        key = hashlib.sha256(ids.tobytes() + str(len(texts)).encode()).hexdigest()
+        ids = np.array(store.record_ids(), dtype=np.int64)
+        key = hashlib.sha256(ids.tobytes() + str(ids.size).encode()).hexdigest()
         path = store.path.parent / FEATURES_NAME
         if cache and path.is_file():
             try:
@@ -57,7 +55,8 @@ class Ranker:
                     return cls(ids, matrix)
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache is rebuilt
-        matrix = _tfidf(texts)
+        records = store.records(with_fields=False)
+        matrix = _tfidf([f"{r['title'] or ''} {r['abstract'] or ''}" for r in records])
         if cache:
             tmp = path.with_suffix(".tmp.npz")
             np.savez(tmp, key=np.array(key), data=matrix.data, indices=matrix.indices,

@@ -338,18 +338,28 @@ class ReviewStore:
     def imports(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.connection.execute("SELECT * FROM imports ORDER BY id")]
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self, with_fields: bool = True) -> list[dict[str, Any]]:
+        """Every record with its source. ``with_fields=False`` leaves out the raw tags of
+        the export (``fields``), which are most of the decoding time of a large store."""
+        columns = "r.*" if with_fields else (
+            "r.id, r.import_id, r.line, r.title, r.abstract, r.authors, r.year, r.journal, "
+            "r.volume, r.issue, r.pages, r.doi, r.pmid, r.url, r.kind, r.links"
+        )  # fmt: skip
         rows = self.connection.execute(
-            "SELECT r.*, i.source AS source, i.file_name AS file_name FROM records r "
+            f"SELECT {columns}, i.source AS source, i.file_name AS file_name FROM records r "
             "JOIN imports i ON i.id = r.import_id ORDER BY r.id"
         )
         out = []
         for row in rows:
             record = dict(row)
             for key in ("authors", "links", "fields"):
-                record[key] = json.loads(record[key])
+                if key in record:
+                    record[key] = json.loads(record[key])
             out.append(record)
         return out
+
+    def record_ids(self) -> list[int]:
+        return [i for (i,) in self.connection.execute("SELECT id FROM records ORDER BY id")]
 
     # -- duplicates ---------------------------------------------------------------------------
     def duplicate_state(self) -> dict[tuple[int, int], dict[str, Any]]:
