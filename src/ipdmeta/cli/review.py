@@ -558,14 +558,9 @@ def _rank(store: Any, args: argparse.Namespace) -> int:
         simulate_ranking,
         title_abstract_labels,
     )
-    from ipdmeta.review.store import StoreError
 
     if args.simulate:
-        labels = title_abstract_labels(store)
-        try:
-            result = simulate_ranking(Ranker.for_store(store), labels)
-        except ValueError as exc:
-            raise StoreError(f"{exc}; decide some records first") from None
+        result = simulate_ranking(Ranker.for_store(store), title_abstract_labels(store))
         print(
             f"Simulated screening of {result.n} decided records ({result.includes} included) "
             "in ranked order, retraining every 10:"

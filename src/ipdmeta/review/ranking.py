@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ipdmeta.review.screening import stage_outcomes
-from ipdmeta.review.store import ReviewStore
+from ipdmeta.review.store import ReviewStore, StoreError
 
 __all__ = ["Ranker", "Simulation", "rank_records", "simulate_ranking"]
 
@@ -67,13 +67,16 @@ class Ranker:
     def scores(self, labelled: dict[int, int]) -> np.ndarray | None:
         """P(include) for every record, from the labels given (record -> 1 or 0); None
         when the labels hold only one class."""
-        from sklearn.linear_model import LogisticRegression
-
         position = {int(i): k for k, i in enumerate(self.ids)}
         rows = [position[r] for r in labelled if r in position]
         y = np.array([labelled[int(self.ids[k])] for k in rows])
         if len(set(y.tolist())) < 2:
             return None
+        return self._fit(rows, y)
+
+    def _fit(self, rows: list[int], y: np.ndarray) -> np.ndarray:
+        from sklearn.linear_model import LogisticRegression
+
         model = LogisticRegression(class_weight="balanced", C=1.0, max_iter=1000,
                                    solver="liblinear")  # fmt: skip
         model.fit(self.matrix[rows], y)
@@ -138,14 +141,18 @@ def simulate_ranking(
     includes = [i for i in ids if truth[i]]
     excludes = [i for i in ids if not truth[i]]
     if not includes or not excludes:
-        raise ValueError("the simulation needs records known to be included and excluded")
+        raise StoreError(
+            "the simulation needs records known to be included and excluded; decide some "
+            "records first"
+        )
     seen = {int(rng.choice(includes)): 1, int(rng.choice(excludes)): 0}
     order = list(seen)
     position = {int(i): k for k, i in enumerate(ranker.ids)}
     sub = Ranker(np.array(ids), ranker.matrix[[position[i] for i in ids]])
+    row = {record: k for k, record in enumerate(ids)}
     while len(order) < len(ids):
-        scores = sub.scores(seen)
-        assert scores is not None
+        # ``seen`` always holds an inclusion and an exclusion: the model can be fitted.
+        scores = sub._fit([row[r] for r in seen], np.array(list(seen.values())))
         ranked = [ids[k] for k in np.argsort(-scores, kind="stable") if ids[k] not in seen]
         for record in ranked[:step]:
             seen[record] = truth[record]
