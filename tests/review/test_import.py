@@ -285,3 +285,12 @@ def test_a_store_opened_again_keeps_everything(tmp_path):
         import_file(store, _write(tmp_path, "p.nbib", MEDLINE), source="PubMed")
     with open_store(folder) as store:
         assert len(store.records()) == 2 and store.integrity_ok()
+
+
+def test_a_utf_16_export_is_read_not_refused_as_binary(tmp_path, store):
+    """Windows tools save "Unicode" text as UTF-16 with a byte-order mark: NUL bytes that
+    are text, not a binary file (the data layer reads tables the same way)."""
+    text = "TY  - JOUR\r\nTI  - Un titre accentué\r\nAU  - Lefèvre, É.\r\nER  - \r\n"
+    result = import_file(store, _write(tmp_path, "wos.ris", text.encode("utf-16")), source="WoS")
+    assert result.encoding == "UTF-16" and result.imported == 1
+    assert store.records()[0]["title"] == "Un titre accentué"

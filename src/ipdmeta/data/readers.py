@@ -167,21 +167,35 @@ def column_letter(index: int) -> str:
 # --- CSV ---
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, Problem | None]:
+def decode_bytes(path: Path, data: bytes) -> tuple[str, str]:
+    """A text file's bytes as text, and the encoding they were read as: UTF-16 when it
+    starts with its byte-order mark (Excel's "Unicode text"), UTF-8 (with or without a
+    byte-order mark), else Windows-1252, which Windows programs write, else Latin-1, which
+    decodes any byte."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return data.decode("utf-16"), None
+            return data.decode("utf-16"), "UTF-16"
         except UnicodeDecodeError as exc:
             raise ReadError(f"{path}: starts like UTF-16 text but cannot be decoded") from exc
     try:
-        return data.decode("utf-8-sig"), None
+        return data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252 (Latin-1)"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "Latin-1"
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, Problem | None]:
+    text, encoding = decode_bytes(path, data)
+    if encoding in ("UTF-8", "UTF-16"):
+        return text, None
+    try:
+        data.decode("utf-8-sig")
+        position = 0
     except UnicodeDecodeError as exc:
         position = exc.start
-    # Spreadsheet programs on Windows save CSV as Windows-1252; Latin-1 decodes any byte.
-    try:
-        text, encoding = data.decode("cp1252"), "Windows-1252 (Latin-1)"
-    except UnicodeDecodeError:
-        text, encoding = data.decode("latin-1"), "Latin-1"
     notice = Problem(
         file=str(path),
         severity=Severity.WARNING,

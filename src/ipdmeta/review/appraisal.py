@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from ipdmeta.errors import ReadError
+from ipdmeta.review.imports import read_text
 from ipdmeta.review.screening import Agreement, agreement
 from ipdmeta.review.store import ReviewStore, StoreError
 
@@ -90,10 +91,7 @@ def import_appraisals(
 ) -> int:
     """A rater's (or the consensus) judgements from a CSV with columns study_id, item,
     judgement and optionally note: all stored, or none."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ReadError(f"{path}: no such file") from None
+    text = read_text(path, "a CSV of appraisal judgements")[0]
     reader = csv.DictReader(text.splitlines())
     names = {n.strip().lower(): n for n in reader.fieldnames or []}
     if not {"study_id", "item", "judgement"} <= set(names):

@@ -26,6 +26,7 @@ from typing import Any
 
 from ipdmeta.errors import ReadError
 from ipdmeta.review.dedup import normal_title
+from ipdmeta.review.imports import read_text
 from ipdmeta.review.records import normalise_doi
 from ipdmeta.review.screening import check_decision
 from ipdmeta.review.store import ReviewStore, StoreError
@@ -51,12 +52,7 @@ class DecisionRow:
 
 
 def read_decisions(path: Path) -> list[DecisionRow]:
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ReadError(f"{path}: no such file") from None
-    except UnicodeDecodeError:
-        text = path.read_bytes().decode("cp1252", errors="replace")
+    text = read_text(path, "a CSV of screening decisions")[0]
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None:
         raise ReadError(f"{path}: the file is empty")

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ipdmeta.data.readers import decode_bytes
 from ipdmeta.errors import ReadError
 from ipdmeta.review.bibtex import parse_bibtex, starts_bibtex
 from ipdmeta.review.csv_records import MissingTitleColumn, parse_csv_records
@@ -39,30 +40,31 @@ class ImportResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _decode(data: bytes, path: Path) -> tuple[str, str]:
-    if not data.strip():
-        raise ReadError(f"{path}: the file is empty")
-    if data.startswith(b"%PDF"):
-        raise ReadError(f"{path} is a PDF, not a search export (RIS, MEDLINE/.nbib or CSV)")
-    if b"\x00" in data[:4096]:
-        raise ReadError(f"{path} is a binary file, not a search export (RIS, MEDLINE or CSV)")
-    try:
-        return data.decode("utf-8-sig"), "UTF-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "Windows-1252 (Latin-1)"
-
-
-def read_export(path: Path) -> tuple[Parsed, str, bytes]:
-    """The parsed file, its encoding and its bytes."""
+def read_text(path: Path, what: str = "a search export") -> tuple[str, str, bytes]:
+    """A file a reviewer gives (an export, a decisions or appraisal sheet) as text, its
+    encoding and its bytes, decoded as the data layer decodes tables (UTF-16, UTF-8,
+    Windows-1252); an empty, PDF or binary file is refused naming what was expected."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ReadError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise ReadError(f"{path} is a folder, not a search export") from None
+        raise ReadError(f"{path} is a folder, not {what}") from None
     except OSError as exc:
         raise ReadError(f"{path}: cannot be read ({exc.strerror})") from None
-    text, encoding = _decode(data, path)
+    if not data.strip():
+        raise ReadError(f"{path}: the file is empty")
+    if data.startswith(b"%PDF"):
+        raise ReadError(f"{path} is a PDF, not {what}")
+    text, encoding = decode_bytes(path, data)
+    if "\x00" in text[:4096]:  # after decoding: UTF-16 text holds NUL bytes, text does not
+        raise ReadError(f"{path} is a binary file, not {what}")
+    return text, encoding, data
+
+
+def read_export(path: Path) -> tuple[Parsed, str, bytes]:
+    """The parsed file, its encoding and its bytes."""
+    text, encoding, data = read_text(path, "a search export (RIS, MEDLINE/.nbib, BibTeX or CSV)")
     first = next((line for line in text.splitlines() if line.strip()), "")
     if starts_ris(first):
         return parse_ris(text), encoding, data
