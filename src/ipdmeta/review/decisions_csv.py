@@ -28,7 +28,7 @@ from ipdmeta.errors import ReadError
 from ipdmeta.review.dedup import normal_title
 from ipdmeta.review.imports import read_text
 from ipdmeta.review.records import normalise_doi
-from ipdmeta.review.screening import check_decision
+from ipdmeta.review.screening import ScreeningState, check_decision
 from ipdmeta.review.store import ReviewStore, StoreError
 
 __all__ = ["DecisionRow", "import_decisions", "read_decisions"]
@@ -140,10 +140,11 @@ def import_decisions(store: ReviewStore, path: Path, stage: str) -> int:
     if problems:
         raise ReadError(f"{path}: nothing imported: " + "; ".join(problems[:10]))
     checked = []
+    state = ScreeningState.of(store)
     for row, record in planned:
         try:
             checked.append(
-                check_decision(store, row.reviewer, stage, record, row.decision, row.reason)
+                check_decision(store, row.reviewer, stage, record, row.decision, row.reason, state)
             )
         except StoreError as exc:
             raise ReadError(f"{path}: nothing imported: line {row.line}: {exc}") from None

@@ -141,10 +141,24 @@ def _main_pair(outcomes: dict[int, dict[str, Any]]) -> tuple[tuple[int, int],
     return (a, b), (names[a], names[b])
 
 
-def _check_record(store: ReviewStore, record: int) -> None:
+@dataclass(frozen=True)
+class ScreeningState:
+    """What the checks of a decision read from the store: which records are duplicates,
+    and the title-and-abstract outcomes. Read once for a batch of decisions (an imported
+    sheet) instead of once per row."""
+
+    duplicates: dict[int, int]
+    title_abstract: dict[int, dict[str, Any]]
+
+    @classmethod
+    def of(cls, store: ReviewStore) -> ScreeningState:
+        return cls(store.duplicate_of(), stage_outcomes(store, "title_abstract"))
+
+
+def _check_record(store: ReviewStore, record: int, duplicates: dict[int, int]) -> None:
     if not store.record_exists(record):
         raise StoreError(f"there is no record {record} (ipdmeta review records lists them)")
-    head = store.duplicate_of().get(record)
+    head = duplicates.get(record)
     if head is not None:
         raise StoreError(f"record {record} is a duplicate of record {head}: screen {head}")
 
@@ -156,22 +170,25 @@ def check_decision(
     record: int,
     decision: str,
     reason: str | None = None,
+    state: ScreeningState | None = None,
 ) -> tuple[int, int, str, str, str | None]:
-    """The row :func:`decide` would store, after every check (nothing is written)."""
+    """The row :func:`decide` would store, after every check (nothing is written).
+    ``state``: the store's screening state, when it was read once for many decisions."""
     if stage not in STAGES:
         raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
     if decision not in DECISIONS:
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
     person = store.reviewer_id(reviewer)
-    _check_record(store, record)
+    state = state or ScreeningState.of(store)
+    _check_record(store, record, state.duplicates)
     if stage == "title_abstract" and decision == "not_retrieved":
         raise StoreError("not_retrieved is a full-text decision: the report could not be found")
     if stage == "full_text":
-        outcome = stage_outcomes(store, "title_abstract").get(record, {}).get("outcome")
+        outcome = state.title_abstract.get(record, {}).get("outcome")
         if outcome != "include":
-            state = "not screened" if outcome is None else f"'{outcome}'"
+            found = "not screened" if outcome is None else f"'{outcome}'"
             raise StoreError(
-                f"record {record} is not included at title and abstract ({state}); full-text "
+                f"record {record} is not included at title and abstract ({found}); full-text "
                 "screening takes the records included there"
             )
         if decision == "exclude" and not (reason and reason.strip()):
@@ -207,7 +224,7 @@ def resolve(
     if decision not in ("include", "exclude"):
         raise StoreError(f"a resolution includes or excludes; got {decision!r}")
     person = store.reviewer_id(reviewer) if reviewer else None
-    _check_record(store, record)
+    _check_record(store, record, store.duplicate_of())
     state = stage_outcomes(store, stage).get(record)
     if state is None or not state["conflict"]:
         raise StoreError(f"record {record} has no conflict to resolve at {stage}")
