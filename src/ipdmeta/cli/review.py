@@ -13,6 +13,7 @@ from typing import Any
 __all__ = ["add_review_commands", "run_review_command"]
 
 EXIT_SOME_REPORTED = 1
+STAGE_CHOICES = ["title_abstract", "full_text"]
 
 
 def _date(text: str) -> str:
@@ -38,8 +39,13 @@ def add_review_commands(commands: Any) -> None:
     )
     actions = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
 
-    init = actions.add_parser("init", help="create the store in a review folder")
-    init.add_argument("folder", type=Path, metavar="DIR")
+    def action(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        """A ``review`` action; every one takes the review folder first."""
+        parser: argparse.ArgumentParser = actions.add_parser(name, **kwargs)
+        parser.add_argument("folder", type=Path, metavar="DIR")
+        return parser
+
+    action("init", help="create the store in a review folder")
 
     user = actions.add_parser("user", help="the review team")
     user_actions = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -53,7 +59,7 @@ def add_review_commands(commands: Any) -> None:
         help="read a password for the web app from standard input (stored hashed, argon2)",
     )
 
-    imp = actions.add_parser(
+    imp = action(
         "import",
         help="import a search export (RIS, MEDLINE/.nbib, BibTeX, CSV)",
         description=(
@@ -62,7 +68,6 @@ def add_review_commands(commands: Any) -> None:
             "the file cannot be read. The same file imported again adds nothing."
         ),
     )
-    imp.add_argument("folder", type=Path, metavar="DIR")
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--source", required=True, help="the database or source: PubMed, Embase, ...")
     imp.add_argument(
@@ -76,7 +81,7 @@ def add_review_commands(commands: Any) -> None:
     imp.add_argument("--query", help="the search string, as run")
     imp.add_argument("--platform", help="the interface searched (Ovid, EBSCOhost, ...)")
 
-    dedup = actions.add_parser(
+    action(
         "dedup",
         help="find duplicate records",
         description=(
@@ -85,13 +90,11 @@ def add_review_commands(commands: Any) -> None:
             "a person (ipdmeta review duplicates) and count as unique until confirmed."
         ),
     )
-    dedup.add_argument("folder", type=Path, metavar="DIR")
 
-    pairs = actions.add_parser(
+    pairs = action(
         "duplicates",
         help="list, confirm or reject the pairs dedup was unsure of",
     )
-    pairs.add_argument("folder", type=Path, metavar="DIR")
     pairs.add_argument("--json", action="store_true", help="print JSON")
     verdict = pairs.add_mutually_exclusive_group()
     verdict.add_argument("--confirm", nargs=2, type=int, metavar=("RECORD", "OF"),
@@ -100,7 +103,7 @@ def add_review_commands(commands: Any) -> None:
                          help="RECORD and OF are different records")  # fmt: skip
     pairs.add_argument("--reviewer", help="who decides (a registered reviewer)")
 
-    decide = actions.add_parser(
+    decide = action(
         "decide",
         help="record one screening decision",
         description=(
@@ -108,14 +111,13 @@ def add_review_commands(commands: Any) -> None:
             "included at title and abstract; a full-text exclusion needs its reason."
         ),
     )
-    decide.add_argument("folder", type=Path, metavar="DIR")
     decide.add_argument("--reviewer", required=True, help="a registered reviewer")
-    decide.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+    decide.add_argument("--stage", required=True, choices=STAGE_CHOICES)
     decide.add_argument("record", type=int, metavar="RECORD_ID")
     decide.add_argument("decision", choices=["include", "exclude", "maybe", "not_retrieved"])
     decide.add_argument("--reason", help="why (required for a full-text exclusion)")
 
-    imported = actions.add_parser(
+    imported = action(
         "import-decisions",
         help="import screening decisions made in Rayyan, Covidence or a spreadsheet",
         description=(
@@ -124,11 +126,10 @@ def add_review_commands(commands: Any) -> None:
             "at --stage. Nothing is stored unless every row can be."
         ),
     )
-    imported.add_argument("folder", type=Path, metavar="DIR")
     imported.add_argument("file", type=Path, metavar="FILE")
-    imported.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+    imported.add_argument("--stage", required=True, choices=STAGE_CHOICES)
 
-    screen = actions.add_parser(
+    screen = action(
         "screen",
         help="screen records one at a time in the terminal",
         description=(
@@ -137,17 +138,13 @@ def add_review_commands(commands: Any) -> None:
             "n not retrieved (full text), s skip, u undo, q quit."
         ),
     )
-    screen.add_argument("folder", type=Path, metavar="DIR")
     screen.add_argument("--reviewer", required=True, help="a registered reviewer")
-    screen.add_argument("--stage", choices=["title_abstract", "full_text"],
+    screen.add_argument("--stage", choices=STAGE_CHOICES,
                         default="title_abstract")  # fmt: skip
     screen.add_argument("--check-sample", action="store_true",
                         help="screen only the review's check sample")  # fmt: skip
 
-    stopping = actions.add_parser(
-        "stopping", help="the review's stopping rule for screening ranked records"
-    )
-    stopping.add_argument("folder", type=Path, metavar="DIR")
+    stopping = action("stopping", help="the review's stopping rule for screening ranked records")
     stopping.add_argument(
         "--excluded-in-a-row",
         type=int,
@@ -155,51 +152,45 @@ def add_review_commands(commands: Any) -> None:
         help="a reviewer may stop after excluding N records in a row",
     )
 
-    sample = actions.add_parser(
+    sample = action(
         "check-sample",
         help="draw a random sample of the records nobody has screened, to check them",
     )
-    sample.add_argument("folder", type=Path, metavar="DIR")
     sample.add_argument("--percent", type=float, required=True)
     sample.add_argument("--seed", type=int, default=1)
 
-    rank = actions.add_parser(
+    rank = action(
         "rank",
         help="relevance ranking: the undecided records most likely to be included, or a "
         "simulation of the work it saves",
     )
-    rank.add_argument("folder", type=Path, metavar="DIR")
     rank.add_argument("--simulate", action="store_true",
                       help="replay screening of the decided records in ranked order")  # fmt: skip
     rank.add_argument("--top", type=int, default=10, help="how many records to list")
 
-    terms = actions.add_parser(
+    terms = action(
         "keywords", help="the review's inclusion and exclusion terms, highlighted in screening"
     )
-    terms.add_argument("folder", type=Path, metavar="DIR")
     terms.add_argument("--include", nargs="+", default=[], metavar="TERM")
     terms.add_argument("--exclude", nargs="+", default=[], metavar="TERM")
 
-    reasons = actions.add_parser("reasons", help="the review's list of exclusion reasons")
-    reasons.add_argument("folder", type=Path, metavar="DIR")
-    reasons.add_argument("--stage", choices=["title_abstract", "full_text"], default="full_text")
+    reasons = action("reasons", help="the review's list of exclusion reasons")
+    reasons.add_argument("--stage", choices=STAGE_CHOICES, default="full_text")
     reasons.add_argument("--add", nargs="+", default=[], metavar="TEXT")
 
-    resolve = actions.add_parser("resolve", help="settle a conflict between two reviewers")
-    resolve.add_argument("folder", type=Path, metavar="DIR")
-    resolve.add_argument("--stage", required=True, choices=["title_abstract", "full_text"])
+    resolve = action("resolve", help="settle a conflict between two reviewers")
+    resolve.add_argument("--stage", required=True, choices=STAGE_CHOICES)
     resolve.add_argument("record", type=int, metavar="RECORD_ID")
     resolve.add_argument("decision", choices=["include", "exclude"])
     resolve.add_argument("--reason", help="why (required for a full-text exclusion)")
     resolve.add_argument("--reviewer", help="who resolves (a registered reviewer)")
 
-    conflicts = actions.add_parser("conflicts", help="records where the reviewers disagree")
-    conflicts.add_argument("folder", type=Path, metavar="DIR")
-    conflicts.add_argument("--stage", choices=["title_abstract", "full_text"],
+    conflicts = action("conflicts", help="records where the reviewers disagree")
+    conflicts.add_argument("--stage", choices=STAGE_CHOICES,
                            default="title_abstract")  # fmt: skip
     conflicts.add_argument("--json", action="store_true", help="print JSON")
 
-    prisma = actions.add_parser(
+    prisma = action(
         "prisma",
         help="the PRISMA 2020 flow diagram from the recorded decisions",
         description=(
@@ -208,11 +199,10 @@ def add_review_commands(commands: Any) -> None:
             "OUT (default DIR/prisma), or print the counts with --json."
         ),
     )
-    prisma.add_argument("folder", type=Path, metavar="DIR")
     prisma.add_argument("--json", action="store_true", help="print the counts as JSON")
     prisma.add_argument("--out", type=Path, help="folder for the files (default DIR/prisma)")
 
-    link = actions.add_parser(
+    link = action(
         "link",
         help="link a report to its study (preprint and article, abstract and paper, "
         "follow-up of a cohort)",
@@ -222,13 +212,12 @@ def add_review_commands(commands: Any) -> None:
             "('') unlinks. Without arguments after DIR, lists the links."
         ),
     )
-    link.add_argument("folder", type=Path, metavar="DIR")
     link.add_argument("record", type=int, nargs="?", metavar="RECORD_ID")
     link.add_argument("study", nargs="?", metavar="STUDY_ID")
     link.add_argument("--reviewer", help="who links (a registered reviewer)")
 
     tools = ["jbi_case_series", "murad_2018", "nih_case_series"]
-    appraise = actions.add_parser(
+    appraise = action(
         "appraise",
         help="record a quality-appraisal judgement (a rater's, or the consensus)",
         description=(
@@ -236,7 +225,6 @@ def add_review_commands(commands: Any) -> None:
             "text). Checklists: jbi_case_series, murad_2018, nih_case_series."
         ),
     )
-    appraise.add_argument("folder", type=Path, metavar="DIR")
     appraise.add_argument("study", metavar="STUDY_ID")
     appraise.add_argument("item", metavar="ITEM")
     appraise.add_argument("judgement", metavar="JUDGEMENT")
@@ -246,32 +234,27 @@ def add_review_commands(commands: Any) -> None:
     who.add_argument("--consensus", action="store_true", help="the raters' consensus")
     appraise.add_argument("--note", help="why, or where in the paper")
 
-    imported_appraisal = actions.add_parser(
+    imported_appraisal = action(
         "import-appraisals",
         help="a rater's (or the consensus) judgements from a CSV",
         description="Columns study_id, item, judgement and optionally note; all or none.",
     )
-    imported_appraisal.add_argument("folder", type=Path, metavar="DIR")
     imported_appraisal.add_argument("file", type=Path, metavar="FILE")
     imported_appraisal.add_argument("--tool", required=True, choices=tools)
     who = imported_appraisal.add_mutually_exclusive_group(required=True)
     who.add_argument("--reviewer", help="the rater (a registered reviewer)")
     who.add_argument("--consensus", action="store_true", help="the raters' consensus")
 
-    appraisal = actions.add_parser(
+    appraisal = action(
         "appraisal", help="the appraisal so far: raters' agreement and the consensus"
     )
-    appraisal.add_argument("folder", type=Path, metavar="DIR")
     appraisal.add_argument("--json", action="store_true", help="print JSON")
 
-    export = actions.add_parser(
-        "export", help="the included records as RIS or CSV, or the audit trail as CSV"
-    )
-    export.add_argument("folder", type=Path, metavar="DIR")
+    export = action("export", help="the included records as RIS or CSV, or the audit trail as CSV")
     export.add_argument("out", type=Path, metavar="FILE", help="a .ris or .csv file")
     export.add_argument(
         "--stage",
-        choices=["title_abstract", "full_text"],
+        choices=STAGE_CHOICES,
         default="full_text",
         help="the records included at this stage (default: full_text)",
     )
@@ -281,14 +264,10 @@ def add_review_commands(commands: Any) -> None:
         help="write the audit trail (every decision, who, when) instead",
     )
 
-    records = actions.add_parser("records", help="list the records")
-    records.add_argument("folder", type=Path, metavar="DIR")
+    records = action("records", help="list the records")
     records.add_argument("--json", action="store_true", help="print JSON")
 
-    status = actions.add_parser(
-        "status", help="counts: records, sources, duplicates, screening and agreement"
-    )
-    status.add_argument("folder", type=Path, metavar="DIR")
+    status = action("status", help="counts: records, sources, duplicates, screening and agreement")
     status.add_argument("--json", action="store_true", help="print JSON")
 
 
