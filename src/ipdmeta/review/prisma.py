@@ -80,8 +80,9 @@ def _other_methods(sources: Counter[str]) -> dict[str, int]:
 
 def prisma_counts(store: ReviewStore) -> dict[str, Any]:
     """Every box of the PRISMA 2020 diagram for a new review, from the store."""
-    kinds = {i["id"]: i["kind"] for i in store.imports()}
-    sources = {i["id"]: i["source"] for i in store.imports()}
+    imports = store.imports()
+    kinds = {i["id"]: i["kind"] for i in imports}
+    sources = {i["id"]: i["source"] for i in imports}
     records = store.records()
     duplicates = store.duplicate_of()
     by_kind: dict[str, Counter[str]] = {"database": Counter(), "register": Counter(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -141,18 +142,25 @@ def _main_pair(outcomes: dict[int, dict[str, Any]]) -> tuple[tuple[int, int],
     return (a, b), (names[a], names[b])
 
 
-@dataclass(frozen=True)
 class ScreeningState:
     """What the checks of a decision read from the store: which records are duplicates,
-    and the title-and-abstract outcomes. Read once for a batch of decisions (an imported
-    sheet) instead of once per row."""
+    and (for full text) the title-and-abstract outcomes. Each is read when first needed,
+    and once for a batch of decisions (an imported sheet) instead of once per row."""
 
-    duplicates: dict[int, int]
-    title_abstract: dict[int, dict[str, Any]]
+    def __init__(self, store: ReviewStore) -> None:
+        self._store = store
 
     @classmethod
     def of(cls, store: ReviewStore) -> ScreeningState:
-        return cls(store.duplicate_of(), stage_outcomes(store, "title_abstract"))
+        return cls(store)
+
+    @cached_property
+    def duplicates(self) -> dict[int, int]:
+        return self._store.duplicate_of()
+
+    @cached_property
+    def title_abstract(self) -> dict[int, dict[str, Any]]:
+        return stage_outcomes(self._store, "title_abstract")
 
 
 def _check_record(store: ReviewStore, record: int, duplicates: dict[int, int]) -> None:
