@@ -294,3 +294,24 @@ def test_a_utf_16_export_is_read_not_refused_as_binary(tmp_path, store):
     result = import_file(store, _write(tmp_path, "wos.ris", text.encode("utf-16")), source="WoS")
     assert result.encoding == "UTF-16" and result.imported == 1
     assert store.records()[0]["title"] == "Un titre accentué"
+
+
+def test_medline_as_real_exports_write_it(tmp_path, store):
+    """Seen in real exports: "PMID-" with no space (CINAHL's MEDLINE format), a tag
+    followed by one space only, a comment link whose PMID wraps onto the next line, and a
+    book chapter whose only AID is a bookaccession, not a DOI."""
+    text = (
+        "PMID-36521234\nTI  - Some title\nAU - Smith J\nDP  - 2022\n\n"
+        "PMID- 31978945\nDP  - 2020 Feb 20\nTI  - A paper with comments.\n"
+        "LID - 10.1056/NEJMoa2001017 [doi]\n"
+        "CIN - N Engl J Med. 2020;382(8):760-762. doi: 10.1056/NEJMe2001126. PMID:\n"
+        "      31978944\n\n"
+        "PMID- 11111111\nTI  - A book chapter\nAID - NBK12345 [bookaccession]\n"
+    )
+    result = import_file(store, _write(tmp_path, "cinahl.txt", text), source="CINAHL")
+    assert result.starts == 3 and result.imported == 3 and not result.notes
+    first, second, third = store.records()
+    assert (first["pmid"], first["authors"]) == ("36521234", ["Smith J"])
+    assert second["links"] == [{"kind": "comment in", "text": "N Engl J Med. 2020;382(8):"
+                                "760-762. doi: 10.1056/NEJMe2001126. PMID: 31978944"}]  # fmt: skip
+    assert third["doi"] is None

@@ -16,7 +16,7 @@ from ipdmeta.review.records import Parsed, Reported, normalise_doi, year_of
 
 __all__ = ["LINK_TAGS", "parse_medline", "starts_medline"]
 
-_TAG = re.compile(r"^([A-Z]{2,4}) {0,2}- (.*)$")
+_TAG = re.compile(r"^([A-Z]{2,4}) {0,3}- ?(.*)$")  # "PMID-123" too, as some exports write it
 # PubMed's tags for links between records: erratum, retraction, comment, update,
 # republished, expression of concern (in / of).
 LINK_TAGS = {
