@@ -53,3 +53,7 @@ def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
     assert any(entry.startswith("Page MJ") for entry in references_in(methods))
     # The quality table is the store's consensus: the same judgements as quality.csv.
     assert run.data.quality is not None and len(run.data.quality) == 230
+    from ipdmeta.report.prisma_checklist import prisma_checklist
+
+    checklist = prisma_checklist(run).set_index("item")["where"]
+    assert checklist["8"].startswith("report: Methods paragraph (screening by two reviewers")

@@ -494,6 +494,7 @@ def _context(
         },
         "figures": _Figures(svgs),
         "prisma_notes": prisma_notes(result) if spec.prisma.given else [],
+        "prisma_source": result.prisma_source,
         "study_table": tables["studies"],
         "quality_items": quality_items,
         "quality_table": quality_table,

@@ -31,6 +31,12 @@ def _quality(run: ReviewRun) -> str | None:
     return "report: Quality appraisal" if run.data.quality is not None else None
 
 
+def _selection(run: ReviewRun) -> str | None:
+    if run.screening is None:
+        return None
+    return "report: Methods paragraph (screening by two reviewers, their agreement)"
+
+
 def _grade(run: ReviewRun) -> str | None:
     return "report: Certainty of the evidence (GRADE)" if run.grade is not None else None
 
@@ -48,7 +54,7 @@ ITEMS: tuple[tuple[str, str, str, Where | None], ...] = (
     ("5", "Methods", "Eligibility criteria", None),
     ("6", "Methods", "Information sources", _flow),
     ("7", "Methods", "Search strategy", None),
-    ("8", "Methods", "Selection process", None),
+    ("8", "Methods", "Selection process", _selection),
     (
         "9",
         "Methods",
