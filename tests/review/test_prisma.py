@@ -189,3 +189,63 @@ def test_reports_linked_to_one_study_count_once(tmp_path, run_cli):
     assert (p["new_reports"], p["new_studies"]) == (3, 3)
     assert run_cli("review", "link", folder, "999", "S01").code == 2
     assert run_cli("review", "link", folder, str(included[0])).code == 2
+
+
+def test_stopping_screening_moves_the_unread_records_to_the_automation_box(tmp_path, run_cli):
+    """After the team stops screening ranked records, the records nobody decided (the check
+    sample apart) are PRISMA's "marked as ineligible by automation tools"; the identities
+    still hold, and resuming takes it back."""
+    from ipdmeta.report.methods import _stopping_sentence
+
+    folder = tmp_path / "review"
+    run_cli("review", "init", folder)
+    run_cli("review", "user", "add", folder, "ann")
+    titles = [f"Paper number {word}" for word in ("one", "two", "three", "four", "five", "six")]
+    run_cli("review", "import", folder, _ris(tmp_path / "a.ris", titles), "--source", "PubMed")
+    run_cli("review", "import", folder, _ris(tmp_path / "h.ris", ["Found by hand"]), "--source",
+            "hand search", "--kind", "other")  # fmt: skip
+    for record, decision in (("1", "include"), ("2", "exclude")):
+        run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "title_abstract",
+                record, decision)  # fmt: skip
+    assert run_cli("review", "stopping", folder, "--resume").code == 2  # nothing to resume
+    result = run_cli("review", "stopping", folder, "--stop", "--reason", "50 excluded in a row")
+    assert result.code == 0, result.err
+    assert "stopped on" in result.out and "5 left unscreened" in result.out
+    assert run_cli("review", "stopping", folder, "--stop").code == 2  # already stopped
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    # The hand-searched record stays with the people: the other-methods branch has no
+    # automation box.
+    assert (p["excluded_automatic"], p["records_screened"], p["records_pending"]) == (4, 2, 0)
+    assert p["other_pending"] == 1
+    assert p["records_screened"] == (p["database_results"] - p["duplicates"]
+                                     - p["excluded_automatic"] - p["excluded_other"])  # fmt: skip
+    # A check sample drawn after the stop is read by people: pending until decided, then
+    # screened.
+    assert run_cli("review", "check-sample", folder, "--percent", "20", "--seed", "1").code == 0
+    sample = json.loads(run_cli("review", "status", folder, "--json").out)["stopping"]
+    from ipdmeta.review import open_store
+    from ipdmeta.review.stopping import check_sample
+
+    with open_store(folder) as store:
+        drawn = check_sample(store)
+    assert len(drawn) == 1 and sample["stopped"]["excluded_automatic"] == 4 - (drawn[0] <= 6)
+    run_cli("review", "decide", folder, "--reviewer", "ann", "--stage", "title_abstract",
+            str(drawn[0]), "exclude")  # fmt: skip
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    in_main = drawn[0] <= 6
+    assert p["excluded_automatic"] == 4 - in_main and p["records_screened"] == 2 + in_main
+    status = json.loads(run_cli("review", "status", folder, "--json").out)["stopping"]
+    text = _stopping_sentence({**status, "rule_excluded_in_a_row": 50})
+    assert "Screening stopped on" in text and "(50 excluded in a row)" in text
+    assert f"the {4 - in_main} records nobody screened are reported as marked ineligible" in text
+    # The diagram draws the box; resuming returns the records to pending.
+    from ipdmeta.report.figures import prisma_diagram
+    from ipdmeta.review.prisma import prisma_counts, prisma_spec_fields
+
+    with open_store(folder) as store:
+        fields = prisma_spec_fields(prisma_counts(store))
+    drawn_text = " ".join(t.get_text() for t in prisma_diagram(fields).texts)
+    assert f"automation tools (n = {4 - in_main})" in drawn_text
+    assert run_cli("review", "stopping", folder, "--resume").code == 0
+    p = json.loads(run_cli("review", "prisma", folder, "--json").out)
+    assert p["excluded_automatic"] == 0 and p["records_pending"] == 4 - in_main

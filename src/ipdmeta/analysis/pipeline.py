@@ -395,7 +395,7 @@ def _prisma_from_store(
     if typed.given:
         for key, value in fields.items():
             before = getattr(typed, key)
-            if before not in (None, {}) and before != value:
+            if before not in (None, {}, 0 if value is None else None) and before != value:
                 notes.append(
                     f"PRISMA {key}: review.toml says {before}, the review store {value}; the "
                     "report uses the store's"

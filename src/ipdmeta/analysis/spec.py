@@ -123,6 +123,7 @@ class PrismaSpec:
 
     records_identified: Mapping[str, int] = field(default_factory=dict)
     duplicates_removed: int | None = None
+    records_removed_automation: int | None = None
     records_removed_other: int | None = None
     records_screened: int | None = None
     records_excluded: int | None = None
@@ -396,6 +397,11 @@ KEYS: dict[str, dict[str, tuple[Checker, str]]] = {
     "prisma": {
         "records_identified": (_counts_by_name, "records found per database or register"),
         "duplicates_removed": (_count, "duplicate records removed"),
+        "records_removed_automation": (
+            _count,
+            "records marked as ineligible by automation tools (left unscreened by a "
+            "relevance ranking's stopping rule)",
+        ),
         "records_removed_other": (_count, "records removed for other reasons"),
         "records_screened": (_count, "records screened (title/abstract)"),
         "records_excluded": (_count, "records excluded at screening"),

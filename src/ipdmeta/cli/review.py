@@ -151,6 +151,15 @@ def add_review_commands(commands: Any) -> None:
         metavar="N",
         help="a reviewer may stop after excluding N records in a row",
     )
+    halt = stopping.add_mutually_exclusive_group()
+    halt.add_argument(
+        "--stop",
+        action="store_true",
+        help="the team stops screening titles and abstracts: the records nobody decided "
+        "count as marked ineligible by the ranking (PRISMA's automation tools box)",
+    )
+    halt.add_argument("--resume", action="store_true", help="take a --stop back")
+    stopping.add_argument("--reason", help="why screening stopped (kept with the stop)")
 
     sample = action(
         "check-sample",
@@ -515,18 +524,27 @@ def _prisma(store: Any, args: argparse.Namespace) -> int:
 
 
 def _stopping(store: Any, args: argparse.Namespace) -> int:
-    from ipdmeta.review.stopping import RULE, stopping_status
+    from ipdmeta.review.stopping import RULE, record_stop, stopping_status
     from ipdmeta.review.store import StoreError
 
     if args.excluded_in_a_row is not None:
         if args.excluded_in_a_row < 1:
             raise StoreError("--excluded-in-a-row takes a whole number of 1 or more")
         store.set_setting(RULE, args.excluded_in_a_row)
+    if args.stop or args.resume:
+        record_stop(store, stop=args.stop, reason=args.reason)
     status = stopping_status(store)
     rule = status["rule_excluded_in_a_row"]
     print(f"stopping rule: {'none' if rule is None else f'{rule} excluded in a row'}")
     for name, run in status["excluded_in_a_row"].items():
         print(f"  {name}: {run} excluded in a row")
+    halted = status["stopped"]
+    if halted:
+        print(
+            f"title-and-abstract screening stopped on {halted['time'][:10]} after "
+            f"{halted['screened']} records; {halted['left']} left unscreened count as marked "
+            "ineligible by the ranking (resume with --resume)"
+        )
     return 0
 
 

@@ -413,7 +413,11 @@ def prisma_notes(result: ReviewRun) -> list[str]:
 
     identified = sum(p.records_identified.values()) if p.records_identified else None
     if identified is not None and p.duplicates_removed is not None:
-        removed = p.duplicates_removed + (p.records_removed_other or 0)
+        removed = (
+            p.duplicates_removed
+            + (p.records_removed_automation or 0)
+            + (p.records_removed_other or 0)
+        )
         check("identified - removed = screened", identified - removed, p.records_screened)
     if p.records_screened is not None and p.records_excluded is not None:
         check(

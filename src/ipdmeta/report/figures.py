@@ -225,12 +225,13 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
     """The PRISMA 2020 flow diagram for new reviews (databases and registers only).
 
     ``counts`` holds ``records_identified`` (by source), ``duplicates_removed``,
-    ``records_removed_other``, ``records_screened``, ``records_excluded``,
+    ``records_removed_automation``, ``records_removed_other``, ``records_screened``,
+    ``records_excluded``,
     ``reports_sought``, ``reports_not_retrieved``, ``reports_assessed``,
     ``reports_excluded`` (by reason), ``studies_included``, ``patients_included`` and
     ``patients_excluded`` (extracted but not analysed, by reason; drawn when given);
-    a missing count is drawn as "n = ?", except ``records_removed_other``, whose line is
-    left out when not given.
+    a missing count is drawn as "n = ?", except ``records_removed_automation`` and
+    ``records_removed_other``, whose lines are left out when not given.
     """
     ax = _axes(ax, (8.5, 7.5))
     ax.set_xlim(0, 10)
@@ -262,6 +263,8 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
         ),
     ]
     removed = f"Records removed before screening:\n  Duplicates (n = {n('duplicates_removed')})"
+    if counts.get("records_removed_automation") is not None:  # optional, as the next
+        removed += f"\n  Marked ineligible by\n  automation tools (n = {n('records_removed_automation')})"
     if counts.get("records_removed_other") is not None:  # optional: most reviews have none
         removed += f"\n  Other reasons (n = {n('records_removed_other')})"
     right = [

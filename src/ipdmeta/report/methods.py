@@ -319,6 +319,15 @@ def _stopping_sentence(stopping: dict[str, Any]) -> str:
         "features and a logistic regression retrained as decisions were made), and a "
         f"reviewer could stop after excluding {rule} records in a row."
     )
+    halted = stopping.get("stopped")
+    if halted:
+        text += (
+            f" Screening stopped on {_long_date(halted['time'][:10])}, after "
+            f"{halted['screened']} records"
+            + (f" ({halted['reason'].rstrip('.')})" if halted.get("reason") else "")
+            + f"; the {halted['excluded_automatic']} records nobody screened are reported as "
+            "marked ineligible by the automation tool (the relevance ranking)."
+        )
     sample = stopping.get("check_sample")
     if sample:
         text += (

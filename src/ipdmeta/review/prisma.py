@@ -10,7 +10,10 @@ Scholar", "NICE website"; "... organisation", "... society"; anything else, such
 follow-up of a cohort) count as one study; a report not linked is a study of its own.
 Records not yet decided (or waiting for a conflict's resolution, or marked maybe) are
 counted in ``records_pending`` and ``reports_pending``: the identities below hold with
-them, and when screening is complete they are 0.
+them, and when screening is complete they are 0. Once the team has stopped screening
+ranked records (``ipdmeta review stopping DIR --stop``), the database and register records
+nobody decided at title and abstract are ``excluded_automatic`` (PRISMA's "marked as
+ineligible by automation tools") instead of pending.
 
     records_screened = database_results + register_results - duplicates
                        - excluded_automatic - excluded_other
@@ -26,6 +29,7 @@ from collections import Counter
 from typing import Any
 
 from ipdmeta.review.screening import stage_outcomes
+from ipdmeta.review.stopping import unscreened_after_stop
 from ipdmeta.review.store import ReviewStore
 
 __all__ = ["prisma_counts", "prisma_spec_fields"]
@@ -99,7 +103,8 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
             unique[branch].add(record["id"])
     ta = stage_outcomes(store, "title_abstract")
     ft = stage_outcomes(store, "full_text")
-    main = _branch(unique["main"], ta, ft)
+    automatic = unscreened_after_stop(store, unique["main"] - set(ta))
+    main = _branch(unique["main"] - automatic, ta, ft)
     other = _branch(unique["other"], ta, ft)
     branches = _other_methods(by_kind["other"])
     reports = main["included"] + other["included"]
@@ -112,7 +117,7 @@ def prisma_counts(store: ReviewStore) -> dict[str, Any]:
         "register_results": sum(by_kind["register"].values()),
         "register_specific_results": dict(by_kind["register"]),
         "duplicates": removed["main"],
-        "excluded_automatic": 0,
+        "excluded_automatic": len(automatic),
         "excluded_other": 0,
         "records_screened": main["screened"],
         "records_excluded": main["excluded"],
@@ -144,7 +149,8 @@ def prisma_spec_fields(counts: dict[str, Any]) -> dict[str, Any]:
     return {
         "records_identified": identified,
         "duplicates_removed": counts["duplicates"],
-        "records_removed_other": counts["excluded_automatic"] + counts["excluded_other"],
+        "records_removed_automation": counts["excluded_automatic"] or None,
+        "records_removed_other": counts["excluded_other"] or None,
         "records_screened": counts["records_screened"],
         "records_excluded": counts["records_excluded"],
         "reports_sought": counts["dbr_sought_reports"],
