@@ -57,3 +57,29 @@ def test_the_example_search_gives_the_example_prisma(tmp_path, run_cli, capsys):
 
     checklist = prisma_checklist(run).set_index("item")["where"]
     assert checklist["8"].startswith("report: Methods paragraph (screening by two reviewers")
+    # Items 6 and 7: the searches, their dates and query strings, as a table.
+    assert checklist["6"] == "report: Study selection, Searches (sources and dates)"
+    assert checklist["7"] == "report: Study selection, Searches (query strings)"
+    from ipdmeta.report.searches import searches_table
+
+    searches = searches_table(run.screening)
+    assert searches is not None
+    assert list(searches["source"]) == ["PubMed", "Embase", "Cochrane"]
+    assert list(searches["records"]) == [412, 388, 27] == list(searches["imported"])
+    assert searches["query"].iloc[0].startswith('("motor cortex stimulation"[tiab]')
+    assert set(searches["searched"]) == {"2024-02-15"}
+    assert list(searches["platform"]) == ["NCBI", "Embase.com", "Cochrane Library"]
+
+
+def test_search_strategy_is_left_to_the_manuscript_without_query_strings(tmp_path, run_cli):
+    from ipdmeta.analysis.pipeline import run_review
+    from ipdmeta.report.prisma_checklist import prisma_checklist
+    from tests.review.conftest import write_ris
+
+    folder = copy_example(tmp_path)
+    run_cli("review", "init", folder)
+    run_cli("review", "import", folder, write_ris(tmp_path / "a.ris", [{"title": "A paper"}]),
+            "--source", "PubMed")  # fmt: skip
+    checklist = prisma_checklist(run_review(folder)).set_index("item")["where"]
+    assert checklist["7"] == "to be reported in the manuscript"
+    assert checklist["6"] == "report: Study selection, Searches (sources and dates)"

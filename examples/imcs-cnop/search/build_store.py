@@ -61,10 +61,11 @@ def main(argv: list[str]) -> int:
     run("review", "init", folder)
     run("review", "user", "add", folder, "ann", "--role", "owner")
     run("review", "user", "add", folder, "ben")
-    for file, source in (("pubmed.nbib", "PubMed"), ("embase.ris", "Embase"),
-                         ("central.bib", "Cochrane")):  # fmt: skip
+    for file, source, platform in (("pubmed.nbib", "PubMed", "NCBI"),
+                                   ("embase.ris", "Embase", "Embase.com"),
+                                   ("central.bib", "Cochrane", "Cochrane Library")):  # fmt: skip
         run("review", "import", folder, HERE / file, "--source", source, "--searched", SEARCHED,
-            "--query", QUERIES[source])  # fmt: skip
+            "--query", QUERIES[source], "--platform", platform)  # fmt: skip
     run("review", "dedup", folder)
     # The pairs dedup was unsure of are different papers with similar titles: ann says so.
     for pair in json.loads(run("review", "duplicates", folder, "--json", quiet=True)):

@@ -36,6 +36,7 @@ from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
 from ipdmeta.report.results import relief_by_category, responders_table, results_json
 from ipdmeta.report.rounding import ESTIMATE_DECIMALS, rounded_as_shown
+from ipdmeta.report.searches import searches_table
 from ipdmeta.report.study_table import included_studies
 from ipdmeta.report.word import (
     figure_caption,
@@ -227,6 +228,9 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
     if result.grade is not None:
         tables["grade"] = result.grade.to_frame()
     tables["prisma_checklist"] = prisma_checklist(result)
+    searches = searches_table(result.screening)
+    if searches is not None:
+        tables["searches"] = searches
     if result.confounders is not None:
         tables["confounder_screen"] = result.confounders.table
     for i, panel in enumerate(result.robustness):
@@ -500,6 +504,7 @@ def _context(
         "prisma_notes": prisma_notes(result) if spec.prisma.given else [],
         "prisma_source": result.prisma_source,
         "study_table": tables["studies"],
+        "searches": tables.get("searches"),
         "quality_items": quality_items,
         "quality_table": quality_table,
         "two_stage": two,

@@ -37,6 +37,21 @@ def _selection(run: ReviewRun) -> str | None:
     return "report: Methods paragraph (screening by two reviewers, their agreement)"
 
 
+def _search(run: ReviewRun) -> str | None:
+    """Item 7 asks for the full search strategies: covered when every search in the store
+    was imported with its query string."""
+    imports = (run.screening or {}).get("imports") or []
+    if imports and all(i["query"] for i in imports):
+        return "report: Study selection, Searches (query strings)"
+    return None
+
+
+def _sources(run: ReviewRun) -> str | None:
+    if (run.screening or {}).get("imports"):
+        return "report: Study selection, Searches (sources and dates)"
+    return _flow(run)
+
+
 def _grade(run: ReviewRun) -> str | None:
     return "report: Certainty of the evidence (GRADE)" if run.grade is not None else None
 
@@ -52,8 +67,8 @@ ITEMS: tuple[tuple[str, str, str, Where | None], ...] = (
     ("3", "Introduction", "Rationale", None),
     ("4", "Introduction", "Objectives", None),
     ("5", "Methods", "Eligibility criteria", None),
-    ("6", "Methods", "Information sources", _flow),
-    ("7", "Methods", "Search strategy", None),
+    ("6", "Methods", "Information sources", _sources),
+    ("7", "Methods", "Search strategy", _search),
     ("8", "Methods", "Selection process", _selection),
     (
         "9",

@@ -31,6 +31,7 @@ __all__ = [
 # Tables of the report by name; a model's tables are "<model>_<kind>".
 _TITLES = {
     "studies": "Included studies",
+    "searches": "Searches: sources, dates, query strings and records found",
     "responders": "Responders at each relief threshold (95% Wilson intervals)",
     "two_stage_studies": "Studies in the two-stage meta-analysis",
     "category_map": "How the papers' labels were mapped to categories",
