@@ -264,7 +264,8 @@ def prisma_diagram(counts: dict[str, Any], ax: Axes | None = None) -> Axes:
     ]
     removed = f"Records removed before screening:\n  Duplicates (n = {n('duplicates_removed')})"
     if counts.get("records_removed_automation") is not None:  # optional, as the next
-        removed += f"\n  Marked ineligible by\n  automation tools (n = {n('records_removed_automation')})"
+        automatic = n("records_removed_automation")
+        removed += f"\n  Marked ineligible by\n  automation tools (n = {automatic})"
     if counts.get("records_removed_other") is not None:  # optional: most reviews have none
         removed += f"\n  Other reasons (n = {n('records_removed_other')})"
     right = [
