@@ -206,3 +206,24 @@ def test_laplace_review(tmp_path):
     assert panel.table["choice"].iloc[0].startswith("Wald z, Laplace approximation")
     assert "7-node quadrature" in list(panel.table["choice"])
     assert not panel.table["choice"].str.contains("bootstrap").any()
+
+
+def test_a_typed_text_outcome_names_file_column_and_rows(tmp_path, run_cli):
+    """A clinician's own responder column typed yes/no, named as a model's outcome: the
+    run stops naming the file, the column, the values and the spreadsheet rows."""
+    folder = copy_example(tmp_path)
+    patients = folder / "patients.csv"
+    lines = patients.read_text(encoding="utf-8").splitlines()
+    typed = ["responder_typed"] + ["yes" if i % 3 else "no" for i in range(1, len(lines))]
+    patients.write_text(
+        "\n".join(f"{line},{value}" for line, value in zip(lines, typed, strict=True)) + "\n",
+        encoding="utf-8",
+    )
+    before = patients.read_bytes()
+    toml = folder / "review.toml"
+    toml.write_text(toml.read_text().replace("responder_50 ~", "responder_typed ~"))
+    result = run_cli("run", folder, "--out", tmp_path / "out")
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "patients.csv, column 'responder_typed', the model's outcome, holds text" in result.err
+    assert "('yes', 'no') in rows 2, 3, 4, 5, 6, 7 and" in result.err
+    assert patients.read_bytes() == before

@@ -106,6 +106,35 @@ def add_terms(formula: str, terms: list[str]) -> str:
     return f"{head} + {added} {formula[random_part.start() :]}"
 
 
+def check_outcome(
+    spec: ModelSpec, data: pd.DataFrame, *, formula: str | None = None, where: str | None = None
+) -> None:
+    """Refuse a model whose outcome column holds text, naming the column, the values and
+    (when the data carry their spreadsheet rows) the rows; ``where`` is the file (and
+    sheet) the patients were read from."""
+    outcome = outcome_of(formula or spec.formula)
+    if outcome not in data.columns:
+        return
+    column = data[outcome]
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return
+    text = column.dropna()
+    text = text[pd.to_numeric(text, errors="coerce").isna()]
+    seen = ", ".join(repr(v) for v in pd.unique(text)[:4])
+    place = f"{where}, " if where else ""
+    rows = ""
+    if "source_row" in data.columns and len(text):
+        numbers = [int(r) for r in data.loc[text.index, "source_row"]]
+        more = f" and {len(numbers) - 6} more" if len(numbers) > 6 else ""
+        rows = f" in rows {', '.join(map(str, numbers[:6]))}{more}"
+    raise ModelSpecError(
+        f"model {spec.name!r}: {place}column {outcome!r}, the model's outcome, holds text "
+        f"({seen}){rows}. A model's outcome is a number (such as relief_pct) or 0/1 "
+        "(True/False) for a logistic model; ipdmeta derives responder_30, responder_40, "
+        "... from relief itself"
+    )
+
+
 def fit_model(
     spec: ModelSpec,
     data: pd.DataFrame,
@@ -121,15 +150,7 @@ def fit_model(
     formula = formula or spec.formula
     adjusts = adjustments or tuple(dict.fromkeys((inference.adjust, *inference.also_adjust)))
     outcome = outcome_of(formula)
-    if outcome in data.columns and not (
-        pd.api.types.is_numeric_dtype(data[outcome]) or pd.api.types.is_bool_dtype(data[outcome])
-    ):
-        seen = ", ".join(repr(v) for v in pd.unique(data[outcome].dropna())[:4])
-        raise ModelSpecError(
-            f"model {spec.name!r}: the outcome {outcome!r} holds text ({seen}). A model's "
-            "outcome is a number (such as relief_pct) or 0/1 (True/False) for a logistic "
-            "model; ipdmeta derives responder_30, responder_40, ... from relief itself"
-        )
+    check_outcome(spec, data, formula=formula)
     if outcome in data.columns and is_binary(data[outcome]):
         from ipdmeta.analysis.binary import fit_logistic
 

@@ -24,7 +24,13 @@ from ipdmeta._parallel import parallel_map
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
-from ipdmeta.analysis.models import FittedModel, fit_model, model_variables, outcome_of
+from ipdmeta.analysis.models import (
+    FittedModel,
+    check_outcome,
+    fit_model,
+    model_variables,
+    outcome_of,
+)
 from ipdmeta.analysis.responders import PooledResponders, pool_responders
 from ipdmeta.analysis.risk_of_bias import high_risk_studies
 from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness, with_bootstrap
@@ -245,6 +251,8 @@ def run_review(
     lap(STAGES[2])
 
     say(STAGES[3])
+    for m in spec.models:
+        check_outcome(m, analysis_data, where=data.sources.get("patients"))
     models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
     screened = models.get(spec.confounders.model)
     if spec.confounders.candidates and screened is not None and screened.binary:
