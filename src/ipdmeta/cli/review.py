@@ -59,6 +59,22 @@ def add_review_commands(commands: Any) -> None:
         help="read a password for the web app from standard input (stored hashed, argon2)",
     )
 
+    serve = action(
+        "serve",
+        help="the reviewers' web app over the review store (screening, conflicts, progress)",
+        description=(
+            "Serve the review's web app with uvicorn. It listens on 127.0.0.1 (this machine "
+            "only) unless --host names another address, which also needs --allow-remote: "
+            "then put a TLS proxy in front of it. See docs/web-app.md."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a --host other than this machine's loopback")  # fmt: skip
+    serve.add_argument("--secure-cookies", action="store_true",
+                       help="mark the session cookie Secure (behind a TLS proxy)")  # fmt: skip
+
     imp = action(
         "import",
         help="import a search export (RIS, MEDLINE/.nbib, BibTeX, CSV)",
@@ -283,6 +299,10 @@ def add_review_commands(commands: Any) -> None:
 def run_review_command(args: argparse.Namespace) -> int:
     from ipdmeta.review import create_store, open_store
 
+    if args.review_command == "serve":
+        from ipdmeta.cli.serve import serve
+
+        return serve(args)
     if args.review_command == "init":
         existed = (args.folder / "review.sqlite").exists()
         with create_store(args.folder) as store:
@@ -704,41 +724,11 @@ def _count(n: int, word: str) -> str:
 
 
 def _status(store: Any, args: argparse.Namespace) -> int:
-    from ipdmeta.review.screening import STAGES, stage_status
-    from ipdmeta.review.stopping import stopping_status
+    from ipdmeta.review.status import review_status
 
-    sources = store.counts_by_source()
-    total = sum(sources.values())
-    duplicates = len(store.duplicate_of())
-    payload = {
-        "records": total,
-        "duplicates": duplicates,
-        "unique": total - duplicates,
-        "pending_duplicates": len(store.pending_duplicates()),
-        "sources": sources,
-        "imports": [
-            {
-                k: i[k]
-                for k in (
-                    "file_name",
-                    "format",
-                    "source",
-                    "kind",
-                    "platform",
-                    "searched",
-                    "query",
-                    "raw_count",
-                    "imported",
-                    "reported",
-                    "created",
-                )
-            }
-            for i in store.imports()
-        ],
-        "reviewers": [{"name": r["name"], "role": r["role"]} for r in store.reviewers()],
-        "stages": {stage: stage_status(store, stage) for stage in STAGES},
-        "stopping": stopping_status(store),
-    }
+    payload = review_status(store)
+    sources, total = payload["sources"], payload["records"]
+    duplicates = payload["duplicates"]
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0

@@ -184,6 +184,31 @@ MIGRATIONS: tuple[str, ...] = (
         created TEXT NOT NULL
     );
     """,
+    # 8: the web app: sign-in sessions (a hash of the cookie's token, never the token; a
+    # session ends when signed out or expired) and the full texts attached to records.
+    """
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        reviewer_id INTEGER NOT NULL REFERENCES reviewers (id),
+        csrf_token TEXT NOT NULL,
+        created TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        ended TEXT
+    );
+    CREATE TABLE fulltexts (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records (id),
+        file_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        original_name TEXT,
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        created TEXT NOT NULL
+    );
+    CREATE INDEX fulltexts_record ON fulltexts (record_id);
+    CREATE INDEX decisions_reviewer ON decisions (reviewer_id, stage);
+    """,
 )
 
 
@@ -584,6 +609,89 @@ class ReviewStore:
         )
         return {row["record_id"]: dict(row) for row in rows}
 
+    # -- the web app ------------------------------------------------------------------------
+    def add_web_session(self, token_hash: str, reviewer: int, csrf: str, expires: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO web_sessions (token_hash, reviewer_id, csrf_token, created, expires) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (token_hash, reviewer, csrf, _now(), expires),
+            )
+
+    def web_session(self, token_hash: str) -> dict[str, Any] | None:
+        """The live session with this token hash, with its reviewer's name and role."""
+        row = self.connection.execute(
+            "SELECT s.id, s.reviewer_id, s.csrf_token, s.expires, r.name, r.role FROM "
+            "web_sessions s JOIN reviewers r ON r.id = s.reviewer_id WHERE s.token_hash = ? "
+            "AND s.ended IS NULL AND s.expires > ?",
+            (token_hash, _now()),
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def end_web_session(self, token_hash: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE web_sessions SET ended = ? WHERE token_hash = ? AND ended IS NULL",
+                (_now(), token_hash),
+            )
+
+    def password_hash(self, name: str) -> tuple[int, str, str | None] | None:
+        """(id, role, password hash) of the reviewer called ``name``, or None."""
+        row = self.connection.execute(
+            "SELECT id, role, password_hash FROM reviewers WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else (row["id"], row["role"], row["password_hash"])
+
+    def add_fulltext(
+        self, record: int, file_name: str, sha256: str, size: int, original: str | None,
+        reviewer: int,
+    ) -> None:  # fmt: skip
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO fulltexts (record_id, file_name, sha256, size, original_name, "
+                "reviewer_id, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (record, file_name, sha256, size, original, reviewer, _now()),
+            )
+
+    def fulltext(self, record: int) -> dict[str, Any] | None:
+        """The latest full text attached to ``record``."""
+        row = self.connection.execute(
+            "SELECT * FROM fulltexts WHERE record_id = ? ORDER BY id DESC LIMIT 1", (record,)
+        ).fetchone()
+        return None if row is None else dict(row)
+
+    def decided_by(self, reviewer: int, stage: str) -> set[int]:
+        """The records on which ``reviewer`` has a standing decision at ``stage``."""
+        rows = self.connection.execute(
+            "SELECT DISTINCT record_id FROM decisions WHERE reviewer_id = ? AND stage = ? AND "
+            "id NOT IN (SELECT decision_id FROM withdrawals)",
+            (reviewer, stage),
+        )
+        return {r[0] for r in rows}
+
+    def decisions_of(self, record: int) -> list[dict[str, Any]]:
+        """Every decision on ``record`` not withdrawn, oldest first, with the reviewer's
+        name."""
+        rows = self.connection.execute(
+            "SELECT d.id, d.stage, d.decision, d.reason, d.created AS time, d.reviewer_id, "
+            "r.name AS reviewer FROM decisions d JOIN reviewers r ON r.id = d.reviewer_id "
+            "WHERE d.record_id = ? AND d.id NOT IN (SELECT decision_id FROM withdrawals) "
+            "ORDER BY d.id",
+            (record,),
+        )
+        return [dict(r) for r in rows]
+
+    def change_counter(self) -> tuple[int, ...]:
+        """Changes whenever a record, duplicate verdict, decision, withdrawal or resolution
+        is added: what the web app's caches are keyed on."""
+        row = self.connection.execute(
+            "SELECT (SELECT IFNULL(MAX(id), 0) FROM records), (SELECT IFNULL(MAX(id), 0) FROM "
+            "duplicates), (SELECT IFNULL(MAX(id), 0) FROM decisions), (SELECT IFNULL(MAX(id), "
+            "0) FROM withdrawals), (SELECT IFNULL(MAX(id), 0) FROM resolutions), (SELECT "
+            "IFNULL(MAX(id), 0) FROM links)"
+        ).fetchone()
+        return tuple(int(v) for v in row)
+
     def counts_by_source(self) -> dict[str, int]:
         rows = self.connection.execute(
             "SELECT i.source, COUNT(r.id) FROM imports i LEFT JOIN records r "
@@ -602,8 +710,10 @@ def create_store(folder: Path) -> ReviewStore:
     return open_store(folder, create=True)
 
 
-def open_store(folder: Path, create: bool = False) -> ReviewStore:
-    """The store of the review in ``folder``, migrated to this ipdmeta's schema."""
+def open_store(folder: Path, create: bool = False, check: bool = True) -> ReviewStore:
+    """The store of the review in ``folder``, migrated to this ipdmeta's schema.
+    ``check=False`` skips SQLite's quick check (a server's second and later connections:
+    the check reads the whole file)."""
     path = folder / STORE_NAME
     if not create and not path.is_file():
         raise StoreError(
@@ -612,7 +722,7 @@ def open_store(folder: Path, create: bool = False) -> ReviewStore:
         )
     try:
         connection = _connect(path)
-        if connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        if check and connection.execute("PRAGMA quick_check").fetchone()[0] != "ok":
             raise StoreError(f"{path} is damaged (SQLite's integrity check fails)")
         _migrate(connection, path)
     except sqlite3.DatabaseError as exc:
