@@ -76,7 +76,7 @@ def _answer(request: Request, status: int, message: str, headers: dict[str, str]
         return JSONResponse({"error": message}, status_code=status, headers=headers)
     if status == 401:
         return RedirectResponse("/login", status_code=303)
-    return pages.render(request, "error.html.j2", status=status, message=message)
+    return pages.render(request, "error.html.j2", code=status, message=message)
 
 
 async def _client_error(request: Request, exc: Exception) -> Response:

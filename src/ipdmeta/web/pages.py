@@ -43,9 +43,9 @@ _ENV = Environment(
 )
 
 
-def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def render(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
     page = _ENV.get_template(name).render(request=request, stage_names=STAGE_NAMES, **context)
-    return HTMLResponse(page, status_code=status)
+    return HTMLResponse(page, status_code=code)
 
 
 def highlight(text: str | None, keywords: dict[str, list[str]]) -> Markup:
@@ -103,7 +103,7 @@ async def login_submit(request: Request) -> Response:
         return render(
             request,
             "login.html.j2",
-            status=429 if exc.retry_after else 401,
+            code=429 if exc.retry_after else 401,
             error=str(exc),
             next=target,
         )
