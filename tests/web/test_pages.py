@@ -227,7 +227,7 @@ def test_the_dashboard_shows_progress_and_the_prisma_diagram(review):
         data={"csrf_token": token, "record_id": "1", "decision": "include"},
     )
     page = ben.get("/").text
-    assert "4 records imported from 1 sources" in page
+    assert "4 records imported from 1 source;" in page
     assert re.search(r"<td>ben</td><td class=\"num\">1</td>", page)
     svg = ben.get("/prisma.svg")
     assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"

@@ -1,0 +1,199 @@
+"""The web app in Debian's Chromium (Playwright), as a reviewer uses it: sign in, screen
+with the keyboard, attach and view a full text, resolve a conflict as the owner. No page
+logs an error (a Content-Security-Policy violation would), and a record's markup never
+runs. With IPDMETA_SCREENSHOTS=DIR the pages' screenshots are saved there (docs/web/)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ipdmeta.review import open_store
+from tests.report.test_browser import CHROMIUM, FLAGS
+from tests.web.conftest import PASSWORDS, make_team_review
+from tests.web.server import running_server
+
+TA = "title_abstract"
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    folder = make_team_review(tmp_path / "review")
+    with running_server(folder) as (_, port):
+        yield folder, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed; `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+def _page(browser, problems: list[str]):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        ),
+    )
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    return page
+
+
+def _sign_in(page, url: str, name: str, then: str = "/") -> None:
+    page.goto(f"{url}/login?next={then}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORDS[name])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}{then}")
+
+
+def _shot(page, name: str, settle_ms: int = 0) -> None:
+    folder = os.environ.get("IPDMETA_SCREENSHOTS")
+    if folder:
+        page.wait_for_timeout(settle_ms)  # the PDF viewer draws after the page has loaded
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def _paper(path: Path) -> Path:
+    """A one-page PDF with a title and a few lines, as a journal's full text has."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure = plt.figure(figsize=(8.27, 11.69))
+    figure.text(
+        0.1,
+        0.9,
+        "Motor cortex stimulation for trigeminal neuropathic pain",
+        fontsize=14,
+        weight="bold",
+    )
+    figure.text(0.1, 0.86, "Au0 A. A simulated full text for the screening page.", fontsize=10)
+    for i, line in enumerate(
+        [
+            "Methods: 12 consecutive patients, individual outcomes in Table 2.",
+            "Results: pain relief at last follow-up per patient (VAS).",
+            "Table 2. Patient, diagnosis, VAS before and after.",
+        ]
+    ):
+        figure.text(0.1, 0.8 - 0.03 * i, line, fontsize=10)
+    figure.savefig(path, format="pdf")
+    plt.close(figure)
+    return path
+
+
+def _record_shown(page) -> int:
+    found = re.search(r"Record (\d+)", page.inner_text("p.meta"))
+    assert found is not None
+    return int(found.group(1))
+
+
+def test_sign_in_and_screen_with_the_keyboard(site, browser):
+    folder, url = site
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.goto(f"{url}/login")
+    _shot(page, "login")
+    _sign_in(page, url, "ben", "/screen/title_abstract")
+    assert _record_shown(page) == 1
+    assert page.inner_text("mark.include") == "Motor cortex"
+    _shot(page, "screen")
+    page.keyboard.press("i")  # include record 1
+    page.wait_for_selector("text=Record 1: include")
+    second = _record_shown(page)
+    page.keyboard.press("1")  # the first reason of the list
+    page.keyboard.press("e")
+    page.wait_for_selector(f"text=Record {second}: exclude")
+    page.keyboard.press("u")  # undo brings the excluded record back first
+    page.wait_for_selector(f"text=Undone: record {second} exclude")
+    assert _record_shown(page) == second
+    page.keyboard.press("s")  # skip it for later
+    page.wait_for_selector(f"text=Skipped record {second} for later")
+    third = _record_shown(page)
+    assert third != second
+    page.keyboard.press("m")
+    page.wait_for_selector(f"text=Record {third}: maybe")
+    # The planted record's markup is text: no dialog, no element made from it.
+    while _record_shown(page) != 4:
+        page.keyboard.press("s")
+        page.wait_for_load_state()
+    assert page.inner_text("#record-title") == "<img src=x onerror=alert(1)>"
+    assert page.locator("article img").count() == 0
+    page.keyboard.press("i")
+    page.wait_for_selector("text=Record 4: include")
+    with open_store(folder) as store:
+        mine = {r: by[2]["decision"] for r, by in store.latest_decisions(TA).items() if 2 in by}
+    assert mine == {1: "include", third: "maybe", 4: "include"}
+    assert problems == []
+
+
+def test_full_text_attached_and_viewed_beside_the_form(site, browser, tmp_path):
+    folder, url = site
+    with open_store(folder) as store:
+        store.add_decisions([(1, 1, TA, "include", None), (1, 2, TA, "include", None)])
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ben", "/screen/full_text")
+    assert _record_shown(page) == 1
+    pdf = _paper(tmp_path / "paper.pdf")
+    page.set_input_files("#pdf", str(pdf))
+    page.click("form.upload button")
+    page.wait_for_selector("text=Full text attached to record 1")
+    frame = page.locator("iframe.pdf")
+    assert frame.count() == 1 and frame.get_attribute("src") == "/api/records/1/fulltext"
+    _shot(page, "full-text", settle_ms=3000)
+    # A full-text exclusion waits for its reason: e focuses the list, Enter excludes.
+    page.keyboard.press("e")
+    assert page.evaluate("document.activeElement.id") == "reason"
+    page.select_option("#reason", "no individual patient data")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Record 1: exclude")
+    assert problems == []
+
+
+def test_the_owner_resolves_a_conflict(site, browser):
+    folder, url = site
+    with open_store(folder) as store:
+        store.add_decisions([(3, 2, TA, "include", None), (3, 3, TA, "exclude", "not facial")])
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ann", "/conflicts")
+    section = page.locator("#conflict-title_abstract-3")
+    assert "ben: include" in section.inner_text() and "cy: exclude" in section.inner_text()
+    _shot(page, "conflicts")
+    section.locator("input[name=reason]").fill("a case series after all")
+    section.locator("button[value=include]").click()
+    page.wait_for_selector("text=Record 3 resolved: include")
+    with open_store(folder) as store:
+        assert store.latest_resolutions(TA)[3]["reason"] == "a case series after all"
+    page.goto(f"{url}/")
+    page.wait_for_selector("img.prisma")
+    assert page.evaluate("document.querySelector('img.prisma').naturalWidth") > 100
+    _shot(page, "dashboard")
+    assert problems == []
+
+
+def test_a_reviewer_cannot_open_the_conflicts(site, browser):
+    _, url = site
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ben")
+    assert page.locator("a[href='/conflicts']").count() == 0
+    answer = page.goto(f"{url}/conflicts")
+    assert answer is not None and answer.status == 403
+    assert "only an owner" in page.inner_text("main")
