@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_glmm.py", *(["--quick"] if args.quick else [])],
         ["bench_run.py", *(["--repeats", "2"] if args.quick else [])],
         ["bench_review.py", *(["--quick"] if args.quick else [])],
+        ["bench_web.py", *(["--quick"] if args.quick else [])],
     ]
     failed = 0
     for script, *options in runs:

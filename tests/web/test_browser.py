@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ipdmeta.review import open_store
+from ipdmeta.web.client import running_server
 from tests.report.test_browser import CHROMIUM, FLAGS
 from tests.web.conftest import PASSWORDS, make_team_review
-from tests.web.server import running_server
 
 TA = "title_abstract"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from argon2 import PasswordHasher
 
 from ipdmeta.review import open_store
+from ipdmeta.web.client import Client, running_server
 from tests.web.conftest import make_team_review
-from tests.web.server import Client, running_server
 
 TA = "title_abstract"
 TEAM = [f"rev{i}" for i in range(8)]

@@ -10,6 +10,8 @@ an unexpected error is logged and answered with a plain 500 that shows nothing i
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import cast
 
@@ -101,7 +103,15 @@ def create_app(
     """The web app over the review store in ``folder`` (StoreError when it has none)."""
     state = AppState(Path(folder), max_upload=max_upload, secure_cookies=secure_cookies)
     static = Path(__file__).parent / "static"
+    ranking = Ranking()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        ranking.close()
+
     app = Starlette(
+        lifespan=lifespan,
         routes=[
             *api.ROUTES,
             *pages.ROUTES,
@@ -116,6 +126,6 @@ def create_app(
     )
     app.state.review = state
     app.state.throttle = Throttle()
-    app.state.ranking = Ranking()
+    app.state.ranking = ranking
     app.state.places = {}
     return app

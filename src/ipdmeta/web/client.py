@@ -1,6 +1,8 @@
-"""A real server for the tests that need one: ``ipdmeta review serve`` in its own
-process (uvicorn) on a free loopback port, and a small HTTP client from the standard
-library (one connection per client, the session cookie and CSRF token kept)."""
+"""Driving the web app from a script: ``running_server`` starts ``ipdmeta review serve``
+in its own process on a free loopback port, and ``Client`` speaks the JSON API over one
+keep-alive connection with the session cookie and CSRF token (standard library only).
+The tests and the latency benchmark use both; a team can use them to post decisions
+from a script."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from contextlib import contextmanager
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+
+__all__ = ["Client", "free_port", "running_server"]
 
 
 def free_port() -> int:
