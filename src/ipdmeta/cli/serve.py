@@ -41,7 +41,8 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app(args.folder, secure_cookies=args.secure_cookies)
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"ipdmeta review of {args.folder}: http://{shown}:{args.port}/ (Ctrl+C stops)",
-          flush=True)
+    print(
+        f"ipdmeta review of {args.folder}: http://{shown}:{args.port}/ (Ctrl+C stops)", flush=True
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0
