@@ -197,3 +197,28 @@ def test_a_reviewer_cannot_open_the_conflicts(site, browser):
     answer = page.goto(f"{url}/conflicts")
     assert answer is not None and answer.status == 403
     assert "only an owner" in page.inner_text("main")
+
+
+def test_run_the_analysis_and_see_the_report(tmp_path, browser):
+    from argon2 import PasswordHasher
+
+    from ipdmeta.review import create_store
+    from tests.conftest import copy_example
+
+    folder = copy_example(tmp_path)
+    with create_store(folder) as store:
+        store.add_reviewer("ann", "owner", PasswordHasher().hash(PASSWORDS["ann"]))
+    problems: list[str] = []
+    with running_server(folder) as (_, port):
+        url = f"http://127.0.0.1:{port}"
+        page = _page(browser, problems)
+        _sign_in(page, url, "ann", "/analysis")
+        page.click("#run-analysis")
+        page.wait_for_selector("#run-progress:not([hidden])")
+        _shot(page, "analysis-running")
+        page.wait_for_selector("iframe.report", timeout=240_000)
+        assert "The last run finished" in page.inner_text("#run-state")
+        report = page.frame_locator("iframe.report")
+        assert "Study selection" in report.locator("h2#prisma").inner_text()
+        _shot(page, "analysis", settle_ms=1000)
+    assert problems == []

@@ -24,7 +24,8 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ipdmeta.web import api, pages
+from ipdmeta.web import api, pages, reports
+from ipdmeta.web.analysis import AnalysisRunner
 from ipdmeta.web.auth import Throttle
 from ipdmeta.web.errors import ClientError
 from ipdmeta.web.queue import Ranking
@@ -64,7 +65,8 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers += _HEADERS
+                own = {name for name, _ in headers}
+                headers += [(k, v) for k, v in _HEADERS if k not in own]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
@@ -104,17 +106,20 @@ def create_app(
     state = AppState(Path(folder), max_upload=max_upload, secure_cookies=secure_cookies)
     static = Path(__file__).parent / "static"
     ranking = Ranking()
+    runner = AnalysisRunner(Path(folder))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         ranking.close()
+        runner.stop()
 
     app = Starlette(
         lifespan=lifespan,
         routes=[
             *api.ROUTES,
             *pages.ROUTES,
+            *reports.ROUTES,
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
@@ -127,5 +132,6 @@ def create_app(
     app.state.review = state
     app.state.throttle = Throttle()
     app.state.ranking = ranking
+    app.state.analysis = runner
     app.state.places = {}
     return app
