@@ -222,3 +222,28 @@ def test_run_the_analysis_and_see_the_report(tmp_path, browser):
         assert "Study selection" in report.locator("h2#prisma").inner_text()
         _shot(page, "analysis", settle_ms=1000)
     assert problems == []
+
+
+def test_appraise_a_study_and_set_the_consensus(site, browser):
+    folder, url = site
+    with open_store(folder) as store:
+        store.link(1, "S01", None)
+        for stage in ("title_abstract", "full_text"):
+            store.add_decisions([(1, 2, stage, "include", None), (1, 3, stage, "include", None)])
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ben", "/appraise")
+    page.click("#studies a:text-is('appraise')")
+    for item, said in (("Q1", "yes"), ("Q2", "no"), ("Q4", "unclear")):
+        page.check(f"input[aria-label='{item} {said}']")
+    page.fill("input[name=note_Q2]", "diagnosis by history only")
+    _shot(page, "appraise")
+    page.click("#save-appraisal")
+    page.wait_for_selector("text=S01: 3 judgements stored")
+    page.click("text=Sign out")
+    _sign_in(page, url, "ann", "/appraise/jbi_case_series/consensus?study=S01")
+    assert "diagnosis by history only" in page.inner_text("#item-Q2")
+    page.select_option("#item-Q1 select", "yes")
+    page.click("#save-consensus")
+    page.wait_for_selector("text=S01: consensus on 1 items stored")
+    assert problems == []

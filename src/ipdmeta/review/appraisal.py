@@ -25,8 +25,16 @@ from ipdmeta.review.imports import read_text
 from ipdmeta.review.screening import Agreement, agreement
 from ipdmeta.review.store import ReviewStore, StoreError
 
-__all__ = ["CHECKLISTS", "Checklist", "appraise", "checklist", "consensus_table",
-           "import_appraisals", "rater_agreement"]  # fmt: skip
+__all__ = [
+    "CHECKLISTS",
+    "Checklist",
+    "appraise",
+    "checklist",
+    "consensus_table",
+    "import_appraisals",
+    "judgement_row",
+    "rater_agreement",
+]  # fmt: skip
 
 CHECKLISTS = ("jbi_case_series", "murad_2018", "nih_case_series")
 # What the report's traffic-light plot draws, for the NIH tool's other words.
@@ -58,10 +66,11 @@ def checklist(key: str) -> Checklist:
     return Checklist(key, data["name"], tuple(data["judgements"]), tuple(data["items"]))
 
 
-def _row(
+def judgement_row(
     store: ReviewStore, tool: str, study: str, item: str, judgement: str, note: str | None,
     reviewer: str | None, consensus: bool,
 ) -> tuple[str, str, str, str, str | None, int | None, int]:  # fmt: skip
+    """The row :func:`appraise` stores, after every check (nothing is written)."""
     sheet = checklist(tool)
     found = sheet.item(item)
     said = judgement.strip().lower()
@@ -83,7 +92,9 @@ def appraise(
     note: str | None = None, reviewer: str | None = None, consensus: bool = False,
 ) -> None:  # fmt: skip
     """One judgement by a rater, or the consensus (``consensus=True``)."""
-    store.add_appraisals([_row(store, tool, study, item, judgement, note, reviewer, consensus)])
+    store.add_appraisals(
+        [judgement_row(store, tool, study, item, judgement, note, reviewer, consensus)]
+    )
 
 
 def import_appraisals(
@@ -99,7 +110,7 @@ def import_appraisals(
     rows, problems = [], []
     for row in reader:
         try:
-            rows.append(_row(store, tool, row[names["study_id"]], row[names["item"]],
+            rows.append(judgement_row(store, tool, row[names["study_id"]], row[names["item"]],
                              row[names["judgement"]], row.get(names.get("note", ""), None),
                              reviewer, consensus))  # fmt: skip
         except StoreError as exc:
