@@ -247,3 +247,36 @@ def test_appraise_a_study_and_set_the_consensus(site, browser):
     page.click("#save-consensus")
     page.wait_for_selector("text=S01: consensus on 1 items stored")
     assert problems == []
+
+
+def test_extract_two_patients_with_one_invalid_cell(site, browser):
+    folder, url = site
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ben", "/extract/study?study=S01")
+    page.fill("input[data-study-column=first_author]", "Au0")
+    page.fill("input[data-study-column=year]", "2001")
+    values = [
+        {"patient_id": "S01-P1", "diagnosis": "TN", "age": "54", "sex": "F",
+         "pain_scale": "VAS-10", "pain_pre": "8", "pain_post": "2"},
+        {"patient_id": "S01-P2", "diagnosis": "PHN", "age": "540", "sex": "M",
+         "pain_scale": "VAS-10", "pain_pre": "9", "pain_post": "4"},
+    ]  # fmt: skip
+    for i, row in enumerate(values):
+        page.click("#add-row")
+        for column, value in row.items():
+            page.fill(f"#grid tbody tr:nth-child({i + 1}) input[data-column={column}]", value)
+    bad = page.locator("#grid tbody tr:nth-child(2) input[data-column=age]")
+    page.wait_for_selector("#grid input.invalid")
+    assert "out of range" in bad.get_attribute("title")
+    assert "row 2, age" in page.inner_text("#problems")
+    _shot(page, "extraction")
+    bad.fill("54")
+    page.wait_for_selector("#problems li.ok")
+    page.click("#save")
+    page.wait_for_selector("text=Saved 2 rows.")
+    with open_store(folder) as store:
+        saved = store.latest_extractions("S01")
+    assert [r["reviewer"] for r in saved] == ["ben"]
+    assert [p["age"] for p in saved[0]["data"]["patients"]] == ["54", "54"]
+    assert problems == []

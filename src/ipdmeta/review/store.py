@@ -209,6 +209,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX fulltexts_record ON fulltexts (record_id);
     CREATE INDEX decisions_reviewer ON decisions (reviewer_id, stage);
     """,
+    # 9: data extraction: each extractor's (or, with reviewer_id NULL, the agreed) patient
+    # rows and study details of a study, saved whole each time; the latest stands.
+    """
+    CREATE TABLE extractions (
+        id INTEGER PRIMARY KEY,
+        study_id TEXT NOT NULL,
+        reviewer_id INTEGER REFERENCES reviewers (id),
+        data TEXT NOT NULL,
+        created TEXT NOT NULL
+    );
+    CREATE INDEX extractions_study ON extractions (study_id, reviewer_id);
+    """,
 )
 
 
@@ -680,6 +692,27 @@ class ReviewStore:
             (record,),
         )
         return [dict(r) for r in rows]
+
+    def add_extraction(self, study: str, reviewer: int | None, data: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO extractions (study_id, reviewer_id, data, created) "
+                "VALUES (?, ?, ?, ?)",
+                (study, reviewer, json.dumps(data, ensure_ascii=False), _now()),
+            )
+
+    def latest_extractions(self, study: str | None = None) -> list[dict[str, Any]]:
+        """The standing extraction of each (study, extractor or consensus), with the
+        extractor's name (None for the consensus)."""
+        where = "WHERE e.study_id = ?" if study is not None else ""
+        rows = self.connection.execute(
+            "SELECT e.study_id, e.reviewer_id, e.data, e.created, r.name AS reviewer FROM "
+            "extractions e LEFT JOIN reviewers r ON r.id = e.reviewer_id JOIN (SELECT MAX(id) "
+            "AS id FROM extractions GROUP BY study_id, IFNULL(reviewer_id, 0)) latest ON "
+            f"latest.id = e.id {where} ORDER BY e.study_id, e.id",
+            (study,) if study is not None else (),
+        )
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
     def change_counter(self) -> tuple[int, ...]:
         """Changes whenever a record, duplicate verdict, decision, withdrawal or resolution

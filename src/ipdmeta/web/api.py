@@ -20,17 +20,20 @@ from ipdmeta.web.errors import MAX_ID, ClientError
 from ipdmeta.web.guard import app_state, require_user
 from ipdmeta.web.queue import queue
 
-__all__ = ["ROUTES", "path_record", "set_session_cookie", "visible_decisions"]
+__all__ = ["ROUTES", "path_record", "read_json", "set_session_cookie", "visible_decisions"]
 
 MAX_JSON = 64 * 1024
 MAX_QUEUE = 5_000
 MAX_REASON = 2_000
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def read_json(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ClientError(413, f"the body is larger than {limit // 1024} KB")
     raw = await request.body()
-    if len(raw) > MAX_JSON:
-        raise ClientError(413, f"the body is larger than {MAX_JSON // 1024} KB")
+    if len(raw) > limit:
+        raise ClientError(413, f"the body is larger than {limit // 1024} KB")
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -78,7 +81,7 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 async def open_session(request: Request) -> Response:
     state = app_state(request)
-    body = await _body(request)
+    body = await read_json(request)
     client = request.client.host if request.client else "unknown"
     try:
         token, user = await run_in_threadpool(
@@ -154,7 +157,7 @@ def store_decision(state: Any, user: User, body: dict[str, Any]) -> dict[str, An
 
 async def post_decision(request: Request) -> Response:
     user = await require_user(request, unsafe=True)
-    body = await _body(request)
+    body = await read_json(request)
     stored = await run_in_threadpool(store_decision, app_state(request), user, body)
     return JSONResponse(stored, status_code=201)
 
@@ -166,7 +169,7 @@ def undo_decision(state: Any, user: User, stage: str) -> dict[str, Any] | None:
 
 async def post_undo(request: Request) -> Response:
     user = await require_user(request, unsafe=True)
-    body = await _body(request)
+    body = await read_json(request)
     stage = _choice(body, "stage", STAGES)
     withdrawn = await run_in_threadpool(undo_decision, app_state(request), user, stage)
     if withdrawn is None:
@@ -303,7 +306,7 @@ def store_resolution(state: Any, user: User, body: dict[str, Any]) -> dict[str, 
 
 async def post_resolution(request: Request) -> Response:
     user = await require_user(request, unsafe=True, owner=True)
-    body = await _body(request)
+    body = await read_json(request)
     stored = await run_in_threadpool(store_resolution, app_state(request), user, body)
     return JSONResponse(stored, status_code=201)
 

@@ -24,7 +24,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ipdmeta.web import api, appraisal_pages, pages, reports
+from ipdmeta.web import api, appraisal_pages, extraction_pages, pages, reports
 from ipdmeta.web.analysis import AnalysisRunner
 from ipdmeta.web.auth import Throttle
 from ipdmeta.web.errors import ClientError
@@ -121,6 +121,7 @@ def create_app(
             *pages.ROUTES,
             *reports.ROUTES,
             *appraisal_pages.ROUTES,
+            *extraction_pages.ROUTES,
             Mount("/static", StaticFiles(directory=static), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders)],
