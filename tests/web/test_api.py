@@ -251,3 +251,24 @@ def test_every_response_has_the_security_headers(app_client):
         csp = headers["content-security-policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp
         assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_new_password_ends_the_old_sessions(signed_in, review, run_cli, monkeypatch):
+    import io
+
+    ben = signed_in("ben")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a new password 9\n"))
+    result = run_cli("review", "user", "password", review, "ben", "--password-stdin")
+    assert result.code == 0 and "password set for 'ben'" in result.out
+    assert ben.get("/api/status").status_code == 401
+    fresh = ben.post("/api/session", json={"name": "ben", "password": "a new password 9"})
+    assert fresh.status_code == 200
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert run_cli("review", "user", "password", review, "ben", "--password-stdin").code == 2
+    monkeypatch.setattr("sys.stdin", io.StringIO("long enough 123\n"))
+    missing = run_cli("review", "user", "password", review, "zed", "--password-stdin")
+    assert missing.code == 2 and "'zed' is not a registered reviewer" in missing.err
+    # Without --password-stdin and no terminal to ask on, it says how.
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    asked = run_cli("review", "user", "password", review, "ben")
+    assert asked.code == 2 and "--password-stdin" in asked.err

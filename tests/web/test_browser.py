@@ -279,4 +279,14 @@ def test_extract_two_patients_with_one_invalid_cell(site, browser):
         saved = store.latest_extractions("S01")
     assert [r["reviewer"] for r in saved] == ["ben"]
     assert [p["age"] for p in saved[0]["data"]["patients"]] == ["54", "54"]
+    # cy extracted the study too, with one cell read differently; the owner compares.
+    theirs = saved[0]["data"]
+    theirs["patients"][1] = dict(theirs["patients"][1], pain_post="4.5")
+    with open_store(folder) as store:
+        store.add_extraction("S01", 3, theirs)
+    page.click("text=Sign out")
+    _sign_in(page, url, "ann", "/extract/compare?study=S01")
+    assert "1 cell differ" in page.inner_text("main")
+    assert page.locator("#compared td.differs").inner_text() == "4 4.5"
+    _shot(page, "compare")
     assert problems == []

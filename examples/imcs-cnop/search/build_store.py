@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
 from contextlib import redirect_stdout
 from io import StringIO
@@ -77,6 +78,12 @@ def main(argv: list[str]) -> int:
     run("review", "import-decisions", folder, HERE / "full_text_decisions.csv", "--stage",
         "full_text")  # fmt: skip
     resolve_all(folder, "full_text", HERE / "full_text_resolutions.csv")
+    # Each included report is linked to its study: the study_id the patients table uses.
+    for record in json.loads(run("review", "records", folder, "--json", quiet=True)):
+        found = re.search(r"\b(S\d{2}) simulated series", record["title"] or "")
+        if found and record["duplicate_of"] is None:
+            run("review", "link", folder, str(record["id"]), found.group(1), "--reviewer",
+                "ann", quiet=True)  # fmt: skip
     for rater in ("ann", "ben"):
         run("review", "import-appraisals", folder, HERE / f"appraisal_{rater}.csv", "--tool",
             "jbi_case_series", "--reviewer", rater)  # fmt: skip

@@ -58,6 +58,13 @@ def add_review_commands(commands: Any) -> None:
         action="store_true",
         help="read a password for the web app from standard input (stored hashed, argon2)",
     )
+    password = user_actions.add_parser(
+        "password", help="set a team member's password for the web app (ends their sessions)"
+    )
+    password.add_argument("folder", type=Path, metavar="DIR")
+    password.add_argument("name", metavar="NAME")
+    password.add_argument("--password-stdin", action="store_true",
+                          help="read it from standard input instead of asking")  # fmt: skip
 
     serve = action(
         "serve",
@@ -381,17 +388,33 @@ def run_review_command(args: argparse.Namespace) -> int:
         return _status(store, args)
 
 
-def _add_user(store: Any, args: argparse.Namespace) -> int:
+def _read_password(from_stdin: bool) -> str:
+    """A new password, hashed (argon2): from standard input, or asked twice."""
+    from argon2 import PasswordHasher
+
     from ipdmeta.review.store import StoreError
 
-    password_hash = None
-    if args.password_stdin:
+    if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-        if len(password) < 8:
-            raise StoreError("the password must have at least 8 characters")
-        from argon2 import PasswordHasher
+    else:
+        import getpass
 
-        password_hash = PasswordHasher().hash(password)
+        if not sys.stdin.isatty():
+            raise StoreError("give the password on standard input with --password-stdin")
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Again: ") != password:
+            raise StoreError("the two passwords differ: nothing changed")
+    if len(password) < 8:
+        raise StoreError("the password must have at least 8 characters")
+    return PasswordHasher().hash(password)
+
+
+def _add_user(store: Any, args: argparse.Namespace) -> int:
+    if args.user_command == "password":
+        store.set_password(args.name.strip(), _read_password(args.password_stdin))
+        print(f"password set for {args.name.strip()!r}")
+        return 0
+    password_hash = _read_password(True) if args.password_stdin else None
     store.add_reviewer(args.name, args.role, password_hash)
     print(f"added {args.role} {args.name.strip()!r}")
     return 0

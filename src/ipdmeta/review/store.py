@@ -319,6 +319,17 @@ class ReviewStore:
             )
         return int(cursor.lastrowid or 0)
 
+    def set_password(self, name: str, password_hash: str) -> None:
+        """A team member's new password (hashed); their web sessions end."""
+        with self.transaction() as db:
+            found = db.execute("SELECT id FROM reviewers WHERE name = ?", (name,)).fetchone()
+            if found is None:
+                raise StoreError(f"{name!r} is not a registered reviewer")
+            db.execute("UPDATE reviewers SET password_hash = ? WHERE id = ?",
+                       (password_hash, found[0]))  # fmt: skip
+            db.execute("UPDATE web_sessions SET ended = ? WHERE reviewer_id = ? AND ended IS "
+                       "NULL", (_now(), found[0]))  # fmt: skip
+
     def reviewers(self) -> list[dict[str, Any]]:
         rows = self.connection.execute("SELECT id, name, role, created FROM reviewers ORDER BY id")
         return [dict(row) for row in rows]
