@@ -21,6 +21,14 @@ def test_sign_in_returns_a_csrf_token_and_an_httponly_strict_cookie(app_client):
     assert app_client.get("/api/status").status_code == 200
 
 
+def test_a_sign_in_posted_from_another_site_is_refused(app_client):
+    cross = {"Origin": "https://evil.example"}
+    body = {"name": "ann", "password": PASSWORDS["ann"]}
+    assert app_client.post("/api/session", json=body, headers=cross).status_code == 403
+    form = app_client.post("/login", data=body, headers=cross, follow_redirects=False)
+    assert form.status_code == 403 and "ipdmeta_session" not in form.headers.get("set-cookie", "")
+
+
 def test_wrong_passwords_and_unknown_names_get_the_same_answer(app_client):
     wrong = app_client.post("/api/session", json={"name": "ann", "password": "nope"})
     unknown = app_client.post("/api/session", json={"name": "zed", "password": "nope"})

@@ -118,3 +118,18 @@ def test_rows_are_paired_by_patient_id_then_by_order(review):
     assert compared["differing"] == 1
     assert compared["rows"][0]["age"] == ["7", "7.0", True]
     assert compared["rows"][1]["age"] == ["30", "31", False]
+
+
+def test_an_extraction_can_start_from_the_folders_patients_csv(signed_in, review):
+    (review / "patients.csv").write_text(
+        "study_id,patient_id,diagnosis,age,my_own_column\nS01,P1,TN,54,x\nS02,P9,PHN,60,y\n"
+    )
+    (review / "studies.csv").write_text("study_id,first_author,year\nS01,Smith,2001\n")
+    ben = signed_in("ben")
+    page = ben.get("/extract/study", params={"study": "S01"}).text
+    assert "patients.csv has 1 row of S01" in page and 'value="54"' not in page
+    page = ben.get("/extract/study", params={"study": "S01", "from_file": "yes"}).text
+    assert 'value="54"' in page and 'value="Smith"' in page and 'value="x"' in page
+    assert 'data-column="my_own_column"' in page  # the review's own column is in the grid
+    with open_store(review) as store:
+        assert store.latest_extractions() == []  # nothing saved until saved

@@ -16,11 +16,9 @@ from tests.web.conftest import PASSWORDS
 BODIES = [
     None,
     b"{",
-    b"[]",
     b'{"record_id": 1e999, "stage": [], "decision": {}, "reason": "\\u0000"}',
     b'{"study": "S01", "patients": [[]], "details": [], "consensus": "yes"}',
-    b'{"name": ["ann"], "password": null}',
-    "\u00e9\u0000\ud7ff".encode(),
+    b'{"name": ["ann"], "password": "\\u00e9\\u0000\\ud7ff"}',
     b"a=1&b=%ZZ&csrf_token=&record_id=99999999999999999999&decision=include&stage=x",
 ]
 QUERIES = ["", "?stage=full_text&limit=99999999999999999999", "?study=%00&tool=..%2F",

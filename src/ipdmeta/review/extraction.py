@@ -31,6 +31,7 @@ __all__ = [
     "export_extractions",
     "final_extractions",
     "patient_columns",
+    "rows_from_folder",
     "study_details_from_records",
 ]
 
@@ -166,6 +167,29 @@ def check_extraction(folder: Path, study: str, data: dict[str, Any],
                         "message": words,
                         "table": "studies" if studies_table else "patients"})  # fmt: skip
     return out
+
+
+def rows_from_folder(folder: Path, study: str, columns: list[str]) -> dict[str, Any] | None:
+    """The study's rows as the folder's patients.csv and studies.csv hold them (cells as
+    written), to start an extraction from a sheet made before the app; None when
+    patients.csv has no row of the study."""
+
+    def read(name: str) -> list[dict[str, str]]:
+        path = folder / name
+        if not path.is_file():
+            return []
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            return [{(k or "").strip(): (v or "").strip() for k, v in row.items()}
+                    for row in csv.DictReader(handle)]  # fmt: skip
+
+    patients = [r for r in read("patients.csv") if r.get("study_id") == study]
+    if not patients:
+        return None
+    details = next((r for r in read("studies.csv") if r.get("study_id") == study), {})
+    return {
+        "study": {c: details[c] for c in STUDY_COLUMNS if details.get(c)},
+        "patients": [{c: r[c] for c in columns if r.get(c)} for r in patients],
+    }
 
 
 def study_details_from_records(store: ReviewStore, study: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from ipdmeta.review.store import StoreError
 from ipdmeta.web import fulltext
 from ipdmeta.web.auth import COOKIE, SESSION_HOURS, SignInError, User, sign_in, sign_out
 from ipdmeta.web.errors import MAX_ID, ClientError
-from ipdmeta.web.guard import app_state, require_user
+from ipdmeta.web.guard import app_state, require_user, same_origin
 from ipdmeta.web.queue import queue
 
 __all__ = ["ROUTES", "path_record", "read_json", "set_session_cookie", "visible_decisions"]
@@ -81,6 +81,8 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 async def open_session(request: Request) -> Response:
     state = app_state(request)
+    if not same_origin(request):
+        raise ClientError(403, "sign in from this site's own pages")
     body = await read_json(request)
     client = request.client.host if request.client else "unknown"
     try:

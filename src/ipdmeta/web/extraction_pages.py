@@ -22,6 +22,7 @@ from ipdmeta.review.extraction import (
     compare_extractions,
     export_extractions,
     patient_columns,
+    rows_from_folder,
     study_details_from_records,
 )
 from ipdmeta.review.screening import stage_outcomes
@@ -53,8 +54,9 @@ async def _user(request: Request) -> User | Response:
 
 def _overview(state: Any, user: User) -> list[dict[str, Any]]:
     store = state.store
-    included = {r for r, o in stage_outcomes(store, "full_text").items()
-                if o["outcome"] == "include"}  # fmt: skip
+    included = {
+        r for r, o in stage_outcomes(store, "full_text").items() if o["outcome"] == "include"
+    }
     studies = {s for r, s in store.study_of().items() if r in included}
     mine: dict[str, int] = {}
     extractors: dict[str, list[str]] = {}
@@ -68,8 +70,15 @@ def _overview(state: Any, user: User) -> list[dict[str, Any]]:
             extractors.setdefault(study, []).append(row["reviewer"])
             if row["reviewer_id"] == user.id:
                 mine[study] = len(row["data"]["patients"])
-    return [{"study": s, "mine": mine.get(s), "extractors": extractors.get(s, []),
-             "agreed": agreed.get(s)} for s in sorted(studies)]  # fmt: skip
+    return [
+        {
+            "study": s,
+            "mine": mine.get(s),
+            "extractors": extractors.get(s, []),
+            "agreed": agreed.get(s),
+        }
+        for s in sorted(studies)
+    ]
 
 
 async def overview(request: Request) -> Response:
@@ -77,21 +86,39 @@ async def overview(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     studies = await run_in_threadpool(_overview, app_state(request), user)
-    return render(request, "extract.html.j2", user=user, studies=studies,
-                  message=request.query_params.get("done"),
-                  error=request.query_params.get("error"))  # fmt: skip
+    return render(
+        request,
+        "extract.html.j2",
+        user=user,
+        studies=studies,
+        message=request.query_params.get("done"),
+        error=request.query_params.get("error"),
+    )
 
 
-def _grid(state: Any, user: User, study: str, consensus: bool, start_from: str | None
-          ) -> dict[str, Any]:  # fmt: skip
+def _grid(
+    state: Any,
+    user: User,
+    study: str,
+    consensus: bool,
+    start_from: str | None,
+    from_file: bool = False,
+) -> dict[str, Any]:
     """What the grid starts from: the user's own extraction (or the consensus), else for
-    a consensus the extraction of ``start_from``, else the study's details from its
-    record."""
+    a consensus the extraction of ``start_from``, else (when asked) the study's rows in
+    the folder's patients.csv, else the study's details from its record."""
     store = state.store
     rows = store.latest_extractions(study)
     columns = patient_columns(state.folder)
-    own = next((r for r in rows if (r["reviewer_id"] is None) == consensus and
-                (consensus or r["reviewer_id"] == user.id)), None)  # fmt: skip
+    own = next(
+        (
+            r
+            for r in rows
+            if (r["reviewer_id"] is None) == consensus
+            and (consensus or r["reviewer_id"] == user.id)
+        ),
+        None,
+    )
     data = own["data"] if own else None
     differing: dict[tuple[int, str], list[str]] = {}
     others = [r for r in rows if r["reviewer_id"] is not None]
@@ -105,11 +132,19 @@ def _grid(state: Any, user: User, study: str, consensus: bool, start_from: str |
                 for column, (x, y, same) in cells.items():
                     if not same:
                         differing[(i, column)] = [x, y]
+    in_folder = None if own else rows_from_folder(state.folder, study, columns)
+    if data is None and from_file and in_folder is not None:
+        data = in_folder
     if data is None:
         data = {"study": study_details_from_records(store, study), "patients": []}
-    return {"columns": columns, "data": data, "differing": differing,
-            "saved": own["created"] if own else None,
-            "others": [r["reviewer"] for r in others]}  # fmt: skip
+    return {
+        "columns": columns,
+        "data": data,
+        "differing": differing,
+        "saved": own["created"] if own else None,
+        "others": [r["reviewer"] for r in others],
+        "in_folder": len(in_folder["patients"]) if in_folder and not from_file else 0,
+    }
 
 
 async def grid_page(request: Request) -> Response:
@@ -120,10 +155,24 @@ async def grid_page(request: Request) -> Response:
     consensus = request.query_params.get("consensus") == "yes"
     if consensus and not user.owner:
         raise ClientError(403, "only an owner of the review saves the agreed extraction")
-    grid = await run_in_threadpool(_grid, app_state(request), user, study, consensus,
-                                   request.query_params.get("from"))  # fmt: skip
-    return render(request, "extract_study.html.j2", user=user, study=study, consensus=consensus,
-                  study_columns=STUDY_COLUMNS, **grid)  # fmt: skip
+    grid = await run_in_threadpool(
+        _grid,
+        app_state(request),
+        user,
+        study,
+        consensus,
+        request.query_params.get("from"),
+        request.query_params.get("from_file") == "yes",
+    )
+    return render(
+        request,
+        "extract_study.html.j2",
+        user=user,
+        study=study,
+        consensus=consensus,
+        study_columns=STUDY_COLUMNS,
+        **grid,
+    )
 
 
 def _cleaned(state: Any, body: dict[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
@@ -162,8 +211,9 @@ async def api_save(request: Request) -> Response:
     state = app_state(request)
     study, data, _ = _cleaned(state, body)
     await run_in_threadpool(_save, state, user, study, data, consensus)
-    return JSONResponse({"study": study, "patients": len(data["patients"]),
-                         "consensus": consensus}, status_code=201)  # fmt: skip
+    return JSONResponse(
+        {"study": study, "patients": len(data["patients"]), "consensus": consensus}, status_code=201
+    )
 
 
 async def api_get(request: Request) -> Response:
@@ -172,10 +222,15 @@ async def api_get(request: Request) -> Response:
     study = _study(request.query_params.get("study"))
     rows = app_state(request).store.latest_extractions(study)
     shown = [
-        {"extractor": r["reviewer"], "consensus": r["reviewer_id"] is None,
-         "time": r["created"], **r["data"]}
-        for r in rows if user.owner or r["reviewer_id"] == user.id
-    ]  # fmt: skip
+        {
+            "extractor": r["reviewer"],
+            "consensus": r["reviewer_id"] is None,
+            "time": r["created"],
+            **r["data"],
+        }
+        for r in rows
+        if user.owner or r["reviewer_id"] == user.id
+    ]
     return JSONResponse({"study": study, "extractions": shown})
 
 
@@ -186,9 +241,13 @@ def _compare(state: Any, study: str) -> dict[str, Any]:
     columns = patient_columns(state.folder)
     first, second = rows[0], rows[1]
     compared = compare_extractions(first["data"], second["data"], columns)
-    return {"columns": columns, "names": [first["reviewer"], second["reviewer"]],
-            "rows": compared["rows"], "details": compared["study"],
-            "differing": compared["differing"]}  # fmt: skip
+    return {
+        "columns": columns,
+        "names": [first["reviewer"], second["reviewer"]],
+        "rows": compared["rows"],
+        "details": compared["study"],
+        "differing": compared["differing"],
+    }
 
 
 async def compare_page(request: Request) -> Response:
@@ -202,8 +261,14 @@ async def compare_page(request: Request) -> Response:
         compared = await run_in_threadpool(_compare, app_state(request), study)
     except ClientError as exc:
         return RedirectResponse(f"/extract?error={quote(exc.message)}", status_code=303)
-    return render(request, "extract_compare.html.j2", user=user, study=study,
-                  study_columns=STUDY_COLUMNS, **compared)  # fmt: skip
+    return render(
+        request,
+        "extract_compare.html.j2",
+        user=user,
+        study=study,
+        study_columns=STUDY_COLUMNS,
+        **compared,
+    )
 
 
 def _export(state: Any) -> dict[str, Any]:
@@ -213,19 +278,19 @@ def _export(state: Any) -> dict[str, Any]:
 
 async def export(request: Request) -> Response:
     form = await request.form(max_files=0, max_fields=10)
-    await require_user(request, unsafe=True, owner=True,
-                       form_token=str(form.get("csrf_token", "")))  # fmt: skip
+    await require_user(request, unsafe=True, owner=True, form_token=str(form.get("csrf_token", "")))
     try:
         done = await run_in_threadpool(_export, app_state(request))
     except (StoreError, IpdmetaError, OSError) as exc:
         return RedirectResponse(f"/extract?error={quote(str(exc))}", status_code=303)
-    words = (f"Exported {done['patients']} patients of {done['studies']} studies to "
-             "patients.csv and studies.csv")  # fmt: skip
+    words = (
+        f"Exported {done['patients']} patients of {done['studies']} studies to "
+        "patients.csv and studies.csv"
+    )
     if done["kept"]:
         words += f"; the earlier files were kept as {', '.join(done['kept'])}"
     if done["waiting"]:
-        words += (f"; left out until their extractions are agreed: "
-                  f"{', '.join(done['waiting'])}")  # fmt: skip
+        words += f"; left out until their extractions are agreed: {', '.join(done['waiting'])}"
     return RedirectResponse(f"/extract?done={quote(words)}", status_code=303)
 
 

@@ -31,7 +31,7 @@ from ipdmeta.web.api import (
 )
 from ipdmeta.web.auth import COOKIE, SignInError, User, sign_in, sign_out
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.guard import app_state, current_user, require_user
+from ipdmeta.web.guard import app_state, current_user, require_user, same_origin
 from ipdmeta.web.queue import queue
 
 __all__ = ["ROUTES", "highlight", "render"]
@@ -86,6 +86,8 @@ async def login_page(request: Request) -> Response:
 
 
 async def login_submit(request: Request) -> Response:
+    if not same_origin(request):  # a sign-in posted from another site (login CSRF)
+        raise ClientError(403, "sign in from this site's own sign-in page")
     form = await request.form(max_files=0, max_fields=10)
     state = app_state(request)
     client = request.client.host if request.client else "unknown"
