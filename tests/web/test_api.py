@@ -280,3 +280,15 @@ def test_a_new_password_ends_the_old_sessions(signed_in, review, run_cli, monkey
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     asked = run_cli("review", "user", "password", review, "ben")
     assert asked.code == 2 and "--password-stdin" in asked.err
+
+
+def test_the_throttle_forgets_stale_names_instead_of_growing(monkeypatch):
+    from ipdmeta.web import auth
+
+    throttle = auth.Throttle()
+    monkeypatch.setattr(auth, "MAX_TRACKED", 10)
+    clock = iter(range(0, 10**6, 1000))  # each failure 1000 s after the last: all stale
+    monkeypatch.setattr(auth.time, "monotonic", lambda: float(next(clock)))
+    for i in range(50):
+        throttle.fail([f"name:user{i}"])
+    assert len(throttle.failures) <= 11

@@ -42,6 +42,7 @@ COOKIE = "ipdmeta_session"
 SESSION_HOURS = 12
 MAX_FAILURES = 5
 WINDOW_SECONDS = 15 * 60
+MAX_TRACKED = 10_000  # names and addresses with failures kept before stale ones are dropped
 _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("not a password anyone has")
 
@@ -94,6 +95,10 @@ class Throttle:
     def fail(self, keys: list[str]) -> None:
         now = time.monotonic()
         with self.lock:
+            if len(self.failures) > MAX_TRACKED:  # many names tried: forget the stale ones
+                for key in list(self.failures):
+                    if not self._recent(key, now):
+                        del self.failures[key]
             for key in keys:
                 self._recent(key, now).append(now)
 
