@@ -80,6 +80,9 @@ CASES = (
     "ipd-interaction",
     "ipd-aliased",
     "ipd-nested",
+    "ipd-transforms",
+    "sleepstudy-poly",
+    "ipd-scaled",
 )
 FIXEF_DDF = ("satterthwaite", "kenward-roger", "asymptotic", "residual")
 ANOVA_TYPES = (1, 2, 3)

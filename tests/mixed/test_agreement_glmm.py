@@ -42,6 +42,11 @@ CASES: dict[str, dict[str, Any]] = {
         formula="responder ~ diagnosis + age + (1 | study_id)",
         reduced="responder ~ age + (1 | study_id)", nagq=7, factor="diagnosis",
     ),
+    "responders-transforms": dict(
+        r_formula="responder ~ diagnosis + poly(age, 2) + (1 | study_id)",
+        formula="responder ~ diagnosis + poly(age, 2) + (1 | study_id)",
+        reduced="responder ~ poly(age, 2) + (1 | study_id)", nagq=1, factor="diagnosis",
+    ),
     "counts-offset": dict(
         r_formula="events ~ treated + offset(log(years)) + (1 | site)",
         formula="events ~ treated + (1 | site)", reduced="events ~ 1 + (1 | site)",

@@ -29,6 +29,9 @@ EXPECTED = {
     ),
     "ipd-aliased": dict(reml=True, anova=True, emmeans=("diagnosis",), lrt=False, icc=True),
     "ipd-nested": dict(reml=True, anova=True, emmeans=("diagnosis",), lrt=True, icc=False),
+    "ipd-transforms": dict(reml=True, anova=True, emmeans=("diagnosis", "sex"), lrt=True, icc=True),
+    "sleepstudy-poly": dict(reml=True, anova=True, emmeans=(), lrt=False, icc=True),
+    "ipd-scaled": dict(reml=True, anova=True, emmeans=("diagnosis",), lrt=False, icc=True),
 }
 # Cases with one random intercept carry an exact profile (every bound a reference).
 PROFILE_EXACT = {
@@ -38,6 +41,9 @@ PROFILE_EXACT = {
     "ipd-single-patient",
     "ipd-interaction",
     "ipd-aliased",
+    "ipd-transforms",
+    "sleepstudy-poly",
+    "ipd-scaled",
 }
 # Elsewhere, lme4's spline-profile bounds it could not pin down (its grid moved them by
 # more than PROFILE_STABLE_GRID, or it warned about that parameter's profile) are not

@@ -88,6 +88,11 @@ CASES <- list(
   list(id = "responders-agq7", data = "responders", seed = 2026, sd_study = 0.9,
        nagq = 7, family = "binomial", formula = "responder ~ diagnosis + age + (1 | study_id)",
        reduced = "responder ~ age + (1 | study_id)", factor = "diagnosis"),
+  # Functions of a covariate in the fixed part, as in the lmer cases.
+  list(id = "responders-transforms", data = "responders", seed = 2026, sd_study = 0.9,
+       nagq = 1, family = "binomial",
+       formula = "responder ~ diagnosis + poly(age, 2) + (1 | study_id)",
+       reduced = "responder ~ poly(age, 2) + (1 | study_id)", factor = "diagnosis"),
   list(id = "counts-offset", profile = TRUE, data = "counts", seed = 11, nagq = 1, family = "poisson",
        formula = "events ~ treated + offset(log(years)) + (1 | site)",
        reduced = "events ~ 1 + offset(log(years)) + (1 | site)", factor = NULL)

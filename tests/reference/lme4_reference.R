@@ -171,7 +171,21 @@ CASES <- list(
        formula = "relief_pct ~ diagnosis + age + sex + (1 | study_id/surgeon)", reml = TRUE,
        emmeans = c("diagnosis"),
        lrt = c("relief_pct ~ age + sex + (1 | study_id/surgeon)",
-               "relief_pct ~ diagnosis + age + sex + (1 | study_id/surgeon)"))
+               "relief_pct ~ diagnosis + age + sex + (1 | study_id/surgeon)")),
+  # Functions of covariates in the fixed part: log(), I() and an interaction with a factor;
+  # emmeans evaluates them at the covariate's mean, as the model's own terms.
+  list(id = "ipd-transforms", data = "ipd_review",
+       formula = "relief_pct ~ diagnosis * log(age) + I(age^2) + sex + (1 | study_id)",
+       reml = TRUE, emmeans = c("diagnosis", "sex"),
+       lrt = c("relief_pct ~ diagnosis + log(age) + sex + (1 | study_id)",
+               "relief_pct ~ diagnosis * log(age) + I(age^2) + sex + (1 | study_id)")),
+  # Orthogonal polynomials and scale(): stateful, their basis taken from the rows fitted.
+  list(id = "sleepstudy-poly", data = "sleepstudy",
+       formula = "Reaction ~ poly(Days, 2) + (1 | Subject)", reml = TRUE,
+       emmeans = character(0), lrt = NULL),
+  list(id = "ipd-scaled", data = "ipd_review",
+       formula = "relief_pct ~ diagnosis + scale(age) + sex + (1 | study_id)", reml = TRUE,
+       emmeans = c("diagnosis"), lrt = NULL)
 )
 
 # ---------------------------------------------------------------- helpers

@@ -41,8 +41,15 @@ def test_the_data_decide_what_it_says(example_methods):
          "a linear mixed model with diagnosis as a fixed effect and a random intercept for "
          "each study"),
         ("relief_pct ~ diagnosis * age + (1 + age | study_id)",
-         "a linear mixed model with diagnosis and age as fixed effects and their interaction "
-         "and a random intercept and a random slope of age for each study"),
+         "a linear mixed model with diagnosis, age and the interaction of diagnosis and age as "
+         "fixed effects and a random intercept and a random slope of age for each study"),
+        ("relief_pct ~ diagnosis + log(age) + I(age^2) + (1 | study_id)",
+         "a linear mixed model with diagnosis, the logarithm of age and age squared as fixed "
+         "effects and a random intercept for each study"),
+        ("relief_pct ~ poly(age, 2) + scale(followup_months) + diagnosis:sex + (1 | study_id)",
+         "a linear mixed model with an orthogonal quadratic polynomial of age, follow-up time "
+         "standardised and the interaction of diagnosis and sex as fixed effects and a random "
+         "intercept for each study"),
         ("relief_pct ~ 1 + (1 | study_id)",
          "a linear mixed model with an intercept only and a random intercept for each study"),
     ],

@@ -24,7 +24,9 @@ __all__ = [
 ]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
-_NOT_VARIABLES = {"C", "Treatment", "Sum", "1", "0"}
+# Names in a formula that are not columns: contrasts and the functions mixed.lmm allows.
+_NOT_VARIABLES = {"C", "Treatment", "Sum", "1", "0", "log", "log2", "log10", "exp", "sqrt",
+                  "abs", "I", "poly", "scale", "center"}  # fmt: skip
 
 
 @dataclass(frozen=True, repr=False)

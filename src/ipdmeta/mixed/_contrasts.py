@@ -43,16 +43,17 @@ def _col_terms(design: Design) -> list[str]:
 
 
 def containment(design: Design) -> dict[str, list[str]]:
-    """For each term, the terms that contain it (same numeric variables, more factors)."""
+    """For each term, the terms that contain it (same numeric variables, more factors). A
+    function of variables (log(x), poly(x, 2)) counts as a numeric variable."""
     kinds = design.kinds
     out: dict[str, list[str]] = {}
     for a in design.terms:
         va = set(a.variables)
-        na = {v for v in va if kinds.get(v) == "numeric"}
+        na = {v for v in va if kinds.get(v, "numeric") == "numeric"}
         out[a.label] = []
         for b in design.terms:
             vb = set(b.variables)
-            nb = {v for v in vb if kinds.get(v) == "numeric"}
+            nb = {v for v in vb if kinds.get(v, "numeric") == "numeric"}
             if va <= vb and vb - va and na == nb:
                 out[a.label].append(b.label)
     return out
@@ -109,10 +110,28 @@ def _full_dummies(design: Design, term: FixedTerm) -> np.ndarray:
             if levels is None:
                 levels = tuple(sorted(set(values)))
             d = np.column_stack([(values == lv).astype(float) for lv in levels])
-        else:
+        elif v in frame:
             d = frame[v].to_numpy(dtype=float)[:, None]
+        else:  # a function of variables (log(x), poly(x, 2)): its own columns
+            d = _expression_columns(design, v)
         block = (block[:, :, None] * d[:, None, :]).reshape(len(frame), -1)
     return block
+
+
+def _expression_columns(design: Design, expression: str) -> np.ndarray:
+    """The columns of ``expression`` (one factor of a term, such as ``poly(x, 2)``) over
+    the rows fitted: stateful transforms see the same rows, so the same state."""
+    key = f"expression:{expression}"
+    if key not in design._cache:
+        from formulaic import model_matrix
+
+        from ipdmeta.mixed._design import FORMULA_FUNCTIONS
+
+        matrix = model_matrix(f"0 + {expression}", design.frame, na_action="raise",
+                              context=FORMULA_FUNCTIONS)  # fmt: skip
+        design._cache[key] = np.asarray(matrix.to_numpy(dtype=float))
+    columns: np.ndarray = design._cache[key]
+    return columns
 
 
 def type3(design: Design) -> dict[str, np.ndarray]:

@@ -84,7 +84,14 @@ class Design:
     levels: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     keep: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
     xtx: np.ndarray | None = None
+    # The kept columns as the model spec names them (formulaic's I(x ** 2), poly(x, 2)[1]),
+    # where ``x_names`` uses R's (I(x^2), poly(x, 2)1); empty when they are the same.
+    spec_names: tuple[str, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def spec_columns(self, names: list[str]) -> list[int]:
+        """Where the kept columns are among ``names``, the model spec's column names."""
+        return [names.index(c) for c in (self.spec_names or self.x_names)]
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -93,6 +100,41 @@ class Design:
             self._cache["frame"] = pd.DataFrame(dict(self.columns.cols), copy=False)
         out: pd.DataFrame = self._cache["frame"]
         return out
+
+
+# Functions formulaic does not define itself (it knows log, exp, I, poly, scale, center).
+FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log2": np.log2, "log10": np.log10, "abs": np.abs}
+
+
+def _check_finite(matrix: Any, fixed: str, rows: np.ndarray) -> None:
+    """A function of a variable that gives no number (log of 0 or less, sqrt of a negative)
+    is named with the data rows where it happens, not fitted around."""
+    values = np.asarray(matrix.to_numpy(dtype=float))
+    if values.shape[0] != len(rows):
+        raise ModelSpecError(f"the fixed effects {fixed!r} lost rows; check the formula")
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    column = str(matrix.columns[int(np.flatnonzero(bad.any(axis=0))[0])])
+    where = np.flatnonzero(bad.any(axis=1))
+    shown = ", ".join(str(int(r)) for r in rows[where[:6]])
+    more = f" and {len(where) - 6} more" if len(where) > 6 else ""
+    raise ModelSpecError(
+        f"{r_column_name(column)} is not a finite number in {len(where)} row"
+        f"{'s' if len(where) != 1 else ''} of the data (rows {shown}{more}, counted from 0): "
+        "a log of zero or less, a square root of a negative, ...; change the formula or "
+        "those values"
+    )
+
+
+_POLY_COLUMN = re.compile(r"^(poly\(.*\))\[(\d+)\]$")
+
+
+def r_column_name(name: str) -> str:
+    """formulaic's column name as R names it: ``I(x ** 2)`` -> ``I(x^2)``,
+    ``poly(x, 2)[1]`` -> ``poly(x, 2)1``; every other name unchanged."""
+    name = name.replace(" ** ", "^")
+    return _POLY_COLUMN.sub(r"\1\2", name)
 
 
 def _variable_of(expr: str) -> str:
@@ -296,6 +338,13 @@ def build_design(
     # formulaic would treat strings as categories anyway; C(x) marks numbers as factors.
     for m in re.finditer(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed):
         kinds[m.group(1)] = "factor"
+    for v in parsed.transformed:
+        if kinds.get(v) == "factor":
+            raise ModelSpecError(
+                f"{v!r} is read inside a function in {parsed.fixed!r}, but it is a factor "
+                f"({series[v].dtype}); log(), I(), poly(), scale() and the others take "
+                "numeric variables"
+            )
     for v, kind in kinds.items():
         if kind == "numeric" and not np.all(np.isfinite(series[v].to_numpy(dtype=float))):
             raise ModelSpecError(f"the variable {v!r} has infinite values")
@@ -322,9 +371,12 @@ def build_design(
         from formulaic import model_matrix
 
         try:
-            mm = model_matrix(parsed.fixed, pd.DataFrame(frame.cols), na_action="raise")
+            with np.errstate(invalid="ignore", divide="ignore"):  # named by _check_finite
+                mm = model_matrix(parsed.fixed, pd.DataFrame(frame.cols), na_action="ignore",
+                                  context=FORMULA_FUNCTIONS)  # fmt: skip
         except Exception as exc:  # formulaic raises many types; the user needs one message
             raise ModelSpecError(f"cannot build the fixed effects {parsed.fixed!r}: {exc}") from exc
+        _check_finite(mm, parsed.fixed, keep)
         spec = mm.model_spec
         X_all = np.asarray(mm.to_numpy(dtype=float))
         names_all = [str(c) for c in mm.columns]
@@ -348,12 +400,13 @@ def build_design(
 
     xtx_all = X_all.T @ X_all
     drop = aliased_columns(X_all, xtx=xtx_all)
-    aliased = tuple(names_all[j] for j in drop)
+    aliased = tuple(r_column_name(names_all[j]) for j in drop)
     keep_cols = [j for j in range(X_all.shape[1]) if j not in set(drop)]
     new_index = {old: new for new, old in enumerate(keep_cols)}
     X = X_all if not drop else np.asfortranarray(X_all[:, keep_cols])
     xtx = xtx_all if not drop else xtx_all[np.ix_(keep_cols, keep_cols)]
-    x_names = tuple(names_all[j] for j in keep_cols)
+    spec_names = tuple(names_all[j] for j in keep_cols)
+    x_names = tuple(r_column_name(c) for c in spec_names)
 
     terms: list[FixedTerm] = []
     has_intercept = False
@@ -362,7 +415,7 @@ def build_design(
             has_intercept = True
             continue
         kept = tuple(new_index[c] for c in term_cols if c in new_index)
-        terms.append(FixedTerm(":".join(term_vars), term_vars, kept))
+        terms.append(FixedTerm(":".join(r_column_name(v) for v in term_vars), term_vars, kept))
 
     random = tuple(_build_random(t, frame) for t in parsed.random)
     random = _lme4_order(random)
@@ -396,6 +449,7 @@ def build_design(
         levels=levels,
         keep=keep,
         xtx=xtx,
+        spec_names=spec_names if spec_names != x_names else (),
     )
 
 
@@ -456,9 +510,9 @@ def new_model_matrix(design: Design, newdata: pd.DataFrame) -> tuple[np.ndarray,
     frame = newdata.copy()
     if design.response not in frame.columns:
         frame[design.response] = 0.0
-    Xn = design.model_spec.get_model_matrix(frame, na_action="ignore")
+    Xn = design.model_spec.get_model_matrix(frame, na_action="ignore", context=FORMULA_FUNCTIONS)
     cols = [str(c) for c in Xn.columns]
-    X = np.asarray(Xn.to_numpy(dtype=float))[:, [cols.index(c) for c in design.x_names]]
+    X = np.asarray(Xn.to_numpy(dtype=float))[:, design.spec_columns(cols)]
     incomplete = np.zeros(len(frame), dtype=bool)
     for v in design.kinds:
         incomplete |= np.asarray(pd.isna(frame[v]))

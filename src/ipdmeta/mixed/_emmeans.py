@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ipdmeta.errors import ModelSpecError
-from ipdmeta.mixed._design import Design
+from ipdmeta.mixed._design import FORMULA_FUNCTIONS, Design
 
 
 def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
@@ -45,10 +45,10 @@ def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
             else:
                 grid[v] = grid[v].astype(src.dtype)
     grid[design.response] = 0.0
-    Xg = design.model_spec.get_model_matrix(grid)
+    Xg = design.model_spec.get_model_matrix(grid, context=FORMULA_FUNCTIONS)
     cols = [str(c) for c in Xg.columns]
     Xg = np.asarray(Xg.to_numpy(dtype=float))
-    idx = [cols.index(c) for c in design.x_names]
+    idx = design.spec_columns(cols)
     Xg = Xg[:, idx]
     levels = axes[factor]
     L = np.vstack([Xg[(grid[factor] == lv).to_numpy()].mean(axis=0) for lv in levels])

@@ -16,7 +16,7 @@ _TOKEN = re.compile(
         (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
       | (?P<number>\d+(?:\.\d+)?)
       | (?P<string>"[^"\\]*"|'[^'\\]*')
-      | (?P<op>\|\||[~+\-*:/|(),^])
+      | (?P<op>\|\||\*\*|[~+\-*:/|(),^])
     )""",
     re.VERBOSE,
 )
@@ -24,6 +24,12 @@ _TOKEN = re.compile(
 # Names formulaic gives a meaning of its own inside the fixed part.
 _TRANSFORMS = {"C"}
 _CONTRASTS = {"Treatment", "contr.treatment", "T"}
+# Functions of numeric variables allowed in the fixed part, as in R's formulas. scale(),
+# center() and poly() are stateful: their mean, SD and orthogonal basis are those of the
+# rows fitted, and are reused for marginal means and predictions (formulaic matches R's
+# scale() and poly() to machine precision).
+_FUNCTIONS = {"log", "log2", "log10", "exp", "sqrt", "abs", "I", "poly", "scale", "center"}
+_CALL_OPS = {"+", "-", "*", "/", "^", "**", "(", ")", ","}
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class ParsedFormula:
     fixed: str
     random: tuple[RandomTerm, ...]
     fixed_variables: tuple[str, ...]
+    transformed: tuple[str, ...] = ()  # variables read inside log(), I(), poly(), ...
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -104,11 +111,15 @@ def _split_top(tokens: list[Token], sep: str) -> list[list[Token]]:
     return parts
 
 
-def _text(tokens: list[Token]) -> str:
+def _text(tokens: list[Token], python_power: bool = False) -> str:
+    """The tokens as formula text. ``python_power``: R's ``^`` inside a call becomes
+    Python's ``**`` (what formulaic evaluates)."""
     out = ""
     for tok in tokens:
         if tok.kind == "op" and tok.text in {"+", "-", "*", "~", "|", "||", "/"}:
             out += f" {tok.text} "
+        elif tok.text in {"^", "**"}:
+            out += " ** " if python_power else "^"
         elif tok.text == ",":
             out += ", "
         else:
@@ -116,8 +127,10 @@ def _text(tokens: list[Token]) -> str:
     return " ".join(out.split())
 
 
-def _check_fixed(tokens: list[Token], formula: str) -> list[str]:
-    """Check the fixed part against the grammar and return its variable names."""
+def _check_fixed(tokens: list[Token], formula: str, transformed: list[str] | None = None
+                 ) -> list[str]:  # fmt: skip
+    """Check the fixed part against the grammar and return its variable names (those
+    read inside a function call are also added to ``transformed``)."""
     variables: list[str] = []
     depth = 0
     i = 0
@@ -126,10 +139,18 @@ def _check_fixed(tokens: list[Token], formula: str) -> list[str]:
         if tok.kind == "ident":
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
             if nxt is not None and nxt.text == "(":
+                if tok.text in _FUNCTIONS:
+                    j, found = _check_function_call(tokens, i, formula)
+                    variables.extend(found)
+                    if transformed is not None:
+                        transformed.extend(found)
+                    i = j
+                    continue
                 if tok.text not in _TRANSFORMS:
                     raise ModelSpecError(
-                        f"the formula {formula!r} calls {tok.text}(...); only C(x) and "
-                        "C(x, Treatment('level')) are allowed in the fixed part"
+                        f"the formula {formula!r} calls {tok.text}(...); the fixed part "
+                        f"allows C(x), C(x, Treatment('level')) and "
+                        f"{', '.join(f'{f}()' for f in sorted(_FUNCTIONS))}"
                     )
                 j, var = _check_c_call(tokens, i, formula)
                 variables.append(var)
@@ -150,12 +171,67 @@ def _check_fixed(tokens: list[Token], formula: str) -> list[str]:
             depth -= 1
             if depth < 0:
                 raise ModelSpecError(f"unbalanced parentheses in the formula {formula!r}")
-        elif tok.text in {"|", "||", "~", ",", "^"}:
-            raise ModelSpecError(f"unexpected {tok.text!r} in the fixed part of {formula!r}")
+        elif tok.text in {"|", "||", "~", ",", "^", "**"}:
+            raise ModelSpecError(
+                f"unexpected {tok.text!r} in the fixed part of {formula!r}"
+                + ("; a power of a variable is written I(x^2)" if tok.text in {"^", "**"}
+                   else "")
+            )  # fmt: skip
         i += 1
     if depth != 0:
         raise ModelSpecError(f"unbalanced parentheses in the formula {formula!r}")
     return variables
+
+
+def _check_function_call(tokens: list[Token], i: int, formula: str) -> tuple[int, list[str]]:
+    """``f( arithmetic )``: variables, numbers, + - * / ^, parentheses and the allowed
+    functions, nested; ``poly(x, degree)`` takes a whole number of at least 1. Returns the
+    index after the call and the variables it reads."""
+    name = tokens[i].text
+    depth, k, variables = 0, i + 1, []
+    commas = 0
+    while k < len(tokens):
+        tok = tokens[k]
+        if tok.text == "(":
+            depth += 1
+        elif tok.text == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        elif tok.kind == "ident":
+            following = tokens[k + 1].text if k + 1 < len(tokens) else ""
+            if following == "(":
+                if tok.text not in _FUNCTIONS:
+                    raise ModelSpecError(
+                        f"the formula {formula!r} calls {tok.text}(...) inside {name}(...); "
+                        f"allowed: {', '.join(f'{f}()' for f in sorted(_FUNCTIONS))}"
+                    )
+            else:
+                variables.append(tok.text)
+        elif tok.text == ",":
+            commas += 1
+            if name != "poly" or depth != 1 or commas > 1:
+                raise ModelSpecError(
+                    f"{name}(...) in the formula {formula!r} takes one argument"
+                    + (" (poly takes the variable and the degree: poly(x, 2))" if name ==
+                       "poly" else "")
+                )  # fmt: skip
+            degree = tokens[k + 1] if k + 1 < len(tokens) else None
+            after = tokens[k + 2] if k + 2 < len(tokens) else None
+            if (degree is None or degree.kind != "number" or "." in degree.text
+                    or int(degree.text) < 1 or after is None or after.text != ")"):  # fmt: skip
+                raise ModelSpecError(
+                    f"poly(...) in the formula {formula!r}: the degree is a whole number of "
+                    "at least 1, as in poly(x, 2)"
+                )
+        elif tok.kind == "string" or tok.text not in _CALL_OPS and tok.kind == "op":
+            raise ModelSpecError(f"unexpected {tok.text} inside {name}(...) in {formula!r}")
+        k += 1
+    if k >= len(tokens) or depth != 0:
+        raise ModelSpecError(f"unbalanced parentheses in the formula {formula!r}")
+    if not variables:
+        raise ModelSpecError(f"{name}(...) in the formula {formula!r} names no variable")
+    return k + 1, variables
 
 
 def _check_c_call(tokens: list[Token], i: int, formula: str) -> tuple[int, str]:
@@ -304,9 +380,11 @@ def parse_formula(formula: str) -> ParsedFormula:
         if flat:
             flat.append(Token("op", "+"))
         flat.extend(part)
-    variables = _check_fixed(flat, formula)
-    fixed = _text(flat) if flat else "1"
+    transformed: list[str] = []
+    variables = _check_fixed(flat, formula, transformed)
+    fixed = _text(flat, python_power=True) if flat else "1"
     seen: dict[str, None] = {}
     for v in variables:
         seen[v] = None
-    return ParsedFormula(lhs[0].text, fixed, tuple(random), tuple(seen))
+    return ParsedFormula(lhs[0].text, fixed, tuple(random), tuple(seen),
+                         tuple(dict.fromkeys(transformed)))  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,14 +80,12 @@ def describe_model(formula: str, labels: Mapping[str, str], kind: str = "linear"
     from ipdmeta.mixed._formula import parse_formula
 
     parsed = parse_formula(formula)
-    fixed = [column_label(v, labels) for v in parsed.fixed_variables]
+    fixed = _fixed_terms(parsed.fixed, labels)
     if not fixed:
         fixed_text = "an intercept only"
     else:
         effects = "a fixed effect" if len(fixed) == 1 else "fixed effects"
         fixed_text = f"{_join(fixed)} as {effects}"
-        if ":" in parsed.fixed or "*" in parsed.fixed:
-            fixed_text += " and their interaction"
     random = []
     for term in parsed.random:
         group = " and ".join(column_label(g, labels) for g in term.group)
@@ -93,6 +93,71 @@ def describe_model(formula: str, labels: Mapping[str, str], kind: str = "linear"
                  f"{column_label(e, labels)}" for e in term.effects]  # fmt: skip
         random.append(f"{_join(parts)} for each {group}")
     return f"a {kind} mixed model with {fixed_text}" + (f" and {_join(random)}" if random else "")
+
+
+def _split_top(text: str, separator: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == separator and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [p for p in [*parts, current.strip()] if p]
+
+
+_FUNCTION_WORDS = {
+    "log": "the logarithm of {}", "log2": "the base-2 logarithm of {}",
+    "log10": "the base-10 logarithm of {}", "exp": "the exponential of {}",
+    "sqrt": "the square root of {}", "abs": "the absolute value of {}",
+    "scale": "{} standardised", "center": "{} centred",
+}  # fmt: skip
+
+
+def _term_words(term: str, labels: Mapping[str, str]) -> str:
+    """One factor of a fixed term in words: a column's label, or a function of it."""
+    found = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.]*)\((.*)\)", term.strip())
+    if found is None:
+        return column_label(term.strip(), labels)
+    name, inside = found.groups()
+    if name == "C":
+        return column_label(inside.split(",")[0].strip(), labels)
+    if name == "poly":
+        variable, degree = (x.strip() for x in inside.split(","))
+        power = {"2": "quadratic", "3": "cubic"}.get(degree, f"degree-{degree}")
+        return f"an orthogonal {power} polynomial of {column_label(variable, labels)}"
+    if name == "I":
+        square = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\*\*\s*2", inside.strip())
+        if square:
+            return f"{column_label(square.group(1), labels)} squared"
+        return inside.replace(" ** ", "^")
+    argument = inside.strip()
+    words = (column_label(argument, labels)
+             if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", argument)
+             else argument.replace(" ** ", "^"))  # fmt: skip
+    return _FUNCTION_WORDS.get(name, name + "({})").format(words)
+
+
+def _fixed_terms(fixed: str, labels: Mapping[str, str]) -> list[str]:
+    """The fixed part's terms in words, in order: "diagnosis", "the logarithm of age",
+    "the interaction of diagnosis and sex" (``a * b`` is a, b and their interaction)."""
+    out: list[str] = []
+    for term in _split_top(fixed, "+"):
+        if term in ("1", "0", "-1"):
+            continue
+        crossed = _split_top(term, "*")
+        if len(crossed) > 1:
+            names = [_term_words(t, labels) for t in crossed]
+            out += [n for n in names if n not in out]
+            out.append(f"the interaction of {_join(names)}")
+            continue
+        parts = [_term_words(t, labels) for t in _split_top(term, ":")]
+        words = parts[0] if len(parts) == 1 else f"the interaction of {_join(parts)}"
+        if words not in out:
+            out.append(words)
+    # Main effects first, then the interactions, so that "and" never joins across them.
+    return sorted(out, key=lambda w: w.startswith("the interaction of"))
 
 
 def _join(words: list[str]) -> str:
