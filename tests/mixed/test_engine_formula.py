@@ -102,7 +102,8 @@ def test_term_names_follow_r() -> None:
 
     rng = np.random.default_rng(3)
     data = pd.DataFrame({"g": rng.integers(0, 12, 240).astype(str),
-                         "x": rng.uniform(1, 9, 240), "f": rng.choice(["a", "b"], 240)})  # fmt: skip
+                         "x": rng.uniform(1, 9, 240),
+                         "f": rng.choice(["a", "b"], 240)})  # fmt: skip
     data["y"] = np.log(data.x) + rng.normal(size=240) + data.g.astype(int) * 0.1
     fit = mixed.lmm("y ~ f * log(x) + I(x**2) + poly(x, 2) + sqrt(x) + (1 | g)", data)
     names = list(fit.fixed_effects()["term"])
@@ -125,7 +126,7 @@ def test_functions_refuse_factors_and_values_without_a_number() -> None:
 
     data = pd.DataFrame({"g": list("aabbccdd") * 5, "f": list("xyxyxyxy") * 5,
                          "x": np.linspace(-1, 3, 40), "y": np.arange(40.0) % 7})  # fmt: skip
-    with pytest.raises(ModelSpecError, match="'f' is read inside a function.*is a factor"):
+    with pytest.raises(ModelSpecError, match=r"'f' is read inside a function.*is a factor"):
         mixed.lmm("y ~ log(f) + (1 | g)", data)
     with pytest.raises(ModelSpecError, match=r"log\(x\) is not a finite number in 10 rows"):
         mixed.lmm("y ~ log(x) + (1 | g)", data)

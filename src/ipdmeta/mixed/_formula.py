@@ -224,7 +224,7 @@ def _check_function_call(tokens: list[Token], i: int, formula: str) -> tuple[int
                     f"poly(...) in the formula {formula!r}: the degree is a whole number of "
                     "at least 1, as in poly(x, 2)"
                 )
-        elif tok.kind == "string" or tok.text not in _CALL_OPS and tok.kind == "op":
+        elif tok.kind == "string" or (tok.text not in _CALL_OPS and tok.kind == "op"):
             raise ModelSpecError(f"unexpected {tok.text} inside {name}(...) in {formula!r}")
         k += 1
     if k >= len(tokens) or depth != 0:
