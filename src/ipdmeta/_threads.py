@@ -8,10 +8,14 @@ bootstrap of a logistic model ran 2.6 times slower with them on this 2-core mach
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["SMALL_ROWS", "single_threaded", "threads_for"]
+__all__ = ["SMALL_ROWS", "limited_blas", "single_threaded", "threads_for"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Below this many rows a fit's products take microseconds: one thread is fastest.
 SMALL_ROWS = 20_000
@@ -27,3 +31,16 @@ def single_threaded() -> AbstractContextManager[Any]:
 def threads_for(n_rows: int) -> AbstractContextManager[Any]:
     """One BLAS thread for a small problem; the library's default for a large one."""
     return single_threaded() if n_rows < SMALL_ROWS else nullcontext()
+
+
+def limited_blas(method: F) -> F:
+    """A fitted model's method run with :func:`threads_for` its number of observations
+    (``self.nobs``): the inference of a small model (Satterthwaite's derivatives,
+    Kenward-Roger, profiles) never competes with a busy machine for the cores."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with threads_for(int(self.nobs)):
+            return method(self, *args, **kwargs)
+
+    return run  # type: ignore[return-value]

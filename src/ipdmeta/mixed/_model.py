@@ -10,6 +10,7 @@ import pandas as pd
 from scipy import special
 
 from ipdmeta._display import SummaryText
+from ipdmeta._threads import limited_blas, threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
 from ipdmeta.mixed._design import Design, build_design, new_model_matrix
@@ -256,6 +257,7 @@ class LmmResult:
             df = np.full(L.shape[0], np.inf)
         return est, se, df
 
+    @limited_blas
     def fixed_effects(self, ddf: DDF | str = "satterthwaite", level: float = 0.95) -> pd.DataFrame:
         """Fixed-effect estimates with t-tests (``summary()`` of an lmerTest fit).
 
@@ -290,6 +292,7 @@ class LmmResult:
             }
         )
 
+    @limited_blas
     def anova(self, type: int | str = 3, ddf: DDF | str = "satterthwaite") -> pd.DataFrame:
         """F-tests for each term of the fixed part (``anova()`` of an lmerTest fit).
 
@@ -356,6 +359,7 @@ class LmmResult:
             rows, columns=["term", "sum_sq", "mean_sq", "num_df", "den_df", "F", "pvalue"]
         )
 
+    @limited_blas
     def emmeans(
         self, spec: str, ddf: DDF | str = "kenward-roger", level: float = 0.95
     ) -> pd.DataFrame:
@@ -384,6 +388,7 @@ class LmmResult:
             }
         )
 
+    @limited_blas
     def pairwise(
         self, spec: str, adjust: Adjust | str = "tukey", ddf: DDF | str = "kenward-roger"
     ) -> pd.DataFrame:
@@ -522,6 +527,7 @@ class LmmResult:
                     names.append(f"cor_{eff[i]}.{eff[j]}|{t.group}")
         return [*names, "sigma"]
 
+    @limited_blas
     def confint(
         self,
         method: ConfintMethod | str = "profile",
@@ -563,6 +569,7 @@ class LmmResult:
                     out.append(float(cov[i, j] / den) if den > 0 else float("nan"))
         return np.array(out)
 
+    @limited_blas
     def bootstrap(self, n: int = 1000, seed: int | None = None) -> Any:
         """Parametric bootstrap (``bootMer``): simulate from the fit, refit, collect.
 
@@ -633,9 +640,10 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmResult:
     """
     parsed = parse_formula(formula)
     design = build_design(parsed, data)
-    model = make_model(design.X, design.y, design.random, design.xtx)
-    theta = model.optimise(bool(reml))
-    state = model.solve(theta)
+    with threads_for(len(design.y)):
+        model = make_model(design.X, design.y, design.random, design.xtx)
+        theta = model.optimise(bool(reml))
+        state = model.solve(theta)
     return LmmResult(formula, bool(reml), design, model, theta, state, data)
 
 
