@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_run.py", *(["--repeats", "2"] if args.quick else [])],
         ["bench_review.py", *(["--quick"] if args.quick else [])],
         ["bench_web.py", *(["--quick"] if args.quick else [])],
+        ["bench_threads.py"],
     ]
     failed = 0
     for script, *options in runs:

@@ -21,11 +21,20 @@ F = TypeVar("F", bound=Callable[..., Any])
 SMALL_ROWS = 20_000
 
 
+@functools.cache
+def _controller() -> Any:
+    """The loaded thread pools, found once: finding them takes 0.5 ms, which a model's
+    hundreds of refits (robustness panels, bootstraps) would pay each time."""
+    import numpy  # noqa: F401  (its BLAS is loaded before the pools are listed)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 def single_threaded() -> AbstractContextManager[Any]:
     """BLAS limited to one thread inside the block (and restored after it)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api="blas")
+    limiter: AbstractContextManager[Any] = _controller().limit(limits=1, user_api="blas")
+    return limiter
 
 
 def threads_for(n_rows: int) -> AbstractContextManager[Any]:
