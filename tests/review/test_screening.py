@@ -175,3 +175,34 @@ def test_decisions_made_elsewhere_are_imported_all_or_nothing(review, tmp_path, 
     wrong.write_text("id,who,what\n1,ann,in\n", encoding="utf-8")
     result = run_cli("review", "import-decisions", review, wrong, "--stage", "title_abstract")
     assert result.code == 2 and "expected the columns reviewer and decision" in result.err
+
+
+def test_one_records_reads_agree_with_the_whole_stores(team_review):
+    """A single decision reads its own record's duplicate chain and outcome
+    (duplicate_head, stage_outcomes(record=...)); they agree with the whole-store maps."""
+    from ipdmeta.review import open_store
+    from ipdmeta.review.screening import stage_outcomes
+
+    folder = team_review([{"title": f"Paper {i}", "author": f"A{i}, B.", "year": 2000 + i}
+                          for i in range(8)])  # fmt: skip
+    with open_store(folder) as store:
+        # 2 duplicates 1; 3 duplicates 2 (a chain); 5 duplicates 4 then 6; 7 pending of 1.
+        store.add_duplicate_verdicts([(2, 1, "doi", 1.0, "duplicate"),
+                                      (3, 2, "title", 0.99, "duplicate"),
+                                      (5, 6, "title", 0.98, "duplicate"),
+                                      (5, 4, "title", 0.97, "duplicate"),
+                                      (7, 1, "title", 0.9, "pending")])  # fmt: skip
+        store.decide_duplicate(7, 1, confirm=False, reviewer="ann")
+        store.add_decisions([(1, 1, "title_abstract", "include", None),
+                             (1, 2, "title_abstract", "exclude", None),
+                             (4, 1, "title_abstract", "include", None)])  # fmt: skip
+        store.add_resolution(1, "title_abstract", "include", "discussed", None)
+        whole = store.duplicate_of()
+        assert whole == {2: 1, 3: 1, 5: 4}
+        for record in range(1, 9):
+            assert store.duplicate_head(record) == whole.get(record), record
+        every = stage_outcomes(store, "title_abstract")
+        for record in range(1, 9):
+            assert stage_outcomes(store, "title_abstract", record) == (
+                {record: every[record]} if record in every else {}
+            )

@@ -198,14 +198,14 @@ def study_details_from_records(store: ReviewStore, study: str) -> dict[str, str]
     linked = sorted(r for r, s in store.study_of().items() if s == study)
     if not linked:
         return {}
-    record = next(r for r in store.records(with_fields=False) if r["id"] == linked[0])
-    authors = record["authors"] or []
+    record = store.record(linked[0]) or {}
+    authors = record.get("authors") or []
     details = {
         "first_author": authors[0].split(",")[0].strip() if authors else "",
-        "year": str(record["year"] or ""),
-        "title": record["title"] or "",
-        "doi": record["doi"] or "",
-        "pmid": record["pmid"] or "",
+        "year": str(record.get("year") or ""),
+        "title": record.get("title") or "",
+        "doi": record.get("doi") or "",
+        "pmid": record.get("pmid") or "",
     }
     return {k: v for k, v in details.items() if v}
 

@@ -76,11 +76,14 @@ def agreement(pairs: list[tuple[str, str]], reviewers: tuple[str, str]) -> Agree
     return Agreement(reviewers, n, observed, kappa, (kappa - 1.96 * se, kappa + 1.96 * se), ac1)
 
 
-def stage_outcomes(store: ReviewStore, stage: str) -> dict[int, dict[str, Any]]:
+def stage_outcomes(
+    store: ReviewStore, stage: str, record: int | None = None
+) -> dict[int, dict[str, Any]]:
     """record -> its reviewers' decisions, whether they conflict, and its outcome
-    (include, exclude, maybe, not_retrieved, or None while a conflict waits)."""
-    decisions = store.latest_decisions(stage)
-    resolutions = store.latest_resolutions(stage)
+    (include, exclude, maybe, not_retrieved, or None while a conflict waits); of one
+    ``record`` only, when given (read for that record alone)."""
+    decisions = store.latest_decisions(stage, record)
+    resolutions = store.latest_resolutions(stage, record)
     out = {}
     for record, by_reviewer in decisions.items():
         kinds = {d["decision"] for d in by_reviewer.values()}
@@ -143,32 +146,54 @@ def _main_pair(outcomes: dict[int, dict[str, Any]]) -> tuple[tuple[int, int],
 
 
 class ScreeningState:
-    """What the checks of a decision read from the store: which records are duplicates,
-    and (for full text) the title-and-abstract outcomes. Each is read when first needed,
-    and once for a batch of decisions (an imported sheet) instead of once per row."""
+    """What the checks of a decision read from the store: which record a record
+    duplicates and, for full text, its title-and-abstract outcome. One decision reads
+    them for its record alone; a batch (``ScreeningState.of``, an imported sheet) reads
+    each map once, for every row."""
 
-    def __init__(self, store: ReviewStore) -> None:
+    def __init__(self, store: ReviewStore, batch: bool = False) -> None:
         self._store = store
+        self._batch = batch
 
     @classmethod
     def of(cls, store: ReviewStore) -> ScreeningState:
-        return cls(store)
+        return cls(store, batch=True)
 
     @cached_property
-    def duplicates(self) -> dict[int, int]:
+    def _duplicates(self) -> dict[int, int]:
         return self._store.duplicate_of()
 
     @cached_property
-    def title_abstract(self) -> dict[int, dict[str, Any]]:
+    def _title_abstract(self) -> dict[int, dict[str, Any]]:
         return stage_outcomes(self._store, "title_abstract")
 
+    def head(self, record: int) -> int | None:
+        """The record ``record`` duplicates, or None."""
+        if self._batch:
+            return self._duplicates.get(record)
+        return self._store.duplicate_head(record)
 
-def _check_record(store: ReviewStore, record: int, duplicates: dict[int, int]) -> None:
+    def title_abstract_outcome(self, record: int) -> str | None:
+        found = (self._title_abstract if self._batch else
+                 stage_outcomes(self._store, "title_abstract", record))  # fmt: skip
+        return found.get(record, {}).get("outcome")
+
+
+def _check_record(store: ReviewStore, record: int, head: int | None) -> None:
     if not store.record_exists(record):
         raise StoreError(f"there is no record {record} (ipdmeta review records lists them)")
-    head = duplicates.get(record)
     if head is not None:
         raise StoreError(f"record {record} is a duplicate of record {head}: screen {head}")
+
+
+def _check_stage(stage: str) -> None:
+    if stage not in STAGES:
+        raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+
+
+def _check_reason(stage: str, decision: str, reason: str | None) -> None:
+    if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
+        raise StoreError("a full-text exclusion needs its reason (--reason), which PRISMA reports")
 
 
 def check_decision(
@@ -182,27 +207,23 @@ def check_decision(
 ) -> tuple[int, int, str, str, str | None]:
     """The row :func:`decide` would store, after every check (nothing is written).
     ``state``: the store's screening state, when it was read once for many decisions."""
-    if stage not in STAGES:
-        raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    _check_stage(stage)
     if decision not in DECISIONS:
         raise StoreError(f"decision must be one of {', '.join(DECISIONS)}; got {decision!r}")
     person = store.reviewer_id(reviewer)
-    state = state or ScreeningState.of(store)
-    _check_record(store, record, state.duplicates)
+    state = state or ScreeningState(store)
+    _check_record(store, record, state.head(record))
     if stage == "title_abstract" and decision == "not_retrieved":
         raise StoreError("not_retrieved is a full-text decision: the report could not be found")
     if stage == "full_text":
-        outcome = state.title_abstract.get(record, {}).get("outcome")
+        outcome = state.title_abstract_outcome(record)
         if outcome != "include":
             found = "not screened" if outcome is None else f"'{outcome}'"
             raise StoreError(
                 f"record {record} is not included at title and abstract ({found}); full-text "
                 "screening takes the records included there"
             )
-        if decision == "exclude" and not (reason and reason.strip()):
-            raise StoreError(
-                "a full-text exclusion needs its reason (--reason), which PRISMA reports"
-            )
+    _check_reason(stage, decision, reason)
     return record, person, stage, decision, (reason or "").strip() or None
 
 
@@ -227,15 +248,13 @@ def resolve(
     reviewer: str | None = None,
 ) -> None:
     """Settle a conflict: the record's outcome at ``stage`` becomes ``decision``."""
-    if stage not in STAGES:
-        raise StoreError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    _check_stage(stage)
     if decision not in ("include", "exclude"):
         raise StoreError(f"a resolution includes or excludes; got {decision!r}")
     person = store.reviewer_id(reviewer) if reviewer else None
-    _check_record(store, record, store.duplicate_of())
-    state = stage_outcomes(store, stage).get(record)
+    _check_record(store, record, store.duplicate_head(record))
+    state = stage_outcomes(store, stage, record).get(record)
     if state is None or not state["conflict"]:
         raise StoreError(f"record {record} has no conflict to resolve at {stage}")
-    if stage == "full_text" and decision == "exclude" and not (reason and reason.strip()):
-        raise StoreError("a full-text exclusion needs its reason (--reason), which PRISMA reports")
+    _check_reason(stage, decision, reason)
     store.add_resolution(record, stage, decision, (reason or "").strip() or None, person)

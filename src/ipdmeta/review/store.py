@@ -32,6 +32,12 @@ __all__ = [
 STORE_NAME = "review.sqlite"
 ROLES = ("owner", "reviewer")
 BUSY_TIMEOUT_MS = 10_000
+# A record's columns without the export's raw tags (``fields``).
+_RECORD_COLUMNS = (
+    "r.id, r.import_id, r.line, r.title, r.abstract, r.authors, r.year, r.journal, "
+    "r.volume, r.issue, r.pages, r.doi, r.pmid, r.url, r.kind, r.links"
+)
+_DUPLICATE = ("duplicate", "confirmed")  # the verdicts that make a record a duplicate
 
 # One entry per schema version: the SQL that takes the store from the version before.
 MIGRATIONS: tuple[str, ...] = (
@@ -389,10 +395,7 @@ class ReviewStore:
     def records(self, with_fields: bool = True) -> list[dict[str, Any]]:
         """Every record with its source. ``with_fields=False`` leaves out the raw tags of
         the export (``fields``), which are most of the decoding time of a large store."""
-        columns = "r.*" if with_fields else (
-            "r.id, r.import_id, r.line, r.title, r.abstract, r.authors, r.year, r.journal, "
-            "r.volume, r.issue, r.pages, r.doi, r.pmid, r.url, r.kind, r.links"
-        )  # fmt: skip
+        columns = "r.*" if with_fields else _RECORD_COLUMNS
         rows = self.connection.execute(
             f"SELECT {columns}, i.source AS source, i.file_name AS file_name FROM records r "
             "JOIN imports i ON i.id = r.import_id ORDER BY r.id"
@@ -422,7 +425,7 @@ class ReviewStore:
         """record -> the record it duplicates (automatic or confirmed verdicts)."""
         direct: dict[int, int] = {}
         for (record, of), row in sorted(self.duplicate_state().items()):
-            if row["status"] in ("duplicate", "confirmed"):
+            if row["status"] in _DUPLICATE:
                 direct.setdefault(record, of)
         out = {}
         for record, of in direct.items():
@@ -432,6 +435,43 @@ class ReviewStore:
                 of = direct[of]
             out[record] = of
         return out
+
+    def duplicate_head(self, record: int) -> int | None:
+        """What :meth:`duplicate_of` says of one record, read for that record alone (the
+        verdicts on it, then on the record it duplicates, up the chain)."""
+
+        def direct(of_record: int) -> int | None:
+            row = self.connection.execute(
+                "SELECT MIN(d.duplicate_of) FROM duplicates d JOIN (SELECT MAX(id) AS id FROM "
+                "duplicates WHERE record_id = ? GROUP BY duplicate_of) latest ON latest.id = "
+                f"d.id WHERE d.status IN ({', '.join('?' * len(_DUPLICATE))})",
+                (of_record, *_DUPLICATE),
+            ).fetchone()
+            return None if row[0] is None else int(row[0])
+
+        head = direct(record)
+        seen = {record}
+        while head is not None and head not in seen:
+            seen.add(head)
+            further = direct(head)
+            if further is None:
+                break
+            head = further
+        return head
+
+    def record(self, record_id: int) -> dict[str, Any] | None:
+        """One record, as :meth:`records` gives it without the export's raw tags."""
+        row = self.connection.execute(
+            f"SELECT {_RECORD_COLUMNS}, i.source AS source, i.file_name AS file_name FROM "
+            "records r JOIN imports i ON i.id = r.import_id WHERE r.id = ?",
+            (record_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        found = dict(row)
+        for key in ("authors", "links"):
+            found[key] = json.loads(found[key])
+        return found
 
     def pending_duplicates(self) -> list[dict[str, Any]]:
         duplicates = self.duplicate_of()
@@ -512,14 +552,18 @@ class ReviewStore:
                 (record, stage, decision, reason, reviewer, _now()),
             )
 
-    def latest_decisions(self, stage: str) -> dict[int, dict[int, dict[str, Any]]]:
-        """record -> reviewer -> that reviewer's latest decision at ``stage``."""
+    def latest_decisions(
+        self, stage: str, record: int | None = None
+    ) -> dict[int, dict[int, dict[str, Any]]]:
+        """record -> reviewer -> that reviewer's latest decision at ``stage`` (of one
+        ``record`` only, when given)."""
+        one = "AND record_id = ? " if record is not None else ""
         rows = self.connection.execute(
             "SELECT d.record_id, d.reviewer_id, d.decision, d.reason, r.name FROM decisions d "
             "JOIN reviewers r ON r.id = d.reviewer_id JOIN (SELECT MAX(id) AS id FROM "
-            "decisions WHERE stage = ? AND id NOT IN (SELECT decision_id FROM withdrawals) "
-            "GROUP BY record_id, reviewer_id) latest ON latest.id = d.id",
-            (stage,),
+            f"decisions WHERE stage = ? {one}AND id NOT IN (SELECT decision_id FROM "
+            "withdrawals) GROUP BY record_id, reviewer_id) latest ON latest.id = d.id",
+            (stage,) if record is None else (stage, record),
         )
         out: dict[int, dict[int, dict[str, Any]]] = {}
         for row in rows:
@@ -624,11 +668,14 @@ class ReviewStore:
         )
         return [decision for (decision,) in rows]
 
-    def latest_resolutions(self, stage: str) -> dict[int, dict[str, Any]]:
+    def latest_resolutions(
+        self, stage: str, record: int | None = None
+    ) -> dict[int, dict[str, Any]]:
+        one = "AND record_id = ? " if record is not None else ""
         rows = self.connection.execute(
             "SELECT r.* FROM resolutions r JOIN (SELECT MAX(id) AS id FROM resolutions "
-            "WHERE stage = ? GROUP BY record_id) latest ON latest.id = r.id",
-            (stage,),
+            f"WHERE stage = ? {one}GROUP BY record_id) latest ON latest.id = r.id",
+            (stage,) if record is None else (stage, record),
         )
         return {row["record_id"]: dict(row) for row in rows}
 

@@ -203,7 +203,7 @@ def visible_decisions(state: Any, user: User, record: int) -> list[dict[str, Any
     rows = store.decisions_of(record)
     settled = set()
     for stage in STAGES:
-        outcome = stage_outcomes(store, stage).get(record)
+        outcome = stage_outcomes(store, stage, record).get(record)
         if outcome is None:
             continue
         mine = user.id in outcome["decisions"]
@@ -234,7 +234,7 @@ async def get_record(request: Request) -> Response:
     await require_user(request)
     record = path_record(request)
     state = app_state(request)
-    found = next(r for r in state.store.records(with_fields=False) if r["id"] == record)
+    found = state.store.record(record) or {}
     keys = (
         "id",
         "title",

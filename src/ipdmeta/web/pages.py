@@ -131,13 +131,7 @@ def _dashboard(state: Any) -> dict[str, Any]:
         progress[stage] = Counter(
             d["reviewer"] for by in store.latest_decisions(stage).values() for d in by.values()
         )
-    conflicts = {stage: len(open_conflicts(state, stage)) for stage in STAGES}
-    return {
-        "status": status,
-        "prisma": prisma_counts(store),
-        "progress": progress,
-        "conflicts": conflicts,
-    }
+    return {"status": status, "prisma": prisma_counts(store), "progress": progress}
 
 
 async def dashboard(request: Request) -> Response:
