@@ -100,6 +100,14 @@ def stage_outcomes(
     return out
 
 
+def included_studies(store: ReviewStore) -> set[str]:
+    """The studies of the reports included at full text (by their ``review link``); a
+    report not linked has no study id yet and is left out."""
+    included = {r for r, o in stage_outcomes(store, "full_text").items()
+                if o["outcome"] == "include"}  # fmt: skip
+    return {study for record, study in store.study_of().items() if record in included}
+
+
 def stage_status(store: ReviewStore, stage: str) -> dict[str, Any]:
     outcomes = stage_outcomes(store, stage)
     counts = Counter(o["outcome"] for o in outcomes.values())

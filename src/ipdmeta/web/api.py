@@ -15,9 +15,9 @@ from ipdmeta.review.screening import DECISIONS, STAGES, check_decision, resolve,
 from ipdmeta.review.status import review_status
 from ipdmeta.review.store import StoreError
 from ipdmeta.web import fulltext
-from ipdmeta.web.auth import COOKIE, SESSION_HOURS, SignInError, User, sign_in, sign_out
+from ipdmeta.web.auth import COOKIE, SESSION_HOURS, SignInError, User, sign_out
 from ipdmeta.web.errors import MAX_ID, ClientError
-from ipdmeta.web.guard import app_state, require_user, same_origin
+from ipdmeta.web.guard import app_state, attempt_sign_in, require_user
 from ipdmeta.web.queue import queue
 
 __all__ = ["ROUTES", "path_record", "read_json", "set_session_cookie", "visible_decisions"]
@@ -46,9 +46,14 @@ async def read_json(request: Request, limit: int = MAX_JSON) -> dict[str, Any]:
 def _record_id(value: Any, state: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ClientError(422, f"record_id is a whole number; got {value!r}")
-    if not 0 < value < MAX_ID or not state.store.record_exists(value):
-        raise ClientError(404, f"there is no record {value}")
-    return value
+    return _existing(value, state)
+
+
+def _existing(record: int, state: Any) -> int:
+    """``record`` when the store has it; 404 otherwise (ids too large for SQLite too)."""
+    if not 0 < record < MAX_ID or not state.store.record_exists(record):
+        raise ClientError(404, f"there is no record {record}")
+    return record
 
 
 def _choice(body: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
@@ -80,25 +85,14 @@ def set_session_cookie(response: Response, token: str, secure: bool) -> None:
 
 
 async def open_session(request: Request) -> Response:
-    state = app_state(request)
-    if not same_origin(request):
-        raise ClientError(403, "sign in from this site's own pages")
     body = await read_json(request)
-    client = request.client.host if request.client else "unknown"
     try:
-        token, user = await run_in_threadpool(
-            sign_in,
-            state,
-            request.app.state.throttle,
-            body.get("name"),
-            body.get("password"),
-            client,
-        )
+        token, user = await attempt_sign_in(request, body.get("name"), body.get("password"))
     except SignInError as exc:
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else {}
         raise ClientError(429 if exc.retry_after else 401, str(exc), headers) from None
     response = JSONResponse({"csrf_token": user.csrf_token, "name": user.name, "role": user.role})
-    set_session_cookie(response, token, state.secure_cookies)
+    set_session_cookie(response, token, app_state(request).secure_cookies)
     return response
 
 
@@ -188,11 +182,7 @@ async def post_undo(request: Request) -> Response:
 
 
 def path_record(request: Request) -> int:
-    record = request.path_params["record"]
-    state = app_state(request)
-    if not 0 < record < MAX_ID or not state.store.record_exists(record):
-        raise ClientError(404, f"there is no record {record}")
-    return int(record)
+    return _existing(int(request.path_params["record"]), app_state(request))
 
 
 def visible_decisions(state: Any, user: User, record: int) -> list[dict[str, Any]]:

@@ -14,11 +14,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ipdmeta.review.appraisal import CHECKLISTS, checklist, judgement_row, rater_agreement
-from ipdmeta.review.screening import stage_outcomes
+from ipdmeta.review.screening import included_studies
 from ipdmeta.review.store import StoreError
 from ipdmeta.web.auth import User
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.guard import app_state, current_user, require_user
+from ipdmeta.web.guard import app_state, form_user, user_or_sign_in
 from ipdmeta.web.pages import render
 
 __all__ = ["ROUTES"]
@@ -38,22 +38,12 @@ def _study(request: Request) -> str:
     return study
 
 
-async def _user(request: Request) -> User | Response:
-    user = await current_user(request)
-    if user is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return user
-
-
 def _studies(state: Any, tool: str, user: User) -> list[dict[str, Any]]:
     """The studies to appraise: those of the reports included at full text (by their
     link), and any already appraised; with this rater's progress and, for owners, the
     raters and the consensus."""
     store = state.store
-    included = {
-        r for r, o in stage_outcomes(store, "full_text").items() if o["outcome"] == "include"
-    }
-    linked = {study for record, study in store.study_of().items() if record in included}
+    linked = included_studies(store)
     raters: dict[str, set[str]] = defaultdict(set)
     mine: dict[str, int] = defaultdict(int)
     consensus: dict[str, int] = defaultdict(int)
@@ -80,7 +70,7 @@ def _studies(state: Any, tool: str, user: User) -> list[dict[str, Any]]:
 
 
 async def overview(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     tool = _tool(request)
@@ -122,7 +112,7 @@ async def open_study(request: Request) -> Response:
 
 
 async def study_form(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     tool, study = _tool(request), _study(request)
@@ -174,8 +164,7 @@ def _store_form(
 
 async def study_submit(request: Request) -> Response:
     tool, study = _tool(request), _study(request)
-    form = await request.form(max_files=0, max_fields=100)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
+    form, user = await form_user(request, max_fields=100)
     try:
         n = await run_in_threadpool(_store_form, app_state(request), user, tool, study, form, False)
     except ClientError as exc:
@@ -185,7 +174,7 @@ async def study_submit(request: Request) -> Response:
 
 
 async def consensus_form(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     if not user.owner:
@@ -220,8 +209,7 @@ async def consensus_form(request: Request) -> Response:
 
 async def consensus_submit(request: Request) -> Response:
     tool, study = _tool(request), _study(request)
-    form = await request.form(max_files=0, max_fields=100)
-    await require_user(request, unsafe=True, owner=True, form_token=str(form.get("csrf_token", "")))
+    form, _ = await form_user(request, owner=True, max_fields=100)
     try:
         n = await run_in_threadpool(_store_form, app_state(request), None, tool, study, form, True)
     except ClientError as exc:

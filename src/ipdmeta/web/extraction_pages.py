@@ -25,12 +25,12 @@ from ipdmeta.review.extraction import (
     rows_from_folder,
     study_details_from_records,
 )
-from ipdmeta.review.screening import stage_outcomes
+from ipdmeta.review.screening import included_studies
 from ipdmeta.review.store import StoreError
 from ipdmeta.web.api import read_json
 from ipdmeta.web.auth import User
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.guard import app_state, current_user, require_user
+from ipdmeta.web.guard import app_state, form_user, require_user, user_or_sign_in
 from ipdmeta.web.pages import render
 
 __all__ = ["ROUTES"]
@@ -45,19 +45,9 @@ def _study(value: Any) -> str:
     return study
 
 
-async def _user(request: Request) -> User | Response:
-    user = await current_user(request)
-    if user is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return user
-
-
 def _overview(state: Any, user: User) -> list[dict[str, Any]]:
     store = state.store
-    included = {
-        r for r, o in stage_outcomes(store, "full_text").items() if o["outcome"] == "include"
-    }
-    studies = {s for r, s in store.study_of().items() if r in included}
+    studies = included_studies(store)
     mine: dict[str, int] = {}
     extractors: dict[str, list[str]] = {}
     agreed: dict[str, int] = {}
@@ -82,7 +72,7 @@ def _overview(state: Any, user: User) -> list[dict[str, Any]]:
 
 
 async def overview(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     studies = await run_in_threadpool(_overview, app_state(request), user)
@@ -148,7 +138,7 @@ def _grid(
 
 
 async def grid_page(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     study = _study(request.query_params.get("study"))
@@ -251,7 +241,7 @@ def _compare(state: Any, study: str) -> dict[str, Any]:
 
 
 async def compare_page(request: Request) -> Response:
-    user = await _user(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     if not user.owner:
@@ -277,8 +267,7 @@ def _export(state: Any) -> dict[str, Any]:
 
 
 async def export(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=10)
-    await require_user(request, unsafe=True, owner=True, form_token=str(form.get("csrf_token", "")))
+    await form_user(request, owner=True, max_fields=10)
     try:
         done = await run_in_threadpool(_export, app_state(request))
     except (StoreError, IpdmetaError, OSError) as exc:

@@ -3,14 +3,28 @@ state-changing request, the role, and where a state-changing request comes from.
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from typing import Any
+from urllib.parse import quote
 
-from ipdmeta.web.auth import COOKIE, User, csrf_matches, user_of
-from ipdmeta.web.errors import ClientError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ipdmeta.web.auth import COOKIE, User, csrf_matches, sign_in, user_of
+from ipdmeta.web.errors import MAX_ID, ClientError
 from ipdmeta.web.state import AppState
 
-__all__ = ["app_state", "current_user", "require_user", "same_origin"]
+__all__ = [
+    "app_state",
+    "attempt_sign_in",
+    "current_user",
+    "form_id",
+    "form_user",
+    "require_user",
+    "same_origin",
+    "user_or_sign_in",
+]
 
 
 def app_state(request: Request) -> AppState:
@@ -51,3 +65,40 @@ async def require_user(
     if owner and not user.owner:
         raise ClientError(403, "only an owner of the review can do this")
     return user
+
+
+async def user_or_sign_in(request: Request) -> User | Response:
+    """A page's user, or the redirect to the sign-in page (and back here after it)."""
+    user = await current_user(request)
+    if user is None:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return user
+
+
+async def form_user(
+    request: Request, *, owner: bool = False, max_fields: int = 20
+) -> tuple[FormData, User]:
+    """A posted form and its user, after the checks of a state-changing request (the
+    form's ``csrf_token`` field)."""
+    form = await request.form(max_files=0, max_fields=max_fields)
+    user = await require_user(request, unsafe=True, owner=owner,
+                              form_token=str(form.get("csrf_token", "")))  # fmt: skip
+    return form, user
+
+
+def form_id(value: Any) -> int | str:
+    """A form field meant as a record id: the number, or the text as sent (which the
+    record check then refuses by name)."""
+    text = str(value or "")
+    return int(text) if text.isdigit() and int(text) < MAX_ID else text
+
+
+async def attempt_sign_in(request: Request, name: Any, password: Any) -> tuple[str, User]:
+    """Sign in from this site's own pages (the API's and the form's one path): the new
+    session's cookie token and its user; SignInError otherwise."""
+    if not same_origin(request):  # a sign-in posted from another site (login CSRF)
+        raise ClientError(403, "sign in from this site's own pages")
+    client = request.client.host if request.client else "unknown"
+    state = app_state(request)
+    return await run_in_threadpool(sign_in, state, request.app.state.throttle, name, password,
+                                   client)  # fmt: skip

@@ -29,9 +29,16 @@ from ipdmeta.web.api import (
     store_resolution,
     undo_decision,
 )
-from ipdmeta.web.auth import COOKIE, SignInError, User, sign_in, sign_out
+from ipdmeta.web.auth import COOKIE, SignInError, User, sign_out
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.guard import app_state, current_user, require_user, same_origin
+from ipdmeta.web.guard import (
+    app_state,
+    attempt_sign_in,
+    form_id,
+    form_user,
+    require_user,
+    user_or_sign_in,
+)
 from ipdmeta.web.queue import queue
 
 __all__ = ["ROUTES", "highlight", "render"]
@@ -67,13 +74,6 @@ def highlight(text: str | None, keywords: dict[str, list[str]]) -> Markup:
     return Markup("").join(out)
 
 
-async def _signed_in(request: Request) -> User | Response:
-    user = await current_user(request)
-    if user is None:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-    return user
-
-
 def _safe_next(value: str | None) -> str:
     """Only a path of this site (never ``//host`` or a scheme) is followed after sign-in."""
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
@@ -86,37 +86,20 @@ async def login_page(request: Request) -> Response:
 
 
 async def login_submit(request: Request) -> Response:
-    if not same_origin(request):  # a sign-in posted from another site (login CSRF)
-        raise ClientError(403, "sign in from this site's own sign-in page")
     form = await request.form(max_files=0, max_fields=10)
-    state = app_state(request)
-    client = request.client.host if request.client else "unknown"
     target = _safe_next(str(form.get("next") or "/"))
     try:
-        token, _ = await run_in_threadpool(
-            sign_in,
-            state,
-            request.app.state.throttle,
-            form.get("name"),
-            form.get("password"),
-            client,
-        )
+        token, _ = await attempt_sign_in(request, form.get("name"), form.get("password"))
     except SignInError as exc:
-        return render(
-            request,
-            "login.html.j2",
-            code=429 if exc.retry_after else 401,
-            error=str(exc),
-            next=target,
-        )
+        return render(request, "login.html.j2", code=429 if exc.retry_after else 401,
+                      error=str(exc), next=target)  # fmt: skip
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, token, state.secure_cookies)
+    set_session_cookie(response, token, app_state(request).secure_cookies)
     return response
 
 
 async def logout(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=10)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
+    _, user = await form_user(request, max_fields=10)
     await run_in_threadpool(sign_out, app_state(request), user)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
@@ -135,7 +118,7 @@ def _dashboard(state: Any) -> dict[str, Any]:
 
 
 async def dashboard(request: Request) -> Response:
-    user = await _signed_in(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     data = await run_in_threadpool(_dashboard, app_state(request))
@@ -186,7 +169,7 @@ def _place(request: Request, user: User, stage: str) -> dict[str, Any]:
 
 
 async def screen_page(request: Request) -> Response:
-    user = await _signed_in(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     stage = _stage(request)
@@ -238,21 +221,17 @@ def _back(stage: str, **query: str) -> RedirectResponse:
 
 async def screen_submit(request: Request) -> Response:
     stage = _stage(request)
-    form = await request.form(max_files=0, max_fields=20)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
-    raw_id = str(form.get("record_id", ""))
+    form, user = await form_user(request, max_fields=20)
     reason = str(form.get("reason_text") or "").strip() or str(form.get("reason") or "").strip()
     body = {
         "stage": stage,
         "decision": form.get("decision"),
         "reason": reason or None,
-        "record_id": int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else raw_id,
+        "record_id": form_id(form.get("record_id")),
     }
     try:
         stored = await run_in_threadpool(store_decision, app_state(request), user, body)
     except ClientError as exc:
-        if exc.status in (401, 403):
-            raise
         return _back(stage, error=exc.message)
     place = _place(request, user, stage)
     place["back"] = None
@@ -262,8 +241,7 @@ async def screen_submit(request: Request) -> Response:
 
 async def screen_undo(request: Request) -> Response:
     stage = _stage(request)
-    form = await request.form(max_files=0, max_fields=10)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
+    _, user = await form_user(request, max_fields=10)
     withdrawn = await run_in_threadpool(undo_decision, app_state(request), user, stage)
     if withdrawn is None:
         return _back(stage, error="Nothing to undo.")
@@ -273,15 +251,14 @@ async def screen_undo(request: Request) -> Response:
 
 async def screen_skip(request: Request) -> Response:
     stage = _stage(request)
-    form = await request.form(max_files=0, max_fields=10)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
-    raw_id = str(form.get("record_id", ""))
-    if raw_id.isdigit() and len(raw_id) < 19:
+    form, user = await form_user(request, max_fields=10)
+    record = form_id(form.get("record_id"))
+    if isinstance(record, int):
         place = _place(request, user, stage)
-        place["skipped"].add(int(raw_id))
-        if place["back"] == int(raw_id):
+        place["skipped"].add(record)
+        if place["back"] == record:
             place["back"] = None
-    return _back(stage, done=f"Skipped record {raw_id} for later")
+    return _back(stage, done=f"Skipped record {record} for later")
 
 
 async def fulltext_upload(request: Request) -> Response:
@@ -305,7 +282,7 @@ async def fulltext_upload(request: Request) -> Response:
 
 
 async def conflicts_page(request: Request) -> Response:
-    user = await _signed_in(request)
+    user = await user_or_sign_in(request)
     if isinstance(user, Response):
         return user
     if not user.owner:
@@ -324,22 +301,16 @@ async def conflicts_page(request: Request) -> Response:
 
 
 async def conflicts_submit(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=20)
-    user = await require_user(
-        request, unsafe=True, owner=True, form_token=str(form.get("csrf_token", ""))
-    )
-    raw_id = str(form.get("record_id", ""))
+    form, user = await form_user(request, owner=True, max_fields=20)
     body = {
         "stage": form.get("stage"),
         "decision": form.get("decision"),
         "reason": str(form.get("reason") or "").strip() or None,
-        "record_id": int(raw_id) if raw_id.isdigit() and len(raw_id) < 19 else raw_id,
+        "record_id": form_id(form.get("record_id")),
     }
     try:
         stored = await run_in_threadpool(store_resolution, app_state(request), user, body)
     except ClientError as exc:
-        if exc.status in (401, 403):
-            raise
         return RedirectResponse(f"/conflicts?error={quote(exc.message)}", status_code=303)
     done = f"Record {stored['record_id']} resolved: {stored['decision']}"
     return RedirectResponse(f"/conflicts?done={quote(done)}", status_code=303)

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from ipdmeta.web.analysis import OUT, AnalysisRunner
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.guard import app_state, current_user, require_user
+from ipdmeta.web.guard import app_state, form_user, require_user, user_or_sign_in
 from ipdmeta.web.pages import render
 
 __all__ = ["REPORT_CSP", "ROUTES"]
@@ -30,16 +30,15 @@ def _runner(request: Request) -> AnalysisRunner:
 
 
 async def analysis_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return RedirectResponse("/login?next=/analysis", status_code=303)
+    user = await user_or_sign_in(request)
+    if isinstance(user, Response):
+        return user
     return render(request, "analysis.html.j2", user=user, run=_runner(request).status(),
                   error=request.query_params.get("error"))  # fmt: skip
 
 
 async def analysis_start(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=10)
-    user = await require_user(request, unsafe=True, form_token=str(form.get("csrf_token", "")))
+    _, user = await form_user(request, max_fields=10)
     if not _runner(request).start(user.name):
         return RedirectResponse("/analysis?error=An+analysis+is+already+running.", 303)
     return RedirectResponse("/analysis", status_code=303)
