@@ -39,8 +39,13 @@ class ValidationError(DataError):
     ``problems`` holds every problem found, not only the first.
     """
 
-    def __init__(self, problems: Sequence[object], header: str | None = None) -> None:
+    def __init__(
+        self, problems: Sequence[object], header: str | None = None, notes: Sequence[object] = ()
+    ) -> None:
         self.problems = list(problems)
+        # How the readable cells were read ('8/10' as 8 on a 0-10 scale); not part of the
+        # message, for a caller that shows them beside the problems.
+        self.notes = list(notes)
         n = len(self.problems)
         lines = [(header or f"the data has {n} problem{'s' if n != 1 else ''}") + ":"]
         # A warning listed among the problems says so (--strict lists warnings as problems).

@@ -290,3 +290,41 @@ def test_extract_two_patients_with_one_invalid_cell(site, browser):
     assert page.locator("#compared td.differs").inner_text() == "4 4.5"
     _shot(page, "compare")
     assert problems == []
+
+
+def test_rows_pasted_from_a_spreadsheet_fill_the_grid_and_say_how_they_were_read(site, browser):
+    _, url = site
+    problems: list[str] = []
+    page = _page(browser, problems)
+    _sign_in(page, url, "ben", "/extract/study?study=S02")
+    page.click("#add-row")
+    # As copied from Excel: tabs between cells, a line per patient, units in cells, a
+    # label the category map does not know, a trailing line break.
+    copied = ("S02-P1\ttrigeminal neuralgia\t\t45 yrs\tfemale\tL\tVAS 0-10\t8/10\t3\n"
+              "S02-P2\tTN\t\t61\tM\tright\tVAS-10\t7\t2\n"
+              "S02-P3\tpost-herpetic\t\t70\tF\tleft\tVAS-10\t9\t1\n")  # fmt: skip
+    page.evaluate(
+        """(text) => {
+            const cell = document.querySelector("#grid tbody tr input[data-column=patient_id]");
+            const data = new DataTransfer();
+            data.setData("text/plain", text);
+            cell.dispatchEvent(new ClipboardEvent("paste", {clipboardData: data, bubbles: true,
+                                                              cancelable: true}));
+        }""",
+        copied,
+    )
+    assert page.locator("#grid tbody tr").count() == 3
+    assert page.input_value("#grid tbody tr:nth-child(3) input[data-column=diagnosis]") == (
+        "post-herpetic"
+    )
+    page.wait_for_selector("#grid input.invalid")
+    listed = page.inner_text("#problems")
+    assert (
+        "row 3, diagnosis: unknown diagnosis label" in listed
+        and "Closest category: 'PHN'" in listed
+    )
+    assert "'45 yrs' as 45 years" in listed and "'8/10' as 8 on a 0-10 scale" in listed
+    age = page.locator("#grid tbody tr:nth-child(1) input[data-column=age]")
+    assert "read-as" in age.get_attribute("class")
+    _shot(page, "extraction-pasted")
+    assert problems == []

@@ -43,6 +43,14 @@ def test_the_check_gives_validates_messages_cell_by_cell(signed_in, review, run_
     assert age["message"].startswith(said[0]["message"])
     good = ben.post("/api/extraction/check", json=_body(GOOD))
     assert good.json() == {"ok": True, "problems": []}
+    # Cells typed as clinicians type them are read, and how each was read is said.
+    typed = [dict(GOOD[0], age="45 yrs", pain_pre="8/10", followup_months="2 yrs")]
+    notes = ben.post("/api/extraction/check", json=_body(typed)).json()
+    assert notes["ok"] is True
+    said = {p["column"]: p["message"] for p in notes["problems"] if p["severity"] == "note"}
+    assert "'45 yrs' as 45 years" in said["age"]
+    assert "'8/10' as 8 on a 0-10 scale" in said["pain_pre"]
+    assert "'2 yrs' as 24 months" in said["followup_months"]
 
 
 def test_extractions_are_blind_compared_agreed_and_exported(signed_in, review, run_cli):

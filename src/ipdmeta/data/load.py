@@ -224,7 +224,7 @@ def load_review(
             header += " (--strict: warnings count as problems)"
         elif rest:
             header += f", and {len(rest)} warning{'s' if len(rest) != 1 else ''}"
-        raise ValidationError(errors + rest, header=header)
+        raise ValidationError(errors + rest, header=header, notes=by_severity[Severity.NOTE])
     keep = ~patients.frame[SOURCE_ROW].isin(excluded[SOURCE_ROW]).to_numpy()
     return ReviewData(
         patients=patients.frame.loc[keep]

@@ -133,7 +133,8 @@ def check_extraction(folder: Path, study: str, data: dict[str, Any],
                      columns: list[str]) -> list[dict[str, Any]]:  # fmt: skip
     """What ``ipdmeta validate`` says about this study's rows: each problem with its grid
     row (1 for the first patient; None for the table or the study details), column,
-    severity and message."""
+    severity (error, warning, or note: how a cell was read, such as '8/10' as 8 on a 0-10
+    scale) and message."""
     if not data["patients"]:
         return [{"row": None, "column": None, "severity": "error",
                  "message": "no patient rows yet"}]  # fmt: skip
@@ -150,9 +151,9 @@ def check_extraction(folder: Path, study: str, data: dict[str, Any],
         try:
             review = load_review(here / "patients.csv", studies=here / "studies.csv",
                                  **options)  # fmt: skip
-            problems = list(review.warnings)
+            problems = [*review.warnings, *review.notes]  # notes: how a cell was read
         except ValidationError as exc:
-            problems = [p for p in exc.problems if isinstance(p, Problem)]
+            problems = [p for p in (*exc.problems, *exc.notes) if isinstance(p, Problem)]
         except IpdmetaError as exc:
             return [{"row": None, "column": None, "severity": "error", "message": str(exc)}]
     out = []

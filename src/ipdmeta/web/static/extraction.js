@@ -46,17 +46,16 @@
   }
 
   function mark(list) {
-    form.querySelectorAll(".invalid").forEach(function (el) {
-      el.classList.remove("invalid");
+    form.querySelectorAll(".invalid, .read-as").forEach(function (el) {
+      el.classList.remove("invalid", "read-as");
       el.removeAttribute("title");
     });
     problems.textContent = "";
-    if (!list.length) {
+    if (!list.some(function (p) { return p.severity !== "note"; })) {
       var ok = document.createElement("li");
       ok.textContent = "No problems: these rows can be analysed.";
       ok.className = "ok";
       problems.appendChild(ok);
-      return;
     }
     var rows = body.querySelectorAll("tr");
     list.forEach(function (p) {
@@ -67,7 +66,7 @@
         cell = rows[p.row - 1].querySelector("[data-column='" + p.column + "']");
       }
       if (cell) {
-        cell.classList.add("invalid");
+        cell.classList.add(p.severity === "note" ? "read-as" : "invalid");
         cell.title = p.message;
       }
       var item = document.createElement("li");
@@ -99,11 +98,39 @@
       changed();
     }
   });
-  document.getElementById("add-row").addEventListener("click", function () {
+  function newRow() {
     var row = document.getElementById("new-row").content.firstElementChild.cloneNode(true);
     body.appendChild(row);
     renumber();
-    row.querySelector("input").focus();
+    return row;
+  }
+
+  document.getElementById("add-row").addEventListener("click", function () {
+    newRow().querySelector("input").focus();
+  });
+
+  // Rows copied from a spreadsheet (cells split by tabs, rows by line breaks) fill the
+  // grid from the cell pasted into, rightwards and downwards, adding rows as needed.
+  body.addEventListener("paste", function (event) {
+    var target = event.target;
+    var text = (event.clipboardData || window.clipboardData).getData("text");
+    if (!target.dataset || !target.dataset.column || !/[\t\n]/.test(text)) return;
+    event.preventDefault();
+    var lines = text.replace(/\r/g, "").split("\n");
+    if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
+    var rows = Array.prototype.slice.call(body.querySelectorAll("tr"));
+    var first = rows.indexOf(target.closest("tr"));
+    var columns = Array.prototype.slice.call(target.closest("tr").querySelectorAll("[data-column]"));
+    var start = columns.indexOf(target);
+    lines.forEach(function (line, i) {
+      var tr = rows[first + i] || newRow();
+      rows[first + i] = tr;
+      var inputs = tr.querySelectorAll("[data-column]");
+      line.split("\t").forEach(function (value, j) {
+        if (inputs[start + j]) inputs[start + j].value = value.trim();
+      });
+    });
+    changed();
   });
   document.getElementById("save").addEventListener("click", function () {
     send("/api/extraction", collect()).then(function (answer) {
