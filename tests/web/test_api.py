@@ -292,3 +292,25 @@ def test_the_throttle_forgets_stale_names_instead_of_growing(monkeypatch):
     for i in range(50):
         throttle.fail([f"name:user{i}"])
     assert len(throttle.failures) <= 11
+
+
+def test_the_first_reviewer_gets_records_in_relevance_order(review):
+    """The app ranks the records when it starts: once there is an inclusion and an
+    exclusion to learn from, the first queue of a new reviewer is ranked."""
+    import time
+
+    from starlette.testclient import TestClient
+
+    from ipdmeta.web import create_app
+
+    with open_store(review) as store:
+        store.add_decisions([(1, 2, TA, "include", None), (2, 2, TA, "exclude", None)])
+    app = create_app(review)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        deadline = time.monotonic() + 30
+        while app.state.ranking.version == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert app.state.ranking.version == 1  # ranked before anyone asked
+        client.post("/api/session", json={"name": "cy", "password": PASSWORDS["cy"]})
+        first = client.get("/api/queue", params={"limit": 4}).json()["records"]
+    assert first[0]["id"] == 1  # the record like the inclusion leads

@@ -55,7 +55,7 @@ class Ranker:
                     return cls(ids, matrix)
             except (OSError, ValueError, KeyError):
                 pass  # a damaged cache is rebuilt
-        records = store.records(with_fields=False)
+        records = store.records()
         matrix = _tfidf([f"{r['title'] or ''} {r['abstract'] or ''}" for r in records])
         if cache:
             tmp = path.with_suffix(".tmp.npz")

@@ -84,7 +84,7 @@ def screen(
     sample = set(check_sample(store)) if sample_only else None
     if sample_only and not sample:
         raise StoreError("no check sample has been drawn (ipdmeta review check-sample)")
-    catalogue = store.records(with_fields=False)
+    catalogue = store.records()
     while True:
         queue = [r for r in _queue(store, reviewer_id, stage, catalogue)
                  if r["id"] not in skipped]  # fmt: skip

@@ -255,7 +255,7 @@ async def get_status(request: Request) -> Response:
 def open_conflicts(state: Any, stage: str) -> list[dict[str, Any]]:
     """The records whose reviewers disagree at ``stage`` and wait for a resolution."""
     store = state.store
-    titles = {r["id"]: r["title"] for r in store.records(with_fields=False)}
+    titles = {r["id"]: r["title"] for r in store.records()}
     out = []
     for record, outcome in sorted(stage_outcomes(store, stage).items()):
         if outcome["conflict"] and outcome["resolution"] is None:

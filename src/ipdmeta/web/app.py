@@ -10,6 +10,7 @@ an unexpected error is logged and answered with a plain 500 that shows nothing i
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from ipdmeta.web import api, appraisal_pages, extraction_pages, pages, reports
 from ipdmeta.web.analysis import AnalysisRunner
 from ipdmeta.web.auth import Throttle
 from ipdmeta.web.errors import ClientError
-from ipdmeta.web.queue import Ranking
+from ipdmeta.web.queue import Ranking, warm
 from ipdmeta.web.state import AppState
 
 __all__ = ["CSP", "create_app"]
@@ -110,6 +111,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        threading.Thread(target=warm, args=(state, ranking), daemon=True).start()
         yield
         ranking.close()
         runner.stop()

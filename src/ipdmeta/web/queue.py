@@ -22,7 +22,7 @@ from typing import Any
 from ipdmeta.review.screening import stage_outcomes
 from ipdmeta.web.state import AppState
 
-__all__ = ["QUEUE_FIELDS", "RERANK_EVERY", "RERANK_SECONDS", "Ranking", "queue"]
+__all__ = ["QUEUE_FIELDS", "RERANK_EVERY", "RERANK_SECONDS", "Ranking", "queue", "warm"]
 
 RERANK_EVERY = 10
 RERANK_SECONDS = 5.0
@@ -119,7 +119,7 @@ def _catalogue(state: AppState, key: tuple[int, ...]) -> dict[int, dict[str, Any
         duplicates = store.duplicate_of()
         return {
             r["id"]: {k: r[k] for k in QUEUE_FIELDS}
-            for r in store.records(with_fields=False)
+            for r in store.records()
             if r["id"] not in duplicates
         }
 
@@ -189,3 +189,10 @@ def queue(
             picked.append(record)
     picked += later[: max(0, limit - len(picked))]
     return [catalogue[r] for r in picked[:limit]], left
+
+
+def warm(state: AppState, ranking: Ranking) -> None:
+    """Read the catalogue and start the first ranking when the app starts, so that the
+    first reviewer to sign in gets records in relevance order, not import order."""
+    counter = state.store.change_counter()
+    ranking.refresh(state, counter[2], len(_catalogue(state, counter)))
