@@ -141,3 +141,40 @@ def test_a_kill_9_during_a_burst_loses_no_acknowledged_decision(tmp_path):
             (names[who], record) for record, by in store.latest_decisions(TA).items() for who in by
         }
     assert set(acknowledged) <= stored
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_ranking_process_ends_with_the_server_even_after_a_kill_9(tmp_path):
+    """A review of 1,000 records or more ranks in a process of its own, started when the
+    app starts; stopping the server, or killing it, must not leave it behind."""
+    folder = _big_review(tmp_path / "review", n=1_200)
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        with running_server(folder) as (process, _):
+            deadline = time.monotonic() + 30
+            while not (workers := _children(process.pid)) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert workers, "the ranking process did not start"
+            os.kill(process.pid, stop)
+            process.wait()
+        deadline = time.monotonic() + 30
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(w) for w in workers), f"left behind after {stop.name}"

@@ -11,11 +11,14 @@ the previous order (or import order) is used, so a request never waits for it.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +33,8 @@ IN_PROCESS_BELOW = 1_000  # records: below this a retrain takes milliseconds
 QUEUE_FIELDS = ("id", "title", "abstract", "authors", "year", "journal", "doi")
 
 
-def _rank_in_worker(folder: str) -> list[int]:
-    """The unique records in relevance order (in the ranking process)."""
+def _rank(folder: str) -> list[int]:
+    """The unique records in relevance order."""
     from ipdmeta.review import open_store
     from ipdmeta.review.ranking import rank_records
 
@@ -41,9 +44,66 @@ def _rank_in_worker(folder: str) -> list[int]:
         return rank_records(store, ids)
 
 
-def _run_into(future: Future[list[int]], folder: str) -> None:
+def _ranking_worker(connection: Connection) -> None:
+    """The ranking process: a folder in, its order out, until the app says stop (None)
+    or goes away (the pipe closes, also when the app is killed)."""
+    while True:
+        try:
+            folder = connection.recv()
+        except (EOFError, OSError):
+            return
+        if folder is None:
+            return
+        try:
+            connection.send(("ok", _rank(folder)))
+        except Exception as exc:  # the app retries later; the worker goes on
+            connection.send(("failed", repr(exc)))
+
+
+class RankingProcess:
+    """One process that ranks, started on first use (a daemon: it ends with the app, and
+    by itself when the app is killed); the app's threads take turns through a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._connection: Connection | None = None
+
+    def rank(self, folder: str) -> list[int]:
+        with self._lock:
+            if self._process is None or not self._process.is_alive():
+                context = multiprocessing.get_context("spawn")
+                ours, theirs = context.Pipe()
+                process = context.Process(target=_ranking_worker, args=(theirs,),
+                                          name="ipdmeta-ranking", daemon=True)  # fmt: skip
+                process.start()  # RuntimeError/OSError: the caller ranks in a thread
+                theirs.close()
+                self._process, self._connection = process, ours
+            connection = self._connection
+            if connection is None:
+                raise RuntimeError("the ranking process has no pipe")
+            connection.send(folder)
+            status, value = connection.recv()
+        if status != "ok":
+            raise RuntimeError(f"ranking failed: {value}")
+        return list(value)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                with contextlib.suppress(OSError):
+                    self._connection.send(None)
+                self._connection.close()
+            if self._process is not None:
+                self._process.join(timeout=5)
+                if self._process.is_alive():
+                    self._process.terminate()
+            self._process = self._connection = None
+
+
+def _run_into(future: Future[list[int]], rank: Callable[[str], list[int]], folder: str) -> None:
     try:
-        future.set_result(_rank_in_worker(folder))
+        future.set_result(rank(folder))
     except BaseException as exc:  # handed to the waiting side, which retries later
         future.set_exception(exc)
 
@@ -56,7 +116,7 @@ class Ranking:
     started: float = float("-inf")
     running: Future[list[int]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-    pool: ProcessPoolExecutor | None = None
+    process: RankingProcess = field(default_factory=RankingProcess)
 
     def refresh(self, state: AppState, decisions: int, records: int, wait: bool = False) -> None:
         """Retrain when ``decisions`` (the store's last decision id) has moved on by
@@ -72,31 +132,24 @@ class Ranking:
                 return
             self.started = time.monotonic()
             self.decisions_at = decisions
-            running = None
-            if records >= IN_PROCESS_BELOW:
-                try:
-                    if self.pool is None:
-                        context = multiprocessing.get_context("spawn")
-                        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-                    running = self.pool.submit(_rank_in_worker, str(state.folder))
-                except (RuntimeError, OSError):
-                    # No process can be started (a script without a __main__ guard, a
-                    # sandbox): the ranking runs in a thread instead.
-                    running = None
-            if running is None:
-                running = Future()
-                threading.Thread(
-                    target=_run_into,
-                    args=(running, str(state.folder)),
-                    name="ipdmeta-ranking",
-                    daemon=True,
-                ).start()
+            running: Future[list[int]] = Future()
+            rank = self._in_process if records >= IN_PROCESS_BELOW else _rank
+            threading.Thread(target=_run_into, args=(running, rank, str(state.folder)),
+                             name="ipdmeta-ranking", daemon=True).start()  # fmt: skip
             self.running = running
         # Outside the lock: a future already done calls back at once, and the callback
         # takes the lock.
         running.add_done_callback(self._done)
         if wait:
             running.result()
+
+    def _in_process(self, folder: str) -> list[int]:
+        try:
+            return self.process.rank(folder)
+        except (RuntimeError, OSError):
+            # No process can be started (a script without a __main__ guard, a sandbox):
+            # the ranking runs in this thread instead.
+            return _rank(folder)
 
     def _done(self, future: Future[list[int]]) -> None:
         with self.lock:
@@ -108,8 +161,7 @@ class Ranking:
                 self.decisions_at = -1  # try again on the next request
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.process.close()
 
 
 def _catalogue(state: AppState, key: tuple[int, ...]) -> dict[int, dict[str, Any]]:
