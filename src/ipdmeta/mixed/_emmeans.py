@@ -9,6 +9,7 @@ import pandas as pd
 
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed._design import FORMULA_FUNCTIONS, Design
+from ipdmeta.mixed._tukey import studentized_range_sf
 
 
 def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
@@ -95,12 +96,7 @@ def adjust_pvalues(
     if method == "tukey":
         if t is None or df is None:
             raise ValueError("tukey needs t and df")
-        # scipy.stats is slow to import and only the studentized range needs it here.
-        from scipy import stats
-
         qv = np.sqrt(2.0) * np.abs(t)
-        out = np.empty(m)
-        for k in range(m):
-            out[k] = stats.studentized_range.sf(qv[k], n_means, df[k])
+        out = np.array([studentized_range_sf(q, n_means, d) for q, d in zip(qv, df, strict=True)])
         return np.minimum(1.0, out)
     raise ModelSpecError(f"unknown adjustment {method!r}")
