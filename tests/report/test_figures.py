@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ipdmeta.report import figures
 
 COUNTS = {
@@ -29,6 +31,27 @@ def test_prisma_leaves_out_other_reasons_when_not_given(tmp_path):
 def test_prisma_shows_other_reasons_when_given(tmp_path):
     svg = _svg({**COUNTS, "records_removed_other": 4}, tmp_path)
     assert "Other reasons (n = 4)" in svg
+
+
+def test_p_value_axis_labels_are_plain_numbers(tmp_path):
+    """Decades as a reader writes them (0.001), not matplotlib's 10^-3 in mathtext."""
+    import pandas as pd
+
+    rows = pd.DataFrame({"choice": ["a", "b", "c"], "pvalue": [0.2, 0.004, 3e-6]})
+    svg = figures.save_figure(
+        figures.robustness_dot_plot(rows, 0.05), tmp_path, "robustness", ("svg",)
+    ).svg
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    assert ticks[:7] == [
+        "1e\N{MINUS SIGN}6",
+        "1e\N{MINUS SIGN}5",
+        "0.0001",
+        "0.001",
+        "0.01",
+        "0.1",
+        "1",
+    ]
+    assert "mathdefault" not in svg
 
 
 def test_no_figure_of_the_example_report_is_clipped():
