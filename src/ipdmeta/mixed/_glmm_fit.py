@@ -32,6 +32,8 @@ __all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm", "glm_fit"]
 _MODE_TOL = 1e-12  # Newton on each group's mode: |step| below this
 _MODE_ITERATIONS = 100
 _NEWTON_ITERATIONS = 50
+# Up to this many cells (8 MB), the group indicator is a dense matrix.
+_DENSE_INDICATOR_CELLS = 1_000_000
 # A coefficient this large on the link scale (odds of e^10 = 22,000) is running off to
 # infinity under separation, not converging to a finite value.
 _RUNAWAY = 10.0
@@ -140,9 +142,14 @@ class GlmmProblem:
         return self.sum_by_group(self.family.constant(self.y, self.trials))
 
     @cached_property
-    def _indicator(self) -> sparse.csr_matrix:
-        """q x n: row i sums the rows of group i."""
+    def _indicator(self) -> sparse.csr_matrix | np.ndarray:
+        """q x n: row i sums the rows of group i. Dense while small: a sparse product's
+        overhead (about 20 us) was most of a small fit's group sums."""
         n = self.groups.size
+        if self.q * n <= _DENSE_INDICATOR_CELLS:
+            dense = np.zeros((self.q, n))
+            dense[self.groups, np.arange(n)] = 1.0
+            return dense
         return sparse.csr_matrix((np.ones(n), (self.groups, np.arange(n))), shape=(self.q, n))
 
     def sum_rows_by_group(self, values: np.ndarray, matrix: np.ndarray) -> np.ndarray:
