@@ -17,7 +17,9 @@ Two implementations share one interface:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.linalg as sla
@@ -25,6 +27,7 @@ import scipy.optimize as sopt
 import scipy.sparse as sp
 
 from ipdmeta.errors import ConvergenceError, EstimationError
+from ipdmeta.mixed._blocked import BlockedSystem
 from ipdmeta.mixed._design import ReTerm
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -43,10 +46,18 @@ OPT_GTOL = 1e-8
 # Newton polish of the general path's optimum: at most this many steps, for at most this
 # many free coordinates, with this relative difference step; coordinates below
 # POLISH_ZERO are left on their bound.
+# The step is relative to max(|theta|, 0.1): the deviance carries rounding noise of about
+# 1e-13 of its value, which a second difference divides by h^2, so smaller steps (1e-4
+# of a theta of 0.17) gave Hessians with a spurious negative eigenvalue and stopped the
+# polish short of lme4's optimum; the gradient is taken with four points (error h^4).
 POLISH_STEPS = 3
 POLISH_MAX_DIM = 8
-POLISH_STEP = 1e-4
+POLISH_STEP = 1e-3
 POLISH_ZERO = 1e-6
+# From this many random effects on, the general path factors its system by blocks (the
+# largest term's diagonal blocks, then a dense Schur complement of the others); below,
+# one dense Cholesky is as fast.
+BLOCKED_MIN_Q = 300
 # Central-difference step (relative) for the general path's gradient.
 GRAD_STEP = 1e-6
 
@@ -108,6 +119,12 @@ class ScalarTermModel:
         self.lower = np.zeros(1)
         self.n_theta = 1
         self.set_response(y)
+
+    @cached_property
+    def ZtZ(self) -> np.ndarray:
+        """Z'Z, dense (q x q): the small systems' factor, Kenward-Roger and the
+        conditional variances of the random effects use it."""
+        return np.asarray((self.Z.T @ self.Z).toarray())
 
     def set_response(self, y: np.ndarray) -> None:
         self.y = y
@@ -403,10 +420,17 @@ class GeneralModel:
         self._lam_c = np.concatenate(lam_c)
         self._lam_i = np.concatenate(lam_i)
         self._all_scalar = all(t.k == 1 for t in terms)
-        self.ZtZ = np.asarray((Z.T @ Z).toarray())
+        self._theta_sizes = np.cumsum([t.k * (t.k + 1) // 2 for t in terms])[:-1]
+        self._blocked = BlockedSystem(terms, Z) if self.q >= BLOCKED_MIN_Q else None
         self.ZtX = np.asarray(Z.T @ X)
         self.XtX = X.T @ X if xtx is None else xtx
         self.set_response(y)
+
+    @cached_property
+    def ZtZ(self) -> np.ndarray:
+        """Z'Z, dense (q x q): the small systems' factor, Kenward-Roger and the
+        conditional variances of the random effects use it."""
+        return np.asarray((self.Z.T @ self.Z).toarray())
 
     def set_response(self, y: np.ndarray) -> None:
         self.y = y
@@ -464,24 +488,41 @@ class GeneralModel:
             out[:, o : o + m * k] = np.einsum("rmj,ji->rmi", blk, T).reshape(r, m * k)
         return out
 
-    def solve(self, theta: np.ndarray) -> PLSState:
-        theta = np.asarray(theta, dtype=float)
+    def _factor(
+        self, theta: np.ndarray
+    ) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray], float]:
+        """Solves with L and L', and log det(L L'), for L L' = Lambda'Z'Z Lambda + I."""
+        if self._blocked is not None:
+            F = self._blocked.factor(np.split(theta, self._theta_sizes))
+            return F.solve_lower, F.solve_upper, F.logdet2
         M = self._lam_left(self._lam_right(self.ZtZ, theta), theta)
         M[np.diag_indices_from(M)] += 1.0
         try:
             L = sla.cholesky(M, lower=True, check_finite=False)
         except np.linalg.LinAlgError as exc:
             raise EstimationError("the random-effects system is not positive definite") from exc
+
+        def lower(B: np.ndarray) -> np.ndarray:
+            return np.asarray(sla.solve_triangular(L, B, lower=True, check_finite=False))
+
+        def upper(C: np.ndarray) -> np.ndarray:
+            return np.asarray(sla.solve_triangular(L, C, lower=True, trans="T", check_finite=False))
+
+        return lower, upper, float(2.0 * np.sum(np.log(np.diag(L))))
+
+    def solve(self, theta: np.ndarray) -> PLSState:
+        theta = np.asarray(theta, dtype=float)
+        solve_lower, solve_upper, ldL2 = self._factor(theta)
         lzx = self._lam_left(self.ZtX, theta)
         lzy = self._lam_left(self.Zty, theta)
-        RZX = sla.solve_triangular(L, lzx, lower=True, check_finite=False)
-        cu = sla.solve_triangular(L, lzy, lower=True, check_finite=False)
+        RZX = solve_lower(lzx)
+        cu = solve_lower(lzy)
         A = self.XtX - RZX.T @ RZX
         rhs = self.Xty - RZX.T @ cu
         RX, ldRX2 = _chol_logdet(A)
         beta = sla.cho_solve((RX, False), rhs, check_finite=False)
         pwrss = self.yty - float(cu @ cu) - float(rhs @ beta)
-        u = sla.solve_triangular(L, cu - RZX @ beta, lower=True, trans="T", check_finite=False)
+        u = solve_upper(cu - RZX @ beta)
         # b = Lambda u: apply Lambda (not its transpose) through (u' Lambda')' = (Lambda u).
         b = (
             self._lam_right(u[None, :], theta.copy())[0]
@@ -493,7 +534,7 @@ class GeneralModel:
             beta=beta,
             A=A,
             pwrss=pwrss,
-            ldL2=float(2.0 * np.sum(np.log(np.diag(L)))),
+            ldL2=ldL2,
             ldRX2=ldRX2,
             b=b,
         )
@@ -561,7 +602,7 @@ class GeneralModel:
         f = self._objective
         best, f_best = theta.copy(), f(theta, reml)
         for _ in range(POLISH_STEPS):
-            h = POLISH_STEP * np.maximum(np.abs(best[free]), 1e-2)
+            h = POLISH_STEP * np.maximum(np.abs(best[free]), 0.1)
             k = free.size
             g = np.zeros(k)
             H = np.zeros((k, k))
@@ -571,7 +612,8 @@ class GeneralModel:
                 e = np.zeros_like(best)
                 e[free[a]] = h[a]
                 fp[a], fm[a] = f(best + e, reml), f(best - e, reml)
-                g[a] = (fp[a] - fm[a]) / (2 * h[a])
+                fp2, fm2 = f(best + 2 * e, reml), f(best - 2 * e, reml)
+                g[a] = (8 * (fp[a] - fm[a]) - (fp2 - fm2)) / (12 * h[a])
                 H[a, a] = (fp[a] - 2 * f0 + fm[a]) / h[a] ** 2
             for a in range(k):
                 for c in range(a):
@@ -594,6 +636,8 @@ class GeneralModel:
             if not f_cand < f_best:
                 break
             best, f_best = cand, f_cand
+            if np.max(np.abs(step) / np.maximum(np.abs(best[free]), 0.1)) < 1e-8:
+                break  # the next step would be rounding noise
         return best
 
     def cross(self) -> tuple[np.ndarray, np.ndarray]:
