@@ -167,7 +167,10 @@ def test_bad_arguments_are_refused_with_the_reason(
         ("responder ~ age + (1 + age | study_id)", "glmm fits one scalar random effect"),
         ("responder ~ age + (1 | study_id) + (1 | diagnosis)", "glmm fits one scalar random"),
         ("responder ~ age + (1 | study_id/diagnosis)", "glmm fits one scalar random effect"),
-        ("responder ~ age + (0 + diagnosis | study_id)", "random slope 'diagnosis' is not numeric"),
+        (
+            "responder ~ age + (0 + diagnosis | study_id)",
+            "(diagnosis | study_id) needs a numeric column; diagnosis is a factor",
+        ),
         ("responder ~ nothing + (1 | study_id)", "unknown variable 'nothing'"),
     ],
 )

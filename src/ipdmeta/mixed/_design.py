@@ -34,6 +34,26 @@ class FixedTerm:
 
 
 @dataclass(frozen=True)
+class ReColumn:
+    """Where one column of a random term comes from: the intercept (``variable`` None),
+    a numeric variable, or one level of a factor (1 in its rows, 0 elsewhere)."""
+
+    variable: str | None
+    level: Any = None
+    is_level: bool = False
+    known: tuple[Any, ...] = ()  # a factor's levels in the fit, the first included
+
+    def values(self, frame: pd.DataFrame | ColumnFrame) -> np.ndarray:
+        n = len(frame)
+        if self.variable is None:
+            return np.ones(n)
+        column = frame[self.variable]
+        if not self.is_level:
+            return np.asarray(column.to_numpy(dtype=float))
+        return np.asarray((column == self.level).to_numpy(dtype=float, na_value=0.0))
+
+
+@dataclass(frozen=True)
 class ReTerm:
     """One random-effects term after expansion: grouping factor and effect columns."""
 
@@ -42,6 +62,26 @@ class ReTerm:
     codes: np.ndarray  # level index of each row
     levels: tuple[str, ...]
     values: np.ndarray  # n x k model matrix of the term
+    # How each column is made, for new data; by default the effects as numeric variables.
+    sources: tuple[ReColumn, ...] = ()
+
+    def columns_for(self, frame: pd.DataFrame | ColumnFrame) -> np.ndarray:
+        """The term's n x k model matrix for other rows (``newdata``)."""
+        sources = self.sources or tuple(
+            ReColumn(None if e == "(Intercept)" else e) for e in self.effects
+        )
+        for source in sources:
+            if source.is_level:
+                column = frame[str(source.variable)]
+                known = {str(v) for v in source.known}
+                new = sorted({str(v) for v in column.dropna()} - known)
+                if new:
+                    raise ModelSpecError(
+                        f"newdata has level(s) {', '.join(map(repr, new))} of "
+                        f"{source.variable!r}, which has a random slope for {self.group!r} "
+                        f"fitted on the levels {', '.join(map(repr, sorted(known)))}"
+                    )
+        return np.column_stack([source.values(frame) for source in sources])
 
     @property
     def n_levels(self) -> int:
@@ -474,19 +514,43 @@ def group_codes(
 
 def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
     codes, levels = group_codes(frame, term.group)
-    cols = []
+    sources: list[ReColumn] = []
+    names: list[str] = []
+    # As R's model.matrix: with an intercept every factor is coded by treatment contrasts
+    # (a column per level but the first); without one, the first factor has a column for
+    # every level, as (0 + f | g) asks.
+    full = "(Intercept)" not in term.effects
     for e in term.effects:
         if e == "(Intercept)":
-            cols.append(np.ones(len(frame)))
+            sources.append(ReColumn(None))
+            names.append(e)
             continue
         s = frame[e]
-        if _is_factor(s):
+        if not _is_factor(s):
+            sources.append(ReColumn(e))
+            names.append(e)
+            continue
+        present = _factor_levels(s)
+        coded = present if full else present[1:]
+        full = False
+        if not coded:
             raise ModelSpecError(
-                f"the random slope {e!r} is not numeric; random slopes for factors are not "
-                "supported"
+                f"the factor {e!r} in the random term for {term.group_name!r} has a single "
+                f"level ({present[0]!r}) in the rows used, so it has no random slope"
             )
-        cols.append(s.to_numpy(dtype=float))
-    return ReTerm(term.group_name, term.effects, codes, levels, np.column_stack(cols))
+        for level in coded:
+            sources.append(ReColumn(e, level, is_level=True, known=tuple(present)))
+            names.append(f"{e}{level}")
+    values = np.column_stack([source.values(frame) for source in sources])
+    return ReTerm(term.group_name, tuple(names), codes, levels, values, tuple(sources))
+
+
+def _factor_levels(series: pd.Series) -> list[Any]:
+    """A factor's levels that have rows, in its order (R's, for text: sorted)."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna().unique())
+        return [c for c in series.cat.categories if c in present]
+    return r_sorted(series.dropna().unique())
 
 
 def _lme4_order(terms: tuple[ReTerm, ...]) -> tuple[ReTerm, ...]:

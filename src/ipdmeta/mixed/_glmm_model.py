@@ -584,6 +584,16 @@ def glmm(
             f"True/False. Map it first, e.g. data[{response!r}].map({{'yes': 1, 'no': 0}}), "
             "which leaves any other entry (such as 'NR') missing"
         )
+    effect = parsed.random[0].effects[0]
+    if effect != "(Intercept)" and not (
+        effect in frame.columns
+        and pd.api.types.is_numeric_dtype(frame[effect])
+        and not pd.api.types.is_bool_dtype(frame[effect])
+    ):
+        raise ModelSpecError(
+            f"the random slope ({effect} | {parsed.random[0].group_name}) needs a numeric "
+            f"column; {effect} is a factor (lmm fits factor random slopes; glmm does not yet)"
+        )
     design = build_design(parsed, frame, residual_variance=False)
     kept = {name: values[complete][design.keep] for name, values in extra.items()}
     n_trials = kept.get("trials", np.ones(design.keep.size))
@@ -592,16 +602,6 @@ def glmm(
     y = _response(design, family, n_trials)
     offsets = kept.get("offset", np.zeros(design.keep.size))
     term = design.random[0]
-    effect = term.effects[0]
-    if effect != "(Intercept)" and not (
-        effect in frame.columns
-        and pd.api.types.is_numeric_dtype(frame[effect])
-        and not pd.api.types.is_bool_dtype(frame[effect])
-    ):
-        raise ModelSpecError(
-            f"the random slope ({effect} | {term.group}) needs a numeric column; {effect} is a "
-            "factor (factor random slopes are not supported yet)"
-        )
     problem = GlmmProblem(
         family=Family(family),
         y=y,

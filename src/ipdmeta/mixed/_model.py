@@ -492,14 +492,7 @@ class LmmResult:
                 for g in t.group.split(":")[1:]:
                     lab = lab + ":" + frame[g].astype(str)
                 codes = np.array([lookup.get(x, -1) for x in lab])
-                vals = np.column_stack(
-                    [
-                        np.ones(len(frame))
-                        if e == "(Intercept)"
-                        else frame[e].to_numpy(dtype=float)
-                        for e in t.effects
-                    ]
-                )
+                vals = t.columns_for(frame)
             known = codes >= 0
             contrib = np.zeros(len(out))
             contrib[known] = np.einsum("ij,ij->i", vals[known], block[codes[known]])
