@@ -573,7 +573,10 @@ class GeneralModel:
         x0 = np.where(self.lower == 0.0, 1.0, 0.0)
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in self.lower]
         best = x0
-        for _ in range(2):
+        # A second L-BFGS-B run from the first one's end catches an early stop; the Newton
+        # polish does that better where it applies (few parameters), so it is skipped then.
+        runs = 1 if self.n_theta <= POLISH_MAX_DIM else 2
+        for _ in range(runs):
             res = sopt.minimize(
                 self._objective,
                 best,
