@@ -103,6 +103,34 @@ class BlockedFactor:
         return out[:, 0] if vector else out
 
 
+def _cross_products(C: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """For C (r x c): a sparse P and the positions (i, j), i >= j, such that
+    ``P @ w`` lists the entries (i, j) of ``C diag(w) C'`` that can be nonzero."""
+    csc = C.tocsc()
+    rows_i, rows_j, cols, vals = [], [], [], []
+    for k in range(csc.shape[1]):
+        lo, hi = csc.indptr[k], csc.indptr[k + 1]
+        r, v = csc.indices[lo:hi], csc.data[lo:hi]
+        ii, jj = np.tril_indices(r.size)
+        rows_i.append(r[ii])
+        rows_j.append(r[jj])
+        vals.append(v[ii] * v[jj])
+        cols.append(np.full(ii.size, k))
+    i = np.concatenate(rows_i) if rows_i else np.zeros(0, dtype=int)
+    j = np.concatenate(rows_j) if rows_j else np.zeros(0, dtype=int)
+    # Rows of a column are sorted, so i >= j holds; one pattern slot per distinct (i, j).
+    key = i.astype(np.int64) * C.shape[0] + j
+    slots, slot_of = np.unique(key, return_inverse=True)
+    pairs = sp.csr_matrix(
+        (
+            np.concatenate(vals) if vals else np.zeros(0),
+            (slot_of, np.concatenate(cols) if cols else np.zeros(0, dtype=int)),
+        ),
+        shape=(slots.size, C.shape[1]),
+    )
+    return pairs, (slots // C.shape[0]).astype(np.intp), (slots % C.shape[0]).astype(np.intp)
+
+
 def _block_diagonal(blocks: np.ndarray) -> sp.csr_matrix:
     """The sparse block-diagonal matrix of an m x k x k array of blocks."""
     m, k = blocks.shape[:2]
@@ -145,6 +173,20 @@ class BlockedSystem:
         self.scalar = all(t.k == 1 for t in terms)
         # Where C21's stored values sit, for scaling them by the diagonal Lambdas.
         self._c21_rows = np.repeat(np.arange(self.C21.shape[0]), np.diff(self.C21.indptr))
+        if self.scalar:
+            self._pairs, self._pair_rows, self._pair_cols = _cross_products(self.C21)
+
+    def _schur_scalar(self, lam2: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Lambda2 C22 Lambda2 + I - L21 L21' (lower triangle) when all terms are scalar:
+        L21 L21' = Lambda2 C21 diag(weights) C21' Lambda2 is linear in the weights, so
+        its entries are one sparse product (self._pairs, fixed at set-up) away."""
+        S = self.C22 * np.outer(lam2, lam2)
+        S[np.diag_indices_from(S)] += 1.0
+        values = self._pairs @ weights
+        S[self._pair_rows, self._pair_cols] -= (
+            values * lam2[self._pair_rows] * lam2[self._pair_cols]
+        )
+        return S
 
     def _rest_lambda(self, theta_by_term: list[np.ndarray]) -> sp.csr_matrix:
         """Lambda of the other terms, block-diagonal, in their order."""
@@ -167,9 +209,7 @@ class BlockedSystem:
         # L21 = Lambda2 C21 Lambda1 / l11 (column by column), in C21's sparsity.
         data = self.C21.data * lam2[self._c21_rows] * (t1 / l11[self.C21.indices])
         L21 = sp.csr_matrix((data, self.C21.indices, self.C21.indptr), shape=self.C21.shape)
-        S = self.C22 * np.outer(lam2, lam2)
-        S[np.diag_indices_from(S)] += 1.0
-        S -= (L21 @ L21.T).toarray()
+        S = self._schur_scalar(lam2, t1 * t1 / d11)
         try:
             L22 = sla.cholesky(S, lower=True, check_finite=False)
         except np.linalg.LinAlgError as exc:
