@@ -2,7 +2,7 @@
 emmeans calls, and against scipy's independent integration of the same distribution.
 
 R's values are written by tests/reference/ptukey_reference.R into
-tests/reference/mixed/ptukey.json."""
+tests/reference/tukey/ptukey.json."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from scipy import stats
 from ipdmeta.mixed._emmeans import adjust_pvalues
 from ipdmeta.mixed._tukey import studentized_range_sf
 
-REFERENCE = Path(__file__).parents[1] / "reference" / "mixed" / "ptukey.json"
+REFERENCE = Path(__file__).parents[1] / "reference" / "tukey" / "ptukey.json"
 
 # R's ptukey (Copenhaver and Holland's 16-point Gauss-Legendre) differs from both scipy's
 # adaptive quadrature and ours, which agree to 1e-11, by up to 1.1e-4 at 2.5 df with a

@@ -5,7 +5,7 @@
 #
 #     Rscript tests/reference/ptukey_reference.R
 #
-# Writes tests/reference/mixed/ptukey.json: a "source" block and, for every k, df and q of
+# Writes tests/reference/tukey/ptukey.json: a "source" block and, for every k, df and q of
 # the grid below, ptukey(q, k, df, lower.tail = FALSE). df = Inf is emmeans' asymptotic
 # test; df 30000 and 1e6 are past R's switch to the df = Inf formula (df > 25000).
 
@@ -28,4 +28,4 @@ out <- list(
   grid = list(k = K, df = DF, q = Q),
   values = grid
 )
-writeLines(to_json(out), file.path("tests", "reference", "mixed", "ptukey.json"))
+writeLines(to_json(out), file.path("tests", "reference", "tukey", "ptukey.json"))
