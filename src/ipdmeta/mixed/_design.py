@@ -11,7 +11,7 @@ import pandas as pd
 import scipy.linalg as sla
 
 from ipdmeta.errors import DataError, ModelSpecError
-from ipdmeta.mixed._formula import ParsedFormula, RandomTerm
+from ipdmeta.mixed._formula import ParsedFormula, RandomTerm, effect_variables, is_expression
 
 # R's qr() (LINPACK dqrdc2) treats a column as aliased when its norm after removing the
 # earlier columns falls below 1e-7 of its original norm; lme4 drops such columns.
@@ -42,9 +42,19 @@ class ReColumn:
     level: Any = None
     is_level: bool = False
     known: tuple[Any, ...] = ()  # a factor's levels in the fit, the first included
+    # A function of variables (log(x), poly(x, 2)): formulaic's spec of it, as fitted (so
+    # that scale() and poly() keep the fitted rows' mean, SD and basis), and the column.
+    spec: Any = None
+    index: int = 0
 
     def values(self, frame: pd.DataFrame | ColumnFrame) -> np.ndarray:
         n = len(frame)
+        if self.spec is not None:
+            table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame.cols)
+            matrix = self.spec.get_model_matrix(
+                table, na_action="ignore", context=FORMULA_FUNCTIONS
+            )
+            return np.asarray(matrix.to_numpy(dtype=float)[:, self.index])
         if self.variable is None:
             return np.ones(n)
         column = frame[self.variable]
@@ -525,6 +535,11 @@ def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
             sources.append(ReColumn(None))
             names.append(e)
             continue
+        if is_expression(e):
+            for name, source in _expression_columns(e, term, frame):
+                sources.append(source)
+                names.append(name)
+            continue
         s = frame[e]
         if not _is_factor(s):
             sources.append(ReColumn(e))
@@ -543,6 +558,35 @@ def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
             names.append(f"{e}{level}")
     values = np.column_stack([source.values(frame) for source in sources])
     return ReTerm(term.group_name, tuple(names), codes, levels, values, tuple(sources))
+
+
+def _expression_columns(
+    effect: str, term: RandomTerm, frame: ColumnFrame
+) -> list[tuple[str, ReColumn]]:
+    """The columns of a function of variables in a random term, named as R names them
+    (``log(x + 1)``, ``poly(x, 2)1``), evaluated as the fixed part's are."""
+    from formulaic import model_matrix
+
+    for v in effect_variables(effect):
+        if _is_factor(frame[v]):
+            raise ModelSpecError(
+                f"{v!r} is read inside a function in the random term ({effect} | "
+                f"{term.group_name}), but it is a factor; log(), I(), poly(), scale() and the "
+                "others take numeric variables"
+            )
+    text = "0 + " + effect.replace("^", " ** ")
+    try:
+        with np.errstate(invalid="ignore", divide="ignore"):  # named by _check_finite
+            matrix = model_matrix(
+                text, pd.DataFrame(frame.cols), na_action="ignore", context=FORMULA_FUNCTIONS
+            )
+    except Exception as exc:  # formulaic raises many types; the user needs one message
+        raise ModelSpecError(f"cannot build the random effect {effect!r}: {exc}") from exc
+    _check_finite(matrix, effect, np.arange(len(frame)))
+    return [
+        (r_column_name(str(column)), ReColumn(None, spec=matrix.model_spec, index=j))
+        for j, column in enumerate(matrix.columns)
+    ]
 
 
 def _factor_levels(series: pd.Series) -> list[Any]:

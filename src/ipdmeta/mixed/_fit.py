@@ -120,12 +120,6 @@ class ScalarTermModel:
         self.n_theta = 1
         self.set_response(y)
 
-    @cached_property
-    def ZtZ(self) -> np.ndarray:
-        """Z'Z, dense (q x q): the small systems' factor, Kenward-Roger and the
-        conditional variances of the random effects use it."""
-        return np.asarray((self.Z.T @ self.Z).toarray())
-
     def set_response(self, y: np.ndarray) -> None:
         self.y = y
         self.Xty = self.X.T @ y

@@ -71,8 +71,8 @@ class ParsedFormula:
             seen[v] = None
         for term in self.random:
             for e in term.effects:
-                if e != "(Intercept)":
-                    seen[e] = None
+                for v in effect_variables(e):
+                    seen[v] = None
             for g in term.group:
                 seen[g] = None
         return tuple(seen)
@@ -281,11 +281,14 @@ def _parse_random(tokens: list[Token], formula: str) -> list[RandomTerm]:
     lhs, rhs = tokens[:k], tokens[k + 1 :]
     if not lhs or not rhs:
         raise ModelSpecError(f"a random term in {formula!r} needs effects | group")
-    # Left side: 1, 0, -1 and variable names joined by +.
+    # Left side: 1, 0, -1, variable names and the fixed part's functions of them
+    # (log(x), I(x^2), poly(x, 2), ...) joined by +.
     intercept = True
     effects: list[str] = []
     sign = "+"
-    for tok in lhs:
+    i = 0
+    while i < len(lhs):
+        tok = lhs[i]
         if tok.text in {"+", "-"}:
             sign = tok.text
         elif tok.kind == "number" and tok.text in {"0", "1"}:
@@ -293,15 +296,27 @@ def _parse_random(tokens: list[Token], formula: str) -> list[RandomTerm]:
                 intercept = False
             sign = "+"
         elif tok.kind == "ident":
+            end = i + 1
+            if end < len(lhs) and lhs[end].text == "(":
+                if tok.text not in _FUNCTIONS:
+                    raise ModelSpecError(
+                        f"a random term in {formula!r} calls {tok.text}(...); allowed: "
+                        f"{', '.join(f'{f}()' for f in sorted(_FUNCTIONS))}"
+                    )
+                end, _found = _check_function_call(lhs, i, formula)
+            name = _text(lhs[i:end])
             if sign == "-":
-                raise ModelSpecError(f"cannot remove {tok.text!r} in a random term of {formula!r}")
-            if tok.text not in effects:
-                effects.append(tok.text)
+                raise ModelSpecError(f"cannot remove {name!r} in a random term of {formula!r}")
+            if name not in effects:
+                effects.append(name)
+            i = end
+            continue
         else:
             raise ModelSpecError(
-                f"the left side of a random term in {formula!r} may hold only 1, 0 and "
-                f"variable names joined by +, not {tok.text!r}"
+                f"the left side of a random term in {formula!r} may hold only 1, 0, "
+                f"variable names and functions of them joined by +, not {tok.text!r}"
             )
+        i += 1
     cols = (["(Intercept)"] if intercept else []) + effects
     if not cols:
         raise ModelSpecError(f"a random term in {formula!r} has no effects")
@@ -328,6 +343,25 @@ def _parse_random(tokens: list[Token], formula: str) -> list[RandomTerm]:
         else:
             terms.append(RandomTerm(tuple(cols), g))
     return terms
+
+
+def is_expression(effect: str) -> bool:
+    """Whether a random term's effect is a function call (``log(x)``), not a variable."""
+    return "(" in effect and effect != "(Intercept)"
+
+
+def effect_variables(effect: str) -> list[str]:
+    """The variables a random term's effect reads: none for the intercept."""
+    if effect == "(Intercept)":
+        return []
+    if not is_expression(effect):
+        return [effect]
+    tokens = tokenize(effect)
+    return [
+        t.text
+        for k, t in enumerate(tokens)
+        if t.kind == "ident" and not (k + 1 < len(tokens) and tokens[k + 1].text == "(")
+    ]
 
 
 def parse_formula(formula: str) -> ParsedFormula:

@@ -1,6 +1,7 @@
-"""Random slopes for factors, ``(1 + f | g)``, ``(0 + f | g)`` and ``(f || g)``, beyond the
-R references (machines-factor-slopes, machines-intercept-slopes): the parameterisations
-are one model, ``||`` expands as lme4's does, predictions and bad input."""
+"""Random terms beyond variables, past the R references (machines-factor-slopes,
+machines-intercept-slopes, sleepstudy-random-functions): factor slopes ``(1 + f | g)``,
+``(0 + f | g)`` and ``(f || g)`` (the parameterisations are one model, ``||`` expands as
+lme4's does), functions of variables (``(1 + log(x) | g)``), predictions, bad input."""
 
 from __future__ import annotations
 
@@ -95,3 +96,52 @@ def test_a_factor_with_one_level_has_no_slope(workers: pd.DataFrame) -> None:
     one = workers[workers["machine"] == "A"]
     with pytest.raises(ModelSpecError, match="single level"):
         mixed.lmm("score ~ 1 + (1 + machine | worker)", one)
+
+
+@pytest.fixture(scope="module")
+def growth() -> pd.DataFrame:
+    """30 subjects measured on days 0-9, with subject-specific curvature."""
+    rng = np.random.default_rng(11)
+    subject = np.repeat(np.arange(30), 10)
+    day = np.tile(np.arange(10.0), 30)
+    a, b = rng.normal(0, 20, 30), rng.normal(0, 6, 30)
+    y = 250 + 10 * day + a[subject] + b[subject] * np.log(day + 1) + rng.normal(0, 8, 300)
+    return pd.DataFrame({"y": y, "day": day, "subject": [f"s{i}" for i in subject]})
+
+
+def test_functions_of_variables_in_random_terms(growth: pd.DataFrame) -> None:
+    fit = mixed.lmm("y ~ day + (1 + log(day + 1) | subject)", growth)
+    assert list(fit.variance_components["name"]) == ["Intercept", "log(day + 1)", ""]
+    # The same column made by hand is the same model.
+    by_hand = mixed.lmm(
+        "y ~ day + (1 + lday | subject)", growth.assign(lday=np.log(growth["day"] + 1))
+    )
+    assert fit.loglik == pytest.approx(by_hand.loglik, rel=1e-12)
+    poly = mixed.lmm("y ~ day + (poly(day, 2) | subject)", growth)
+    assert list(poly.variance_components["name"])[:3] == [
+        "Intercept",
+        "poly(day, 2)1",
+        "poly(day, 2)2",
+    ]
+
+
+def test_stateful_functions_keep_the_fitted_rows_scale(growth: pd.DataFrame) -> None:
+    fit = mixed.lmm("y ~ day + (1 + scale(day) | subject)", growth)
+    np.testing.assert_allclose(fit.predict(growth), fit.fitted(), rtol=1e-10)
+    # Two rows alone: scale() of them would differ; the fit's mean and SD are kept.
+    two = growth.iloc[[0, 9]]
+    np.testing.assert_allclose(fit.predict(two), fit.fitted()[[0, 9]], rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ day + (1 + foo(day) | subject)", r"calls foo\(...\)"),
+        ("y ~ day + (1 - log(day + 1) | subject)", "cannot remove 'log"),
+        ("y ~ day + (1 + log(day) | subject)", r"log\(day\) is not a finite number in 30 rows"),
+        ("y ~ day + (1 + log(subject) | subject)", "'subject' is read inside a function"),
+    ],
+)
+def test_bad_functions_in_random_terms(growth: pd.DataFrame, formula: str, message: str) -> None:
+    with pytest.raises(ModelSpecError, match=message):
+        mixed.lmm(formula, growth)
