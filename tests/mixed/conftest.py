@@ -83,6 +83,9 @@ CASES = (
     "ipd-transforms",
     "sleepstudy-poly",
     "ipd-scaled",
+    "machines-factor-slopes",
+    "machines-intercept-slopes",
+    "sleepstudy-random-functions",
 )
 FIXEF_DDF = ("satterthwaite", "kenward-roger", "asymptotic", "residual")
 ANOVA_TYPES = (1, 2, 3)

@@ -32,7 +32,17 @@ EXPECTED = {
     "ipd-transforms": dict(reml=True, anova=True, emmeans=("diagnosis", "sex"), lrt=True, icc=True),
     "sleepstudy-poly": dict(reml=True, anova=True, emmeans=(), lrt=False, icc=True),
     "ipd-scaled": dict(reml=True, anova=True, emmeans=("diagnosis",), lrt=False, icc=True),
+    "machines-factor-slopes": dict(
+        reml=True, anova=True, emmeans=("Machine",), lrt=True, icc=False
+    ),
+    "machines-intercept-slopes": dict(
+        reml=True, anova=True, emmeans=("Machine",), lrt=False, icc=False
+    ),
+    "sleepstudy-random-functions": dict(reml=True, anova=True, emmeans=(), lrt=True, icc=False),
 }
+# lme4's profile of these models had not finished after an hour (refits near a correlation
+# of 1); the R script records why, and their profile intervals have no reference.
+NO_PROFILE = {"machines-factor-slopes", "machines-intercept-slopes"}
 # Cases with one random intercept carry an exact profile (every bound a reference).
 PROFILE_EXACT = {
     "sleepstudy-intercept-ml",
@@ -52,6 +62,10 @@ PROFILE_EXCLUDED = {
     "ipd-crossed": ["sd_(Intercept)|centre"],
     "ipd-nested": ["sd_(Intercept)|surgeon:study_id"],
     "sleepstudy-slopes": ["sd_(Intercept)|Subject"],
+    "sleepstudy-random-functions": [
+        "sd_(Intercept)|Subject",
+        "cor_log(Days + 1).(Intercept)|Subject",
+    ],
 }
 ISSUE_VERSIONS = {"lme4": "1.1.31", "lmerTest": "3.1.3", "emmeans": "1.8.4", "pbkrtest": "0.5.2"}
 
@@ -85,7 +99,11 @@ def test_case_is_complete(case: str) -> None:
     assert (r.get("lrt") is not None) is spec["lrt"]
     assert (r["fit"].get("icc") is not None) is spec["icc"]
     assert r["fit"]["reml_criterion" if spec["reml"] else "deviance"] is not None
-    assert r["confint"]["profile"] is not None, r["confint"].get("profile_error")
+    if case in NO_PROFILE:
+        assert r["confint"]["profile"] is None
+        assert r["confint"]["profile_error"].startswith("not computed")
+    else:
+        assert r["confint"]["profile"] is not None, r["confint"].get("profile_error")
     assert len(r["predict"]["with_random"]) >= 3
     for name, version in ISSUE_VERSIONS.items():
         assert r["source"][name].startswith(version), (name, r["source"][name])
@@ -111,7 +129,7 @@ def _expected_counts() -> dict[str, int]:
         "lrt": lrt,
         "icc": icc,
         "criterion": stats,
-        "confint": 2 * n,
+        "confint": 2 * n - len(NO_PROFILE),
         "predict": 2 * n,
     }
 
@@ -132,7 +150,9 @@ def test_parametrized_grid_size() -> None:
     assert got == want
 
 
-@pytest.mark.parametrize("case", ref.named(ref.CASES, "profile-rows"))
+@pytest.mark.parametrize(
+    "case", ref.named([c for c in ref.CASES if c not in NO_PROFILE], "profile-rows")
+)
 def test_profile_exclusions_are_the_known_ones(case: str) -> None:
     kept, excluded, _ = ref.profile_reference(case)
     exact = ref.load_case(case)["confint"].get("profile_exact")
