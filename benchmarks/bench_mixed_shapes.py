@@ -10,12 +10,13 @@ Shapes (simulated, seeds fixed; written to CSV so R fits the very same rows):
 - nested: 200 groups with 7 subgroups each, 10 rows per subgroup (14,000 rows, 1,600
   random effects), the variance-components model ``y ~ 1 + (1 | a/b)``.
 
-Each tool is timed from the data frame to the fixed-effects table with Satterthwaite df:
-``mixed.lmm(...)`` then ``fixed_effects(ddf="satterthwaite")`` for ipdmeta, and
-``summary(lmerTest::lmer(...))`` inside R (proc.time, so R's start-up and reading the
-CSV are not counted). BLAS runs single-threaded for both (OPENBLAS_NUM_THREADS=1). One
-run each after a warm-up on a small version of the shape; these fits take seconds, so
-the spread between runs (a few per cent) is far below the ratios shown.
+Each tool is timed for the fit alone (``mixed.lmm``; ``lme4::lmer``) and from the data
+frame to the fixed-effects table with Satterthwaite df (``mixed.lmm(...)`` then
+``fixed_effects(ddf="satterthwaite")``; ``summary(lmerTest::lmer(...))``), inside R with
+proc.time, so R's start-up and reading the CSV are not counted. BLAS runs
+single-threaded for both (OPENBLAS_NUM_THREADS=1). One run each, after a warm-up on a
+small version of the shape: the full shapes take seconds, so the spread between runs
+(a few per cent) is far below the ratios shown; the quick ones are too short for that.
 """
 
 from __future__ import annotations
@@ -99,23 +100,34 @@ read <- function(path) {
 invisible(summary(lmer(f, read(args[4]))))  # warm-up on the small version
 d <- read(args[1])
 t0 <- proc.time()[["elapsed"]]
+m <- lme4::lmer(f, d)
+t1 <- proc.time()[["elapsed"]]
 s <- summary(lmer(f, d))
-cat(sprintf("%.6f\n", proc.time()[["elapsed"]] - t0))
+t2 <- proc.time()[["elapsed"]]
+cat(sprintf("%.6f %.6f\n", t1 - t0, t2 - t1))
 """
 
 
-def run_ipdmeta(formula: str, data: pd.DataFrame) -> float:
+def run_ipdmeta(formula: str, data: pd.DataFrame) -> tuple[float, float]:
+    """Seconds for the fit alone, and for the fit and its Satterthwaite table."""
     from ipdmeta import mixed
 
     t0 = time.perf_counter()
-    mixed.lmm(formula, data).fixed_effects(ddf="satterthwaite")
-    return time.perf_counter() - t0
+    fit = mixed.lmm(formula, data)
+    t1 = time.perf_counter()
+    fit.fixed_effects(ddf="satterthwaite")
+    return t1 - t0, time.perf_counter() - t0
 
 
-def run_r(formula: str, data: pd.DataFrame, small: pd.DataFrame, factors: list[str]) -> float:
+def run_r(
+    formula: str, data: pd.DataFrame, small: pd.DataFrame, factors: list[str]
+) -> tuple[float, float]:
+    """lme4::lmer alone, and lmerTest::lmer + summary (its own fit with the derivatives
+    that Satterthwaite's df need)."""
+    nan = float("nan")
     rscript = shutil.which("Rscript")
     if rscript is None:
-        return float("nan")
+        return nan, nan
     with tempfile.TemporaryDirectory() as tmp:
         big_csv, small_csv, script = (Path(tmp) / n for n in ("big.csv", "small.csv", "b.R"))
         data.to_csv(big_csv, index=False)
@@ -129,8 +141,13 @@ def run_r(formula: str, data: pd.DataFrame, small: pd.DataFrame, factors: list[s
         )
         if out.returncode != 0:
             print(f"(R failed: {out.stderr.strip()[:300]})", file=sys.stderr)
-            return float("nan")
-        return float(out.stdout.strip().splitlines()[-1])
+            return nan, nan
+        fit, with_table = (float(x) for x in out.stdout.strip().splitlines()[-1].split())
+        return fit, with_table
+
+
+def _r(seconds: float) -> str:
+    return fmt(seconds if seconds == seconds else None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,19 +159,23 @@ def main(argv: list[str] | None = None) -> int:
     scale = 0.1 if args.quick else 1.0
     print("General path: fit + Satterthwaite fixed-effects table, ipdmeta vs lme4 + lmerTest")
     print(f"BLAS threads: {os.environ.get('OPENBLAS_NUM_THREADS')}; one timed run each\n")
-    header = f"{'shape':>8} | {'rows':>8} | {'ipdmeta':>10} | {'lme4+lmerTest':>13} | ratio"
+    header = (
+        f"{'shape':>8} | {'rows':>8} | {'ipdmeta fit':>11} | {'lme4 fit':>10} | "
+        f"{'ipdmeta + df':>12} | {'lmerTest + df':>13} | ratio (with df)"
+    )
     print(header)
     print("-" * len(header))
     for name in args.shape or list(SHAPES):
         make, formula, factors = SHAPES[name]
         data, small = make(scale), make(0.05)
         run_ipdmeta(formula, small)  # warm-up: imports and first calls
-        t_ip = run_ipdmeta(formula, data)
-        t_r = float("nan") if args.no_r else run_r(formula, data, small, factors)
-        ratio = f"{t_r / t_ip:.1f}x faster" if t_r == t_r else "n/a"
+        fit_ip, all_ip = run_ipdmeta(formula, data)
+        nan = float("nan")
+        fit_r, all_r = (nan, nan) if args.no_r else run_r(formula, data, small, factors)
+        ratio = f"{all_r / all_ip:.1f}x faster" if all_r == all_r else "n/a"
         print(
-            f"{name:>8} | {len(data):>8,} | {fmt(t_ip):>10} | "
-            f"{fmt(t_r if t_r == t_r else None):>13} | {ratio}"
+            f"{name:>8} | {len(data):>8,} | {fmt(fit_ip):>11} | {_r(fit_r):>10} | "
+            f"{fmt(all_ip):>12} | {_r(all_r):>13} | {ratio}"
         )
     print("\nGoal (issue 13): each at least 2x faster than lme4 + lmerTest.")
     return 0

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = [
         ["bench_meta.py", *(["--quick"] if args.quick else [])],
         ["bench_mixed.py", *(["--quick"] if args.quick else [])],
+        ["bench_mixed_shapes.py", *(["--quick"] if args.quick else [])],
         ["bench_glmm.py", *(["--quick"] if args.quick else [])],
         ["bench_run.py", *(["--repeats", "2"] if args.quick else [])],
         ["bench_review.py", *(["--quick"] if args.quick else [])],
