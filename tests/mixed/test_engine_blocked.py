@@ -31,14 +31,12 @@ FORMULAS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def data() -> pd.DataFrame:
+def _simulate(n: int, levels1: int, levels2: int) -> pd.DataFrame:
     rng = np.random.default_rng(7)
-    n = 2400
     frame = pd.DataFrame(
         {
-            "g1": rng.integers(0, 120, n).astype(str),
-            "g2": rng.integers(0, 40, n).astype(str),
+            "g1": rng.integers(0, levels1, n).astype(str),
+            "g2": rng.integers(0, levels2, n).astype(str),
             "x": rng.normal(size=n),
             "f": rng.choice(list("abc"), n),
         }
@@ -47,12 +45,23 @@ def data() -> pd.DataFrame:
     g2 = frame["g2"].astype(int).to_numpy()
     frame["y"] = (
         frame["x"]
-        + rng.normal(0, 0.8, 120)[g1]
-        + rng.normal(0, 0.5, 40)[g2]
-        + rng.normal(0, 0.3, 120)[g1] * frame["x"]
+        + rng.normal(0, 0.8, levels1)[g1]
+        + rng.normal(0, 0.5, levels2)[g2]
+        + rng.normal(0, 0.3, levels1)[g1] * frame["x"]
         + rng.normal(size=n)
     )
     return frame
+
+
+@pytest.fixture(scope="module")
+def data() -> pd.DataFrame:
+    return _simulate(2400, 120, 40)
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    """Small enough for the dense path to fit in well under a second."""
+    return _simulate(600, 40, 8)
 
 
 def _models(formula: str, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> tuple:
@@ -86,12 +95,12 @@ def test_blocked_solve_equals_dense(
 
 @pytest.mark.parametrize("formula", [FORMULAS[0], FORMULAS[2], FORMULAS[4]])
 def test_blocked_fit_equals_dense_fit(
-    formula: str, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    formula: str, small: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_fit, "BLOCKED_MIN_Q", 0)
-    blocked = mixed.lmm(formula, data)
+    blocked = mixed.lmm(formula, small)
     monkeypatch.setattr(_fit, "BLOCKED_MIN_Q", 10**9)
-    dense = mixed.lmm(formula, data)
+    dense = mixed.lmm(formula, small)
     assert blocked.loglik == pytest.approx(dense.loglik, rel=1e-12)
     a, b = blocked.fixed_effects(), dense.fixed_effects()
     for column in ("estimate", "se", "df"):
