@@ -75,10 +75,11 @@ def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.n
     mu = design.X @ fit.state.beta
     sigma = fit.sigma
     Y = mu[None, :] + sigma * rng.standard_normal((n, nobs))
-    from ipdmeta.mixed._model import _term_factors, _theta_slices
+    from ipdmeta.mixed._blocked import term_factor
+    from ipdmeta.mixed._model import _theta_slices
 
     for t, sl in zip(design.random, _theta_slices(design), strict=True):
-        T = _term_factors(fit.theta[sl], t.k)
+        T = term_factor(fit.theta[sl], t.k)
         u = rng.standard_normal((n, t.n_levels, t.k))
         b = sigma * u @ T.T  # n x levels x k
         Y += np.einsum("ik,bik->bi", t.values, b[:, t.codes, :])
@@ -86,11 +87,12 @@ def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.n
 
 
 def _sd_params(theta: np.ndarray, sigma: float, fit: LmmResult) -> np.ndarray:
-    from ipdmeta.mixed._model import _term_factors, _theta_slices
+    from ipdmeta.mixed._blocked import term_factor
+    from ipdmeta.mixed._model import _theta_slices
 
     out: list[float] = []
     for t, sl in zip(fit.design.random, _theta_slices(fit.design), strict=True):
-        T = _term_factors(theta[sl], t.k)
+        T = term_factor(theta[sl], t.k)
         cov = sigma**2 * T @ T.T
         sd = np.sqrt(np.diag(cov))
         for j in range(t.k):

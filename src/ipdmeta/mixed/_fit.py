@@ -27,7 +27,7 @@ import scipy.optimize as sopt
 import scipy.sparse as sp
 
 from ipdmeta.errors import ConvergenceError, EstimationError
-from ipdmeta.mixed._blocked import BlockedSystem
+from ipdmeta.mixed._blocked import BlockedSystem, term_factor
 from ipdmeta.mixed._design import ReTerm
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -444,12 +444,9 @@ class GeneralModel:
         pos = 0
         for t in self.terms:
             k, m = t.k, t.n_levels
-            T = np.zeros((k, k))
-            for j in range(k):
-                for i in range(j, k):
-                    T[i, j] = theta[pos]
-                    pos += 1
-            out.append((offset, m, k, T))
+            size = k * (k + 1) // 2
+            out.append((offset, m, k, term_factor(theta[pos : pos + size], k)))
+            pos += size
             offset += m * k
         return out
 

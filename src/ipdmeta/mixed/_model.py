@@ -13,6 +13,7 @@ from ipdmeta._display import SummaryText
 from ipdmeta._threads import limited_blas, threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
+from ipdmeta.mixed._blocked import term_factor
 from ipdmeta.mixed._design import Design, build_design, new_model_matrix
 from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, make_model
 from ipdmeta.mixed._formula import parse_formula
@@ -21,16 +22,6 @@ from ipdmeta.mixed._options import DDF, Adjust, ConfintMethod
 
 # lme4's isSingular(): a theta on its lower bound (0) within this tolerance.
 SINGULAR_TOL = 1e-4
-
-
-def _term_factors(theta: np.ndarray, k: int) -> np.ndarray:
-    T = np.zeros((k, k))
-    pos = 0
-    for j in range(k):
-        for i in range(j, k):
-            T[i, j] = theta[pos]
-            pos += 1
-    return T
 
 
 def _theta_slices(design: Design) -> list[slice]:
@@ -149,7 +140,7 @@ class LmmResult:
         s2 = self.sigma**2
         out = []
         for t, sl in zip(self.design.random, _theta_slices(self.design), strict=True):
-            T = _term_factors(self.theta[sl], t.k)
+            T = term_factor(self.theta[sl], t.k)
             out.append(s2 * T @ T.T)
         return out
 
