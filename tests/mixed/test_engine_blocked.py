@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ipdmeta import mixed
-from ipdmeta.mixed import _fit
+from ipdmeta.mixed import _blocked, _fit
 from ipdmeta.mixed._design import build_design
 from ipdmeta.mixed._formula import parse_formula
 
@@ -91,6 +91,20 @@ def test_blocked_solve_equals_dense(
         np.testing.assert_allclose(a.beta, b.beta, rtol=RTOL_ALGEBRA)
         np.testing.assert_allclose(a.A, b.A, rtol=RTOL_ALGEBRA)
         np.testing.assert_allclose(a.b, b.b, rtol=RTOL_ALGEBRA, atol=1e-12)
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+def test_blocked_conditional_variances_equal_dense(
+    formula: str, data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The random effects' conditional variances (ranef SEs) without M^-1."""
+    blocked, dense = _models(formula, data, monkeypatch)
+    theta = np.random.default_rng(3).uniform(0.1, 1.2, blocked.n_theta)
+    want = dense.conditional_variances(theta)
+    np.testing.assert_allclose(blocked.conditional_variances(theta), want, rtol=RTOL_ALGEBRA)
+    # In chunks of a few levels, as a large model takes them.
+    monkeypatch.setattr(_blocked, "_CHUNK_CELLS", 50)
+    np.testing.assert_allclose(blocked.conditional_variances(theta), want, rtol=RTOL_ALGEBRA)
 
 
 @pytest.mark.parametrize("formula", [FORMULAS[0], FORMULAS[2], FORMULAS[4]])

@@ -246,3 +246,41 @@ class BlockedSystem:
         except np.linalg.LinAlgError as exc:
             raise EstimationError("the random-effects system is not positive definite") from exc
         return BlockedFactor(L11, L21, L22, self.perm, self.q1)
+
+
+# Columns of L21 handled at once for diag(Lambda M^-1 Lambda'): q2 x chunk doubles (40 MB).
+_CHUNK_CELLS = 5_000_000
+
+
+def conditional_variances(system: BlockedSystem, theta_by_term: list[np.ndarray]) -> np.ndarray:
+    """diag(Lambda M^-1 Lambda'), the random effects' conditional variances over sigma^2,
+    in the model's order, without forming M^-1.
+
+    With A_j = L11_j^-1 T1' and W = L22^-1 L21, the big term's level j contributes
+    diag(A_j' (I + W_j' W_j) A_j); the other terms, diag(Lambda2 (L22 L22')^-1 Lambda2').
+    """
+    F = system.factor(theta_by_term)
+    T1 = term_factor(theta_by_term[system.big], system.k1)
+    m1, k1 = system.m1, system.k1
+    A = np.linalg.solve(F.L11, np.broadcast_to(T1.T, (m1, k1, k1)))  # m1 x k1 x k1
+    G = np.zeros((m1, k1, k1))
+    q2 = F.L22.shape[0]
+    if q2:
+        step = max(1, _CHUNK_CELLS // (q2 * k1))
+        L21 = F.L21.tocsc()
+        for start in range(0, m1, step):
+            stop = min(m1, start + step)
+            block = L21[:, start * k1 : stop * k1].toarray()
+            W = sla.solve_triangular(F.L22, block, lower=True, check_finite=False)
+            W = W.reshape(q2, stop - start, k1)
+            G[start:stop] = np.einsum("qmi,qmj->mij", W, W)
+    G[:, np.arange(k1), np.arange(k1)] += 1.0
+    big = np.einsum("mai,mab,mbi->mi", A, G, A).reshape(m1 * k1)
+    rest = np.zeros(0)
+    if q2:
+        lam2 = system._rest_lambda(theta_by_term).toarray()
+        Y = sla.solve_triangular(F.L22, lam2.T, lower=True, check_finite=False)
+        rest = np.sum(Y * Y, axis=0)
+    out = np.empty(system.q1 + q2)
+    out[F.perm] = np.concatenate([big, rest])
+    return out

@@ -27,7 +27,7 @@ import scipy.optimize as sopt
 import scipy.sparse as sp
 
 from ipdmeta.errors import ConvergenceError, EstimationError
-from ipdmeta.mixed._blocked import BlockedSystem, term_factor
+from ipdmeta.mixed._blocked import BlockedSystem, conditional_variances, term_factor
 from ipdmeta.mixed._design import ReTerm
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -633,6 +633,15 @@ class GeneralModel:
             if np.max(np.abs(step) / np.maximum(np.abs(best[free]), 0.1)) < 1e-8:
                 break  # the next step would be rounding noise
         return best
+
+    def conditional_variances(self, theta: np.ndarray) -> np.ndarray:
+        """diag(Lambda M^-1 Lambda'): Var(b | y) / sigma^2, as lme4's condVar."""
+        theta = np.asarray(theta, dtype=float)
+        if self._blocked is not None:
+            return conditional_variances(self._blocked, np.split(theta, self._theta_sizes))
+        lam = self.lambda_matrix(theta)
+        M = lam.T @ self.ZtZ @ lam + np.eye(lam.shape[0])
+        return np.asarray(np.diag(lam @ np.linalg.solve(M, lam.T)))
 
     def cross(self) -> tuple[np.ndarray, np.ndarray]:
         return self.ZtZ, self.ZtX

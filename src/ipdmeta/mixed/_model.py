@@ -445,11 +445,7 @@ class LmmResult:
         if isinstance(self.model, ScalarTermModel):
             tau = float(self.theta[0]) ** 2
             return s2 * tau / (1.0 + tau * self.model.zz)
-        ZtZ, _ = self.model.cross()
-        lam = self.model.lambda_matrix(self.theta)
-        M = lam.T @ ZtZ @ lam + np.eye(lam.shape[0])
-        V = lam @ np.linalg.solve(M, lam.T)
-        return s2 * np.diag(V)
+        return s2 * self.model.conditional_variances(self.theta)
 
     def predict(
         self, newdata: pd.DataFrame | None = None, include_random: bool = True
