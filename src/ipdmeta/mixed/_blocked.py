@@ -148,7 +148,6 @@ class BlockedSystem:
         starts = np.concatenate([[0], np.cumsum(sizes)])
         self.big = int(np.argmax(sizes))
         self.terms = terms
-        self.starts = starts
         big = terms[self.big]
         self.k1, self.m1 = big.k, big.n_levels
         self.q1 = sizes[self.big]
