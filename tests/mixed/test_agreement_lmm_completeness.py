@@ -40,7 +40,7 @@ EXPECTED = {
     ),
     "sleepstudy-random-functions": dict(reml=True, anova=True, emmeans=(), lrt=True, icc=False),
 }
-# lme4's profile of these models had not finished after an hour (refits near a correlation
+# lme4's profile of these models had not finished after 40 minutes (refits near a correlation
 # of 1); the R script records why, and their profile intervals have no reference.
 NO_PROFILE = {"machines-factor-slopes", "machines-intercept-slopes"}
 # Cases with one random intercept carry an exact profile (every bound a reference).

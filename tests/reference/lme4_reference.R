@@ -201,7 +201,7 @@ CASES <- list(
        emmeans = c("diagnosis"), lrt = NULL),
   # Factor random slopes: a column per machine (no intercept), and the same model
   # parameterised by an intercept and treatment contrasts.
-  # lme4's profile of these 3 x 3 covariance models had not finished after an hour (its
+  # lme4's profile of these 3 x 3 covariance models had not finished after 40 minutes (its
   # refits near a correlation of 1), so they have no profile intervals: profile = FALSE.
   list(id = "machines-factor-slopes", data = "machines",
        formula = "score ~ Machine + (0 + Machine | Worker)", reml = TRUE,
