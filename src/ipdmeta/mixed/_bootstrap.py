@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
 
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import ModelSpecError
-from ipdmeta.mixed._fit import ScalarTermModel
+from ipdmeta.mixed._fit import ScalarTermModel, model_for
 
 if TYPE_CHECKING:
     from ipdmeta.mixed._glmm_model import GlmmResult
@@ -74,7 +74,10 @@ def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.n
     nobs = fit.nobs
     mu = design.X @ fit.state.beta
     sigma = fit.sigma
-    Y = mu[None, :] + sigma * rng.standard_normal((n, nobs))
+    noise = sigma * rng.standard_normal((n, nobs))
+    if design.weights is not None:  # row i's residual SD is sigma / sqrt(w_i)
+        noise /= np.sqrt(design.weights)
+    Y = mu[None, :] + noise
     from ipdmeta.mixed._blocked import term_factor
     from ipdmeta.mixed._model import _theta_slices
 
@@ -114,9 +117,12 @@ def parametric_bootstrap(fit: LmmResult, n: int, seed: int | None) -> BootstrapR
     names = list(fit.design.x_names) + fit._param_names()
     rows = np.empty((int(n), len(names)))
     model = fit.model
+    # The models see the rows scaled by the square roots of any prior weights.
+    root = np.ones(nobs) if fit.design.weights is None else np.sqrt(fit.design.weights)
+    Y = Y * root
     if isinstance(model, ScalarTermModel):
         # All refits at once: the optimum in tau for every simulated response.
-        boot = ScalarTermModel(fit.design.X, fit.design.y, model.term)
+        boot = cast(ScalarTermModel, model_for(fit.design))  # one scalar term: the fast path
         theta = boot.optimise_batch(Y.T, fit.reml)
         Xty, yty, zy = boot._batch_stats(Y.T)
         _, beta, pwrss, _, _ = boot._batch_solve(theta**2, Xty, yty, zy)
@@ -125,9 +131,7 @@ def parametric_bootstrap(fit: LmmResult, n: int, seed: int | None) -> BootstrapR
         rows[:, p] = sigma * theta
         rows[:, p + 1] = sigma
     else:
-        from ipdmeta.mixed._fit import GeneralModel
-
-        gm = GeneralModel(fit.design.X, fit.design.y, fit.design.random)
+        gm = model_for(fit.design)
         for i in range(int(n)):
             gm.set_response(Y[i])
             th = gm.optimise(fit.reml)

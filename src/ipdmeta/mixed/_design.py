@@ -137,6 +137,8 @@ class Design:
     # The kept columns as the model spec names them (formulaic's I(x ** 2), poly(x, 2)[1]),
     # where ``x_names`` uses R's (I(x^2), poly(x, 2)1); empty when they are the same.
     spec_names: tuple[str, ...] = ()
+    # Prior weights of the rows used (lmer's weights=), None without.
+    weights: np.ndarray | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def spec_columns(self, names: list[str]) -> list[int]:
@@ -335,12 +337,17 @@ class SimpleEncoder:
 
 
 def build_design(
-    parsed: ParsedFormula, data: pd.DataFrame, residual_variance: bool = True
+    parsed: ParsedFormula,
+    data: pd.DataFrame,
+    residual_variance: bool = True,
+    weights: np.ndarray | None = None,
 ) -> Design:
     """Build X, y and the random-effects terms; drop incomplete rows as R's na.omit.
 
     ``residual_variance``: the model has a residual variance (lmer), so it needs more
     observations than random effects; a binomial or Poisson model (glmer) does not.
+    ``weights``: prior weights, one per row of ``data`` (see :func:`prior_weights`); a
+    row without one is dropped as a row missing a variable is.
     """
     data = _check_frame(data)
     missing = [v for v in parsed.variables if v not in data.columns]
@@ -353,7 +360,7 @@ def build_design(
     used = list(parsed.variables)
     # Column by column (cheaper than whole-frame pandas operations on small data).
     series = {v: data[v] for v in used}
-    complete = np.ones(len(data), dtype=bool)
+    complete = np.ones(len(data), dtype=bool) if weights is None else ~np.isnan(weights)
     for sv in series.values():
         if isinstance(sv.dtype, np.dtype) and sv.dtype.kind == "f":
             complete &= ~np.isnan(sv.to_numpy())
@@ -500,7 +507,52 @@ def build_design(
         keep=keep,
         xtx=xtx,
         spec_names=spec_names if spec_names != x_names else (),
+        weights=None if weights is None else np.asarray(weights, dtype=float)[keep],
     )
+
+
+def per_row(values: Any, frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
+    """Weights, trials or an offset for each row of ``frame``: a column of it, or values.
+
+    A missing value (NaN) is kept, so that its row is dropped as a missing predictor's
+    would be; text and infinite values are refused.
+    """
+    if isinstance(values, str):
+        if values not in frame.columns:
+            raise ModelSpecError(f"unknown column(s) {values!r} for {name}")
+        raw: Any = frame[values]
+    else:
+        raw = values
+    if isinstance(raw, pd.Series):
+        # Text that reads as numbers ("308") is refused too: a column of labels is not
+        # a column of numbers.
+        if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+            raise ModelSpecError(f"{name} must be numbers; {raw.name!r} holds {raw.dtype}")
+        raw = raw.to_numpy(dtype=float, na_value=np.nan)
+    try:
+        out = np.asarray(raw, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"{name} must be numbers") from None
+    if out.size != len(frame):
+        raise ModelSpecError(f"{name} has {out.size} values for {len(frame)} rows of {where}")
+    if np.any(np.isinf(out)):
+        raise ModelSpecError(f"{name} has infinite values in {where}")
+    return out
+
+
+def prior_weights(values: Any, frame: pd.DataFrame) -> np.ndarray:
+    """lmer's ``weights``: a column name or one number per row, each above 0 (NaN drops
+    its row)."""
+    out = per_row(values, _check_frame(frame), "weights", "the data")
+    bad = np.flatnonzero(out <= 0)
+    if bad.size:
+        shown = ", ".join(str(int(r)) for r in bad[:6])
+        more = f" and {bad.size - 6} more" if bad.size > 6 else ""
+        raise ModelSpecError(
+            f"weights must be above 0: {bad.size} row{'s' if bad.size != 1 else ''} "
+            f"(rows {shown}{more}, counted from 0) have 0 or less; drop those rows instead"
+        )
+    return out
 
 
 def group_codes(

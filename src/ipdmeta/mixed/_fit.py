@@ -17,6 +17,7 @@ Two implementations share one interface:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,7 +29,7 @@ import scipy.sparse as sp
 
 from ipdmeta.errors import ConvergenceError, EstimationError
 from ipdmeta.mixed._blocked import BlockedSystem, conditional_variances, term_factor
-from ipdmeta.mixed._design import ReTerm
+from ipdmeta.mixed._design import Design, ReTerm
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -97,6 +98,10 @@ def _chol_logdet(A: np.ndarray) -> tuple[np.ndarray, float]:
 
 class ScalarTermModel:
     """Profiled deviance for one random term with one column (fast path)."""
+
+    # Sum of the log prior weights (0 without weights): lme4's deviance subtracts it, and
+    # so does ldL2 here, so that every deviance made from a solve counts it.
+    log_weights = 0.0
 
     def __init__(
         self, X: np.ndarray, y: np.ndarray, term: ReTerm, xtx: np.ndarray | None = None
@@ -349,7 +354,7 @@ class ScalarTermModel:
             beta=beta,
             A=A,
             pwrss=pwrss,
-            ldL2=float(np.sum(np.log(d))),
+            ldL2=float(np.sum(np.log(d))) - self.log_weights,
             ldRX2=ldRX2,
             b=b,
         )
@@ -367,6 +372,8 @@ class ScalarTermModel:
 
 class GeneralModel:
     """Profiled deviance for any combination of random terms (dense q x q Cholesky)."""
+
+    log_weights = 0.0  # as ScalarTermModel's
 
     def __init__(
         self, X: np.ndarray, y: np.ndarray, terms: tuple[ReTerm, ...], xtx: np.ndarray | None = None
@@ -525,7 +532,7 @@ class GeneralModel:
             beta=beta,
             A=A,
             pwrss=pwrss,
-            ldL2=ldL2,
+            ldL2=ldL2 - self.log_weights,
             ldRX2=ldRX2,
             b=b,
         )
@@ -657,3 +664,18 @@ def make_model(
     if len(terms) == 1 and terms[0].k == 1:
         return ScalarTermModel(X, y, terms[0], xtx)
     return GeneralModel(X, y, terms, xtx)
+
+
+def model_for(design: Design, y: np.ndarray | None = None) -> ScalarTermModel | GeneralModel:
+    """The model of a design, its prior weights applied: with weights w, the residual
+    variance of row i is sigma^2 / w_i, which is the unweighted model of the rows scaled
+    by sqrt(w) (X, y and Z alike), its deviance less sum(log w), as lme4's. ``y``: another
+    response on the design's rows (a bootstrap's), unscaled."""
+    response = design.y if y is None else y
+    if design.weights is None:
+        return make_model(design.X, response, design.random, design.xtx)
+    root = np.sqrt(design.weights)
+    terms = tuple(dataclasses.replace(t, values=t.values * root[:, None]) for t in design.random)
+    model = make_model(design.X * root[:, None], response * root, terms)
+    model.log_weights = float(np.sum(np.log(design.weights)))
+    return model

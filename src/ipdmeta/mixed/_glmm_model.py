@@ -16,7 +16,7 @@ from ipdmeta._threads import threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _emmeans, _glmm_intervals
 from ipdmeta.mixed._bootstrap import BootstrapResult
-from ipdmeta.mixed._design import Design, build_design, new_model_matrix
+from ipdmeta.mixed._design import Design, build_design, new_model_matrix, per_row
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_fit import Family, GlmmFit, GlmmProblem, fit_glmm
 from ipdmeta.mixed._options import Adjust, ConfintMethod
@@ -356,7 +356,7 @@ class GlmmResult(RichDisplay):
             X, frame = new_model_matrix(self.design, newdata)
             eta = X @ beta
             if offset is not None:
-                eta = eta + _per_row(offset, frame, "offset", "newdata")
+                eta = eta + per_row(offset, frame, "offset", "newdata")
             if include_random:
                 if self.group not in frame.columns:
                     raise ModelSpecError(f"newdata lacks the grouping column {self.group!r}")
@@ -448,29 +448,6 @@ def _sqrt(variances: np.ndarray) -> np.ndarray:
     """Standard errors; NaN where a diverged fit (separation) left no positive variance."""
     with np.errstate(invalid="ignore"):
         return np.sqrt(variances)
-
-
-def _per_row(values: Any, frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
-    """``trials`` or ``offset`` for each row of ``frame``: a column of it, or values.
-
-    A missing value (NaN) is kept, so that its row is dropped as a missing predictor's
-    would be; text and infinite values are refused.
-    """
-    if isinstance(values, str):
-        if values not in frame.columns:
-            raise ModelSpecError(f"unknown column(s) {values!r} for {name}")
-        raw: Any = frame[values]
-    else:
-        raw = values
-    try:
-        out = np.asarray(raw, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        raise ModelSpecError(f"{name} must be numbers") from None
-    if out.size != len(frame):
-        raise ModelSpecError(f"{name} has {out.size} values for {len(frame)} rows of {where}")
-    if np.any(np.isinf(out)):
-        raise ModelSpecError(f"{name} has infinite values in {where}")
-    return out
 
 
 def _response(design: Design, family: str, trials: np.ndarray) -> np.ndarray:
@@ -566,7 +543,7 @@ def glmm(
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecError("data must be a pandas DataFrame")
     extra = {
-        name: _per_row(values, data, name, "data")
+        name: per_row(values, data, name, "data")
         for name, values in (("trials", trials), ("offset", offset))
         if values is not None
     }

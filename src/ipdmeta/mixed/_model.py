@@ -14,8 +14,8 @@ from ipdmeta._threads import limited_blas, threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
 from ipdmeta.mixed._blocked import term_factor
-from ipdmeta.mixed._design import Design, build_design, new_model_matrix
-from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, make_model
+from ipdmeta.mixed._design import Design, build_design, new_model_matrix, prior_weights
+from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, model_for
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_model import GlmmResult
 from ipdmeta.mixed._options import DDF, Adjust, ConfintMethod
@@ -593,7 +593,7 @@ class LmmResult:
         return summary_html(self)
 
 
-def lmm(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmResult:
+def lmm(formula: str, data: pd.DataFrame, reml: bool = True, weights: Any = None) -> LmmResult:
     """Fit a linear mixed model, as ``lme4::lmer``.
 
     Parameters
@@ -608,6 +608,10 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmResult:
         (``n_dropped``); aliased fixed-effect columns are dropped and named (``aliased``).
     reml : bool
         REML (default, as lmer) or maximum likelihood.
+    weights : str or array-like, optional
+        Prior weights, as lmer's ``weights``: a column of ``data`` or one number per row,
+        each above 0; row i's residual variance is sigma^2 / w_i. A row without a weight
+        is dropped and counted.
 
     Returns
     -------
@@ -619,9 +623,10 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True) -> LmmResult:
         Bad grammar, unknown variable, a single group, a constant outcome.
     """
     parsed = parse_formula(formula)
-    design = build_design(parsed, data)
+    w = None if weights is None else prior_weights(weights, data)
+    design = build_design(parsed, data, weights=w)
     with threads_for(len(design.y)):
-        model = make_model(design.X, design.y, design.random, design.xtx)
+        model = model_for(design)
         theta = model.optimise(bool(reml))
         state = model.solve(theta)
     return LmmResult(formula, bool(reml), design, model, theta, state, data)

@@ -44,6 +44,13 @@ def _fmt_p(p: float) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
+def _weights_line(weights: np.ndarray) -> str:
+    return (
+        f"Prior weights from {min(weights):.4g} to {max(weights):.4g} "
+        "(residual variance sigma^2 / weight)"
+    )
+
+
 def summary_text(fit: LmmResult, ddf: DDF) -> str:
     crit = "REML" if fit.reml else "ML"
     lines = [
@@ -56,6 +63,8 @@ def summary_text(fit: LmmResult, ddf: DDF) -> str:
     ]
     if fit.aliased:
         lines.append("Aliased columns dropped: " + ", ".join(fit.aliased))
+    if fit.design.weights is not None:
+        lines.append(_weights_line(fit.design.weights))
     if fit.is_singular:
         lines.append("Singular fit: a random-effect variance is estimated at (or near) zero.")
     lines += ["", "Random effects:"]
@@ -85,6 +94,8 @@ def summary_html(fit: LmmResult) -> str:
         notes.append(f"{fit.n_dropped} rows with missing values dropped")
     if fit.aliased:
         notes.append("Aliased columns dropped: " + ", ".join(fit.aliased))
+    if fit.design.weights is not None:
+        notes.append(_weights_line(fit.design.weights))
     if fit.is_singular:
         notes.append("Singular fit: a random-effect variance is estimated at (or near) zero.")
     for row in fit.correlations.itertuples(index=False):
