@@ -37,17 +37,17 @@ def seen(monkeypatch):
     from ipdmeta.mixed import _model
 
     found: dict[str, set[int]] = {}
-    make_model, vcov = _model.make_model, _model.LmmResult._vcov
+    model_for, vcov = _model.model_for, _model.LmmResult._vcov
 
-    def recording_make_model(*args, **kwargs):
+    def recording_model_for(*args, **kwargs):
         found["fit"] = _blas_threads()
-        return make_model(*args, **kwargs)
+        return model_for(*args, **kwargs)
 
     def recording_vcov(self):
         found.setdefault("inference", _blas_threads())
         return vcov(self)
 
-    monkeypatch.setattr(_model, "make_model", recording_make_model)
+    monkeypatch.setattr(_model, "model_for", recording_model_for)
     monkeypatch.setattr(_model.LmmResult, "_vcov", recording_vcov)
     return found
 
