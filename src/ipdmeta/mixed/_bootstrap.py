@@ -10,6 +10,7 @@ import pandas as pd
 
 from ipdmeta._display import RichDisplay, SummaryText
 from ipdmeta.errors import ModelSpecError
+from ipdmeta.mixed._blocked import term_factor
 from ipdmeta.mixed._fit import ScalarTermModel, model_for
 
 if TYPE_CHECKING:
@@ -78,7 +79,6 @@ def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.n
     if design.weights is not None:  # row i's residual SD is sigma / sqrt(w_i)
         noise /= np.sqrt(design.weights)
     Y = mu[None, :] + noise
-    from ipdmeta.mixed._blocked import term_factor
     from ipdmeta.mixed._model import _theta_slices
 
     for t, sl in zip(design.random, _theta_slices(design), strict=True):
@@ -90,7 +90,6 @@ def simulate_responses(fit: LmmResult, n: int, rng: np.random.Generator) -> np.n
 
 
 def _sd_params(theta: np.ndarray, sigma: float, fit: LmmResult) -> np.ndarray:
-    from ipdmeta.mixed._blocked import term_factor
     from ipdmeta.mixed._model import _theta_slices
 
     out: list[float] = []

@@ -47,14 +47,18 @@ class ReColumn:
     spec: Any = None
     index: int = 0
 
-    def values(self, frame: pd.DataFrame | ColumnFrame) -> np.ndarray:
+    def values(self, frame: pd.DataFrame | ColumnFrame, made: dict[int, np.ndarray]) -> np.ndarray:
+        """The column for the rows of ``frame``; ``made`` keeps a function's matrix, so
+        that poly(x, 2)'s two columns evaluate it once."""
         n = len(frame)
         if self.spec is not None:
-            table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame.cols)
-            matrix = self.spec.get_model_matrix(
-                table, na_action="ignore", context=FORMULA_FUNCTIONS
-            )
-            return np.asarray(matrix.to_numpy(dtype=float)[:, self.index])
+            if id(self.spec) not in made:
+                table = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame.cols)
+                matrix = self.spec.get_model_matrix(
+                    table, na_action="ignore", context=FORMULA_FUNCTIONS
+                )
+                made[id(self.spec)] = np.asarray(matrix.to_numpy(dtype=float))
+            return made[id(self.spec)][:, self.index]
         if self.variable is None:
             return np.ones(n)
         column = frame[self.variable]
@@ -91,7 +95,8 @@ class ReTerm:
                         f"{source.variable!r}, which has a random slope for {self.group!r} "
                         f"fitted on the levels {', '.join(map(repr, sorted(known)))}"
                     )
-        return np.column_stack([source.values(frame) for source in sources])
+        made: dict[int, np.ndarray] = {}
+        return np.column_stack([source.values(frame, made) for source in sources])
 
     @property
     def n_levels(self) -> int:
@@ -158,12 +163,13 @@ class Design:
 FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log2": np.log2, "log10": np.log10, "abs": np.abs}
 
 
-def _check_finite(matrix: Any, fixed: str, rows: np.ndarray) -> None:
+def _check_finite(matrix: Any, terms: str, rows: np.ndarray) -> None:
     """A function of a variable that gives no number (log of 0 or less, sqrt of a negative)
-    is named with the data rows where it happens, not fitted around."""
+    is named with the data rows where it happens, not fitted around. ``terms``: the fixed
+    part or the random effect the matrix was made from."""
     values = np.asarray(matrix.to_numpy(dtype=float))
     if values.shape[0] != len(rows):
-        raise ModelSpecError(f"the fixed effects {fixed!r} lost rows; check the formula")
+        raise ModelSpecError(f"the terms {terms!r} lost rows; check the formula")
     bad = ~np.isfinite(values)
     if not bad.any():
         return
@@ -578,6 +584,7 @@ def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
     codes, levels = group_codes(frame, term.group)
     sources: list[ReColumn] = []
     names: list[str] = []
+    made: dict[int, np.ndarray] = {}  # the functions' matrices, made once
     # As R's model.matrix: with an intercept every factor is coded by treatment contrasts
     # (a column per level but the first); without one, the first factor has a column for
     # every level, as (0 + f | g) asks.
@@ -588,7 +595,7 @@ def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
             names.append(e)
             continue
         if is_expression(e):
-            for name, source in _expression_columns(e, term, frame):
+            for name, source in _expression_columns(e, term, frame, made):
                 sources.append(source)
                 names.append(name)
             continue
@@ -608,15 +615,16 @@ def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:
         for level in coded:
             sources.append(ReColumn(e, level, is_level=True, known=tuple(present)))
             names.append(f"{e}{level}")
-    values = np.column_stack([source.values(frame) for source in sources])
+    values = np.column_stack([source.values(frame, made) for source in sources])
     return ReTerm(term.group_name, tuple(names), codes, levels, values, tuple(sources))
 
 
 def _expression_columns(
-    effect: str, term: RandomTerm, frame: ColumnFrame
+    effect: str, term: RandomTerm, frame: ColumnFrame, made: dict[int, np.ndarray]
 ) -> list[tuple[str, ReColumn]]:
     """The columns of a function of variables in a random term, named as R names them
-    (``log(x + 1)``, ``poly(x, 2)1``), evaluated as the fixed part's are."""
+    (``log(x + 1)``, ``poly(x, 2)1``), evaluated as the fixed part's are; the matrix is
+    kept in ``made`` for the term's values."""
     from formulaic import model_matrix
 
     for v in effect_variables(effect):
@@ -635,6 +643,7 @@ def _expression_columns(
     except Exception as exc:  # formulaic raises many types; the user needs one message
         raise ModelSpecError(f"cannot build the random effect {effect!r}: {exc}") from exc
     _check_finite(matrix, effect, np.arange(len(frame)))
+    made[id(matrix.model_spec)] = np.asarray(matrix.to_numpy(dtype=float))
     return [
         (r_column_name(str(column)), ReColumn(None, spec=matrix.model_spec, index=j))
         for j, column in enumerate(matrix.columns)
