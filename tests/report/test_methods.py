@@ -52,6 +52,9 @@ def test_the_data_decide_what_it_says(example_methods):
          "intercept for each study"),
         ("relief_pct ~ 1 + (1 | study_id)",
          "a linear mixed model with an intercept only and a random intercept for each study"),
+        ("relief_pct ~ sex + (1 + log(age) + I(age^2) | study_id)",
+         "a linear mixed model with sex as a fixed effect and a random intercept, a random "
+         "slope of the logarithm of age and a random slope of age squared for each study"),
     ],
 )  # fmt: skip
 def test_models_in_words(formula, words):

@@ -88,8 +88,14 @@ def describe_model(formula: str, labels: Mapping[str, str], kind: str = "linear"
     random = []
     for term in parsed.random:
         group = " and ".join(column_label(g, labels) for g in term.group)
-        parts = ["a random intercept" if e == "(Intercept)" else f"a random slope of "
-                 f"{column_label(e, labels)}" for e in term.effects]  # fmt: skip
+        # A random term's effects are written as R writes them (I(age^2)); the fixed part's
+        # wording reads formulaic's text (I(age ** 2)).
+        parts = [
+            "a random intercept"
+            if e == "(Intercept)"
+            else f"a random slope of {_term_words(e.replace('^', ' ** '), labels)}"
+            for e in term.effects
+        ]
         random.append(f"{_join(parts)} for each {group}")
     return f"a {kind} mixed model with {fixed_text}" + (f" and {_join(random)}" if random else "")
 
