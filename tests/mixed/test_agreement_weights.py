@@ -113,8 +113,8 @@ def test_missing_weight_drops_its_row(data: pd.DataFrame) -> None:
     [
         ("nothing", "unknown column"),
         (np.ones(5), "has 5 values for 180 rows"),
-        ("Subject", "weights must be numbers"),
-        ("zero", r"weights must be above 0: 1 row \(rows 3, counted from 0\)"),
+        ("Subject", "weights must be numbers; the column 'Subject' holds"),
+        ("zero", r"weights must be above 0: 1 row \(row 3, counted from 0\) has 0 or less"),
         ("infinite", "weights has infinite values"),
     ],
 )

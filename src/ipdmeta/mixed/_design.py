@@ -533,7 +533,11 @@ def per_row(values: Any, frame: pd.DataFrame, name: str, where: str) -> np.ndarr
         # Text that reads as numbers ("308") is refused too: a column of labels is not
         # a column of numbers.
         if not pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
-            raise ModelSpecError(f"{name} must be numbers; {raw.name!r} holds {raw.dtype}")
+            sample = ", ".join(repr(v) for v in pd.unique(raw.dropna())[:3])
+            raise ModelSpecError(
+                f"{name} must be numbers; the column {raw.name!r} holds {raw.dtype} values "
+                f"({sample}): a decimal comma or a unit typed in a cell makes a column text"
+            )
         raw = raw.to_numpy(dtype=float, na_value=np.nan)
     try:
         out = np.asarray(raw, dtype=float).reshape(-1)
@@ -554,9 +558,11 @@ def prior_weights(values: Any, frame: pd.DataFrame) -> np.ndarray:
     if bad.size:
         shown = ", ".join(str(int(r)) for r in bad[:6])
         more = f" and {bad.size - 6} more" if bad.size > 6 else ""
+        one = bad.size == 1
         raise ModelSpecError(
-            f"weights must be above 0: {bad.size} row{'s' if bad.size != 1 else ''} "
-            f"(rows {shown}{more}, counted from 0) have 0 or less; drop those rows instead"
+            f"weights must be above 0: {bad.size} row{'' if one else 's'} "
+            f"(row{'' if one else 's'} {shown}{more}, counted from 0) "
+            f"{'has' if one else 'have'} 0 or less; drop {'it' if one else 'those rows'} instead"
         )
     return out
 
