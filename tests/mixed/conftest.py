@@ -86,6 +86,8 @@ CASES = (
     "machines-factor-slopes",
     "machines-intercept-slopes",
     "sleepstudy-random-functions",
+    "ipd-offset",
+    "sleepstudy-offset-slopes",
 )
 FIXEF_DDF = ("satterthwaite", "kenward-roger", "asymptotic", "residual")
 ANOVA_TYPES = (1, 2, 3)

@@ -215,7 +215,17 @@ CASES <- list(
        formula = "Reaction ~ Days + (1 + log(Days + 1) | Subject)", reml = TRUE,
        emmeans = character(0),
        lrt = c("Reaction ~ Days + (1 | Subject)",
-               "Reaction ~ Days + (1 + log(Days + 1) | Subject)"))
+               "Reaction ~ Days + (1 + log(Days + 1) | Subject)")),
+  # Offsets: a row missing the offset's variable is dropped as a missing predictor's;
+  # emmeans adds the offset with its variable at the mean (log(mean(age)) here).
+  list(id = "ipd-offset", data = "ipd_review",
+       formula = "relief_pct ~ diagnosis + sex + offset(log(age)) + (1 | study_id)",
+       reml = TRUE, emmeans = c("diagnosis", "sex"),
+       lrt = c("relief_pct ~ sex + offset(log(age)) + (1 | study_id)",
+               "relief_pct ~ diagnosis + sex + offset(log(age)) + (1 | study_id)")),
+  list(id = "sleepstudy-offset-slopes", data = "sleepstudy",
+       formula = "Reaction ~ Days + offset(2.5 * Days) + (Days | Subject)", reml = TRUE,
+       emmeans = character(0), lrt = NULL)
 )
 
 # ---------------------------------------------------------------- helpers
@@ -401,7 +411,7 @@ exact_profile <- function(m) {
   theta_hat <- getME(fm, "theta")
   theta_hi <- 10 * max(theta_hat, 1)
   X <- getME(fm, "X")
-  y <- getME(fm, "y")
+  y <- getME(fm, "y") - getME(fm, "offset")  # the offset (0 without one) is known
   grp <- getME(fm, "flist")[[1]]
   out <- list()
   f2 <- lme4:::devfun2(fm, useSc = TRUE, signames = FALSE)

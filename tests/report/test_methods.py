@@ -55,6 +55,9 @@ def test_the_data_decide_what_it_says(example_methods):
         ("relief_pct ~ sex + (1 + log(age) + I(age^2) | study_id)",
          "a linear mixed model with sex as a fixed effect and a random intercept, a random "
          "slope of the logarithm of age and a random slope of age squared for each study"),
+        ("relief_pct ~ diagnosis + offset(log(age)) + (1 | study_id)",
+         "a linear mixed model with diagnosis as a fixed effect, the logarithm of age as an "
+         "offset and a random intercept for each study"),
     ],
 )  # fmt: skip
 def test_models_in_words(formula, words):

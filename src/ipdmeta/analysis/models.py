@@ -26,7 +26,7 @@ __all__ = [
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 # Names in a formula that are not columns: contrasts and the functions mixed.lmm allows.
 _NOT_VARIABLES = {"C", "Treatment", "Sum", "1", "0", "log", "log2", "log10", "exp", "sqrt",
-                  "abs", "I", "poly", "scale", "center"}  # fmt: skip
+                  "abs", "I", "poly", "scale", "center", "offset"}  # fmt: skip
 
 
 @dataclass(frozen=True, repr=False)

@@ -144,6 +144,10 @@ class Design:
     spec_names: tuple[str, ...] = ()
     # Prior weights of the rows used (lmer's weights=), None without.
     weights: np.ndarray | None = None
+    # The formula's offset(...) expressions and their sum on the rows used (None without).
+    offsets: tuple[str, ...] = ()
+    offset_variables: tuple[str, ...] = ()
+    offset: np.ndarray | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def spec_columns(self, names: list[str]) -> list[int]:
@@ -163,17 +167,18 @@ class Design:
 FORMULA_FUNCTIONS = {"sqrt": np.sqrt, "log2": np.log2, "log10": np.log10, "abs": np.abs}
 
 
-def _check_finite(matrix: Any, terms: str, rows: np.ndarray) -> None:
+def _check_finite(matrix: Any, terms: str, rows: np.ndarray, label: str | None = None) -> None:
     """A function of a variable that gives no number (log of 0 or less, sqrt of a negative)
     is named with the data rows where it happens, not fitted around. ``terms``: the fixed
-    part or the random effect the matrix was made from."""
+    part or the random effect the matrix was made from; ``label``: what to call a column
+    that is not finite (its R name by default)."""
     values = np.asarray(matrix.to_numpy(dtype=float))
     if values.shape[0] != len(rows):
         raise ModelSpecError(f"the terms {terms!r} lost rows; check the formula")
     bad = ~np.isfinite(values)
     if not bad.any():
         return
-    column = str(matrix.columns[int(np.flatnonzero(bad.any(axis=0))[0])])
+    column = label or str(matrix.columns[int(np.flatnonzero(bad.any(axis=0))[0])])
     where = np.flatnonzero(bad.any(axis=1))
     shown = ", ".join(str(int(r)) for r in rows[where[:6]])
     more = f" and {len(where) - 6} more" if len(where) > 6 else ""
@@ -408,6 +413,14 @@ def build_design(
                 f"({series[v].dtype}); log(), I(), poly(), scale() and the others take "
                 "numeric variables"
             )
+    for v in parsed.offset_variables:
+        if _is_factor(series[v]) or kinds.get(v) == "factor":
+            raise ModelSpecError(
+                f"{v!r} is read inside offset(...), but it is not numeric ({series[v].dtype}); "
+                "an offset is a number for each row"
+            )
+        if not np.all(np.isfinite(series[v].to_numpy(dtype=float))):
+            raise ModelSpecError(f"the variable {v!r} has infinite values")
     for v, kind in kinds.items():
         if kind == "numeric" and not np.all(np.isfinite(series[v].to_numpy(dtype=float))):
             raise ModelSpecError(f"the variable {v!r} has infinite values")
@@ -514,7 +527,34 @@ def build_design(
         xtx=xtx,
         spec_names=spec_names if spec_names != x_names else (),
         weights=None if weights is None else np.asarray(weights, dtype=float)[keep],
+        offsets=parsed.offsets,
+        offset_variables=parsed.offset_variables,
+        offset=offset_values(parsed.offsets, frame, keep) if parsed.offsets else None,
     )
+
+
+def offset_values(
+    offsets: tuple[str, ...], frame: pd.DataFrame | ColumnFrame, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """The sum of the ``offset(...)`` expressions on each row of ``frame``. ``rows``: the
+    data's row numbers, to name those where an expression is not a number (a fit's rows);
+    without them a row without a value gives NaN, as predict() with na.pass."""
+    from formulaic import model_matrix
+
+    data = pd.DataFrame(dict(frame.cols) if isinstance(frame, ColumnFrame) else frame)
+    total = np.zeros(len(data))
+    for expr in offsets:
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):  # named by _check_finite
+                mm = model_matrix(f"0 + I({expr})", data, na_action="ignore",
+                                  context=FORMULA_FUNCTIONS)  # fmt: skip
+        except Exception as exc:  # formulaic raises many types; the user needs one message
+            raise ModelSpecError(f"cannot evaluate offset({expr}): {exc}") from exc
+        label = f"offset({r_column_name(expr)})"
+        if rows is not None:
+            _check_finite(mm, label, rows, label)
+        total += np.asarray(mm.to_numpy(dtype=float)).reshape(-1)
+    return total
 
 
 def per_row(values: Any, frame: pd.DataFrame, name: str, where: str) -> np.ndarray:
@@ -679,7 +719,7 @@ def new_model_matrix(design: Design, newdata: pd.DataFrame) -> tuple[np.ndarray,
     predict() with na.pass), and the frame it was made from."""
     if not isinstance(newdata, pd.DataFrame):
         raise ModelSpecError("newdata must be a pandas DataFrame")
-    missing = [v for v in design.kinds if v not in newdata.columns]
+    missing = [v for v in (*design.kinds, *design.offset_variables) if v not in newdata.columns]
     if missing:
         raise ModelSpecError(f"newdata lacks the column(s) {', '.join(missing)}")
     frame = newdata.copy()

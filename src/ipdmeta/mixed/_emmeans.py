@@ -56,6 +56,13 @@ def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
     return [str(lv) for lv in levels], L
 
 
+def reference_offset(design: Design) -> float:
+    """The formula's offset on the reference grid: its mean over the rows used, as
+    emmeans puts it (a predictor ``.offset.`` held at its mean: the mean of log(t) for an
+    offset(log(t))); 0 without an offset. It cancels in contrasts."""
+    return 0.0 if design.offset is None else float(np.mean(design.offset))
+
+
 def pairwise_rows(levels: list[str], L: np.ndarray) -> tuple[list[str], np.ndarray]:
     """All differences "A - B" for A before B in level order (emmeans' pairs())."""
     names, rows = [], []

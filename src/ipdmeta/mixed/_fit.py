@@ -669,9 +669,15 @@ def make_model(
 def model_for(design: Design, y: np.ndarray | None = None) -> ScalarTermModel | GeneralModel:
     """The model of a design, its prior weights applied: with weights w, the residual
     variance of row i is sigma^2 / w_i, which is the unweighted model of the rows scaled
-    by sqrt(w) (X, y and Z alike), its deviance less sum(log w), as lme4's. ``y``: another
-    response on the design's rows (a bootstrap's), unscaled."""
-    response = design.y if y is None else y
+    by sqrt(w) (X, y and Z alike), its deviance less sum(log w), as lme4's. An offset is
+    taken from the response: the model of y - offset has the same estimates. ``y``: another
+    response on the design's rows (a bootstrap's), unscaled and without the offset."""
+    if y is not None:
+        response = y
+    elif design.offset is not None:
+        response = design.y - design.offset
+    else:
+        response = design.y
     if design.weights is None:
         return make_model(design.X, response, design.random, design.xtx)
     root = np.sqrt(design.weights)

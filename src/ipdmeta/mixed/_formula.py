@@ -63,11 +63,14 @@ class ParsedFormula:
     random: tuple[RandomTerm, ...]
     fixed_variables: tuple[str, ...]
     transformed: tuple[str, ...] = ()  # variables read inside log(), I(), poly(), ...
+    # The expressions inside offset(...) terms, Python's ** for R's ^, and what they read.
+    offsets: tuple[str, ...] = ()
+    offset_variables: tuple[str, ...] = ()
 
     @property
     def variables(self) -> tuple[str, ...]:
         seen: dict[str, None] = {self.response: None}
-        for v in self.fixed_variables:
+        for v in (*self.fixed_variables, *self.offset_variables):
             seen[v] = None
         for term in self.random:
             for e in term.effects:
@@ -146,6 +149,11 @@ def _check_fixed(tokens: list[Token], formula: str, transformed: list[str] | Non
                         transformed.extend(found)
                     i = j
                     continue
+                if tok.text == "offset":
+                    raise ModelSpecError(
+                        f"offset(...) in the formula {formula!r} is a term of its own, added "
+                        "with +: y ~ x + offset(log(t)) + (1 | g)"
+                    )
                 if tok.text not in _TRANSFORMS:
                     raise ModelSpecError(
                         f"the formula {formula!r} calls {tok.text}(...); the fixed part "
@@ -389,9 +397,14 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise ModelSpecError(f"the formula {formula!r} has nothing right of ~")
     fixed_parts: list[list[Token]] = []
     random: list[RandomTerm] = []
+    offsets: list[str] = []
+    offset_variables: list[str] = []
     for part in _split_top(rhs, "+"):
         if not part:
             raise ModelSpecError(f"empty term (two + in a row?) in the formula {formula!r}")
+        if _is_offset(part):
+            offsets.append(_offset_expression(part, formula, offset_variables))
+            continue
         is_random = (
             part[0].text == "("
             and part[-1].text == ")"
@@ -421,4 +434,38 @@ def parse_formula(formula: str) -> ParsedFormula:
     for v in variables:
         seen[v] = None
     return ParsedFormula(lhs[0].text, fixed, tuple(random), tuple(seen),
-                         tuple(dict.fromkeys(transformed)))  # fmt: skip
+                         tuple(dict.fromkeys(transformed)), tuple(offsets),
+                         tuple(dict.fromkeys(offset_variables)))  # fmt: skip
+
+
+# Functions whose value depends on all the rows fitted, or that make several columns: an
+# offset is one known number per row.
+_NOT_IN_OFFSETS = {"poly", "scale", "center"}
+
+
+def _is_offset(part: list[Token]) -> bool:
+    """Whether a top-level term is ``offset( ... )`` as a whole."""
+    if len(part) < 3 or part[0].text != "offset" or part[1].text != "(":
+        return False
+    depth = 0
+    for k, tok in enumerate(part[1:], start=1):
+        depth += tok.text == "("
+        depth -= tok.text == ")"
+        if depth == 0:
+            return k == len(part) - 1
+    return False
+
+
+def _offset_expression(part: list[Token], formula: str, variables: list[str]) -> str:
+    """The arithmetic inside ``offset(...)``, checked as a function's argument is; the
+    variables it reads are added to ``variables``."""
+    inner = part[2:-1]
+    stateful = sorted({t.text for t in inner if t.text in _NOT_IN_OFFSETS})
+    if stateful:
+        raise ModelSpecError(
+            f"offset(...) in {formula!r} uses {', '.join(stateful)}(); an offset is a known "
+            "number for each row, such as offset(log(months)) or offset(baseline)"
+        )
+    _end, found = _check_function_call(part, 0, formula)
+    variables.extend(found)
+    return _text(inner, python_power=True)

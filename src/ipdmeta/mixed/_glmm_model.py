@@ -16,7 +16,7 @@ from ipdmeta._threads import threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _emmeans, _glmm_intervals
 from ipdmeta.mixed._bootstrap import BootstrapResult
-from ipdmeta.mixed._design import Design, build_design, new_model_matrix, per_row
+from ipdmeta.mixed._design import Design, build_design, new_model_matrix, offset_values, per_row
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_fit import Family, GlmmFit, GlmmProblem, fit_glmm
 from ipdmeta.mixed._options import Adjust, ConfintMethod
@@ -261,6 +261,7 @@ class GlmmResult(RichDisplay):
         """
         levels, L = _emmeans.reference_rows(self.design, spec)
         est, se = self._link_table(L)
+        est = est + _emmeans.reference_offset(self.design)
         crit = float(special.ndtri(0.5 + level / 2.0))
         family = self.problem.family
         return pd.DataFrame(
@@ -357,6 +358,8 @@ class GlmmResult(RichDisplay):
             eta = X @ beta
             if offset is not None:
                 eta = eta + per_row(offset, frame, "offset", "newdata")
+            if self.design.offsets:
+                eta = eta + offset_values(self.design.offsets, frame)
             if include_random:
                 if self.group not in frame.columns:
                     raise ModelSpecError(f"newdata lacks the grouping column {self.group!r}")
@@ -578,6 +581,8 @@ def glmm(
         raise ModelSpecError("trials must be whole numbers of 1 or more")
     y = _response(design, family, n_trials)
     offsets = kept.get("offset", np.zeros(design.keep.size))
+    if design.offset is not None:  # offset(...) in the formula adds to the argument's
+        offsets = offsets + design.offset
     term = design.random[0]
     problem = GlmmProblem(
         family=Family(family),

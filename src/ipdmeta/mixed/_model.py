@@ -14,7 +14,13 @@ from ipdmeta._threads import limited_blas, threads_for
 from ipdmeta.errors import ModelSpecError
 from ipdmeta.mixed import _contrasts, _emmeans, _inference
 from ipdmeta.mixed._blocked import term_factor
-from ipdmeta.mixed._design import Design, build_design, new_model_matrix, prior_weights
+from ipdmeta.mixed._design import (
+    Design,
+    build_design,
+    new_model_matrix,
+    offset_values,
+    prior_weights,
+)
 from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, model_for
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_model import GlmmResult
@@ -367,6 +373,7 @@ class LmmResult:
         d = DDF.parse(ddf, "ddf")
         levels, L = _emmeans.reference_rows(self.design, spec)
         est, se, df = self._contrast_table(L, d)
+        est = est + _emmeans.reference_offset(self.design)
         crit = _inference.t_quantile(level, df)
         return pd.DataFrame(
             {
@@ -453,12 +460,17 @@ class LmmResult:
         """Predicted outcome (``predict.merMod``); levels unseen in the fit get no random
         effect (as ``allow.new.levels = TRUE``)."""
         beta = self.state.beta
+        design = self.design
         if newdata is None:
-            fitted = self.design.X @ beta
-            frame = self.design.frame
+            fitted = design.X @ beta
+            frame = design.frame
+            if design.offset is not None:
+                fitted = fitted + design.offset
         else:
-            Xv, frame = new_model_matrix(self.design, newdata)
+            Xv, frame = new_model_matrix(design, newdata)
             fitted = Xv @ beta
+            if design.offsets:
+                fitted = fitted + offset_values(design.offsets, frame)
         if not include_random:
             return np.asarray(fitted)
         out = np.array(fitted, dtype=float)

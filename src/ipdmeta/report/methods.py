@@ -85,6 +85,9 @@ def describe_model(formula: str, labels: Mapping[str, str], kind: str = "linear"
     else:
         effects = "a fixed effect" if len(fixed) == 1 else "fixed effects"
         fixed_text = f"{_join(fixed)} as {effects}"
+    if parsed.offsets:
+        offsets = [_term_words(o, labels) for o in parsed.offsets]
+        fixed_text += f", {_join(offsets)} as {'an offset' if len(offsets) == 1 else 'offsets'}"
     random = []
     for term in parsed.random:
         group = " and ".join(column_label(g, labels) for g in term.group)
