@@ -88,6 +88,7 @@ CASES = (
     "sleepstudy-random-functions",
     "ipd-offset",
     "sleepstudy-offset-slopes",
+    "ipd-slope-or-intercept",
 )
 FIXEF_DDF = ("satterthwaite", "kenward-roger", "asymptotic", "residual")
 ANOVA_TYPES = (1, 2, 3)

@@ -107,15 +107,19 @@ def _cross_products(C: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.nda
     """For C (r x c): a sparse P and the positions (i, j), i >= j, such that
     ``P @ w`` lists the entries (i, j) of ``C diag(w) C'`` that can be nonzero."""
     csc = C.tocsc()
+    csc.sort_indices()
     rows_i, rows_j, cols, vals = [], [], [], []
-    for k in range(csc.shape[1]):
-        lo, hi = csc.indptr[k], csc.indptr[k + 1]
-        r, v = csc.indices[lo:hi], csc.data[lo:hi]
-        ii, jj = np.tril_indices(r.size)
-        rows_i.append(r[ii])
-        rows_j.append(r[jj])
-        vals.append(v[ii] * v[jj])
-        cols.append(np.full(ii.size, k))
+    counts = np.diff(csc.indptr)
+    # Columns with the same number of entries share one pattern of pairs: all at once.
+    for size in np.unique(counts[counts > 0]):
+        which = np.flatnonzero(counts == size)
+        at = csc.indptr[which][:, None] + np.arange(size)[None, :]
+        r, v = csc.indices[at], csc.data[at]
+        ii, jj = np.tril_indices(int(size))
+        rows_i.append(r[:, ii].ravel())
+        rows_j.append(r[:, jj].ravel())
+        vals.append((v[:, ii] * v[:, jj]).ravel())
+        cols.append(np.repeat(which, ii.size))
     i = np.concatenate(rows_i) if rows_i else np.zeros(0, dtype=int)
     j = np.concatenate(rows_j) if rows_j else np.zeros(0, dtype=int)
     # Rows of a column are sorted, so i >= j holds; one pattern slot per distinct (i, j).

@@ -567,8 +567,25 @@ class GeneralModel:
             g[i] = (self._objective(up, reml) - self._objective(dn, reml)) / (2.0 * h)
         return g
 
-    def optimise(self, reml: bool) -> np.ndarray:
-        x0 = np.where(self.lower == 0.0, 1.0, 0.0)
+    def _scaled_start(self) -> np.ndarray:
+        """theta with each diagonal element 1 / (root mean square of its column): every
+        random effect starts with the spread of a random intercept of relative SD 1, where
+        lme4's start (all 1) gives a slope of age (values near 55) 55 times that."""
+        sizes = np.asarray(self.Z.multiply(self.Z).sum(axis=0)).ravel()
+        start = np.where(self.lower == 0.0, 1.0, 0.0)
+        pos = offset = 0
+        for t in self.terms:
+            k, m = t.k, t.n_levels
+            squares = sizes[offset : offset + m * k].reshape(m, k).sum(axis=0)
+            rms = np.sqrt(squares / self.n)
+            for j in range(k):
+                if rms[j] > 0:
+                    start[pos] = 1.0 / rms[j]
+                pos += k - j
+            offset += m * k
+        return start
+
+    def _minimise_from(self, x0: np.ndarray, reml: bool) -> np.ndarray:
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in self.lower]
         best = x0
         # A second L-BFGS-B run from the first one's end catches an early stop; the Newton
@@ -590,7 +607,23 @@ class GeneralModel:
             best = res.x
             if moved < 1e-10:
                 break
-        best = np.where((self.lower == 0.0) & (best < 0.0), 0.0, best)
+        return np.asarray(np.where((self.lower == 0.0) & (best < 0.0), 0.0, best))
+
+    def optimise(self, reml: bool) -> np.ndarray:
+        """The (RE)ML optimum, searched from :meth:`_scaled_start`. The criterion can have
+        several local minima when terms nearly stand in for each other (a random slope of
+        age, nearly constant, and a random intercept): one term's variance then ends at 0.
+        So, with few parameters, an end on that boundary is compared with the end of a
+        search from lme4's start (all 1), and the lower one kept."""
+        scaled = self._scaled_start()
+        best = self._minimise_from(scaled, reml)
+        lme4_start = np.where(self.lower == 0.0, 1.0, 0.0)
+        on_boundary = np.any((self.lower == 0.0) & (best <= POLISH_ZERO))
+        if (self.n_theta <= POLISH_MAX_DIM and on_boundary
+                and not np.allclose(scaled, lme4_start)):  # fmt: skip
+            other = self._minimise_from(lme4_start, reml)
+            if self._objective(other, reml) < self._objective(best, reml):
+                best = other
         return self._polish(best, reml)
 
     def _polish(self, theta: np.ndarray, reml: bool) -> np.ndarray:
@@ -679,7 +712,10 @@ def model_for(design: Design, y: np.ndarray | None = None) -> ScalarTermModel | 
     else:
         response = design.y
     if design.weights is None:
-        return make_model(design.X, response, design.random, design.xtx)
+        model = make_model(design.X, response, design.random, design.xtx)
+        if design.n_rows:  # pseudo-rows: the deviance counts the patients they stand for
+            model.n = design.n_rows
+        return model
     root = np.sqrt(design.weights)
     terms = tuple(dataclasses.replace(t, values=t.values * root[:, None]) for t in design.random)
     model = make_model(design.X * root[:, None], response * root, terms)
