@@ -36,9 +36,12 @@ PUBLIC = {
         "ConfintMethod",
         "GlmmResult",
         "LmmResult",
+        "StudyBlocks",
         "glmm",
         "lmm",
+        "lmm_from_blocks",
         "lrt",
+        "study_blocks",
     ],
     ipdmeta.meta: [
         "BatchResult",

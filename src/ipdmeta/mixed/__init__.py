@@ -10,8 +10,9 @@ and generalized with a random intercept (agreeing with lme4's glmer and emmeans)
 
 from ipdmeta.mixed._bootstrap import BootstrapResult
 from ipdmeta.mixed._glmm_model import GlmmResult, glmm
-from ipdmeta.mixed._model import LmmResult, lmm, lrt
+from ipdmeta.mixed._model import LmmResult, lmm, lmm_from_blocks, lrt
 from ipdmeta.mixed._options import DDF, Adjust, ConfintMethod
+from ipdmeta.mixed._study_blocks import StudyBlocks, study_blocks
 
 __all__ = [
     "DDF",
@@ -20,7 +21,10 @@ __all__ = [
     "ConfintMethod",
     "GlmmResult",
     "LmmResult",
+    "StudyBlocks",
     "glmm",
     "lmm",
+    "lmm_from_blocks",
     "lrt",
+    "study_blocks",
 ]

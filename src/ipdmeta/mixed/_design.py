@@ -148,7 +148,18 @@ class Design:
     offsets: tuple[str, ...] = ()
     offset_variables: tuple[str, ...] = ()
     offset: np.ndarray | None = None
+    # A fit from per-study summaries (mixed.lmm_from_blocks): X, y and the random terms'
+    # values are pseudo-rows with the pooled rows' cross-products, ``n_rows`` the patients
+    # they stand for, and ``grid`` a design on synthetic rows with the same columns for
+    # what needs rows (type III contrasts). 0 and None for a fit to rows.
+    n_rows: int = 0
+    grid: Design | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_obs(self) -> int:
+        """The number of observations the model is fitted to."""
+        return self.n_rows or int(self.y.size)
 
     def spec_columns(self, names: list[str]) -> list[int]:
         """Where the kept columns are among ``names``, the model spec's column names."""

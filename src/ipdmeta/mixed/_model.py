@@ -25,6 +25,7 @@ from ipdmeta.mixed._fit import GeneralModel, PLSState, ScalarTermModel, model_fo
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._glmm_model import GlmmResult
 from ipdmeta.mixed._options import DDF, Adjust, ConfintMethod
+from ipdmeta.mixed._study_blocks import StudyBlocks, blocks_design
 
 # lme4's isSingular(): a theta on its lower bound (0) within this tolerance.
 SINGULAR_TOL = 1e-4
@@ -64,7 +65,7 @@ class LmmResult:
     @property
     def nobs(self) -> int:
         """Number of rows used (after dropping incomplete rows)."""
-        return int(self.design.y.size)
+        return self.design.n_obs
 
     @property
     def n_dropped(self) -> int:
@@ -462,6 +463,7 @@ class LmmResult:
         beta = self.state.beta
         design = self.design
         if newdata is None:
+            self._needs_rows("fitted values")
             fitted = design.X @ beta
             frame = design.frame
             if design.offset is not None:
@@ -498,6 +500,14 @@ class LmmResult:
             out += contrib
         return out
 
+    def _needs_rows(self, what: str) -> None:
+        if self.design.n_rows:
+            raise ModelSpecError(
+                f"this model was fitted from per-study summaries, which hold no patient rows, "
+                f"so {what} cannot be computed here; predict(newdata) works, and each site "
+                "can compute its own from its rows"
+            )
+
     def fitted(self) -> np.ndarray:
         """Fitted values including the random effects, one per row used in the fit
         (``fitted.merMod``)."""
@@ -506,6 +516,7 @@ class LmmResult:
     def residuals(self) -> np.ndarray:
         """Response residuals, observed minus fitted (``residuals.merMod``, type
         ``"response"``)."""
+        self._needs_rows("residuals")
         return np.asarray(self.design.y, dtype=float) - self.fitted()
 
     # -- confidence intervals, bootstrap -----------------------------------------------------
@@ -573,6 +584,7 @@ class LmmResult:
         """
         from ipdmeta.mixed._bootstrap import parametric_bootstrap
 
+        self._needs_rows("a parametric bootstrap (it simulates every patient's outcome)")
         return parametric_bootstrap(self, n, seed)
 
     # -- refitting ------------------------------------------------------------------------
@@ -642,6 +654,28 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True, weights: Any = None
         theta = model.optimise(bool(reml))
         state = model.solve(theta)
     return LmmResult(formula, bool(reml), design, model, theta, state, data)
+
+
+def lmm_from_blocks(blocks: StudyBlocks, reml: bool = True) -> LmmResult:
+    """Fit a linear mixed model from per-study summaries (:func:`study_blocks`), exactly
+    as :func:`lmm` fits the pooled rows.
+
+    Every random term must be grouped by the study. The result is the pooled fit's:
+    estimates, Satterthwaite and Kenward-Roger inference, F-tests, marginal means,
+    profile intervals, ``predict(newdata)``; fitted values, residuals and the parametric
+    bootstrap need the patients' rows and are refused.
+    """
+    if not isinstance(blocks, StudyBlocks):
+        raise ModelSpecError(
+            f"lmm_from_blocks takes the StudyBlocks of mixed.study_blocks(), got "
+            f"{type(blocks).__name__}"
+        )
+    design = blocks_design(blocks)
+    with threads_for(design.y.size):
+        model = model_for(design)
+        theta = model.optimise(bool(reml))
+        state = model.solve(theta)
+    return LmmResult(blocks.formula, bool(reml), design, model, theta, state, pd.DataFrame())
 
 
 def lrt(m0: LmmResult | GlmmResult, m1: LmmResult | GlmmResult) -> pd.DataFrame:

@@ -1,0 +1,386 @@
+"""Per-study sufficient statistics of a linear mixed model, and the exact fit from them.
+
+When every random term is grouped by the study, the rows of study i enter the (RE)ML
+criterion only through its size n_i and the cross-products G_i = W_i'W_i of
+W_i = [Z_i X_i y_i] (the random-effect columns, the fixed-effect columns and the
+outcome). Those are the *blocks*: a study's G_i is (K + p + 1) x (K + p + 1) whatever its
+number of patients.
+
+The fit from blocks reuses the engine that fits rows. Each G_i is written as R_i'R_i
+(R_i has at most K + p + 1 rows; see :func:`pseudo_rows`), and the engine is handed the
+rows R_i of every study with the true number of patients: every quantity it computes (Z'Z,
+Z'X, X'X, Z'y, X'y, y'y and n) is then that of the pooled rows, so the fit, its
+Satterthwaite and Kenward-Roger inference, F-tests, marginal means and profile intervals
+are the pooled fit's. What needs a patient's row (fitted values, residuals, the parametric
+bootstrap) is refused.
+
+The columns must be the same at every site, so they are not taken from the data: a
+*skeleton* design is built on synthetic rows from the formula and the factors' levels
+(given, or read from the data), and its model specification makes every site's columns.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ipdmeta.errors import ModelSpecError
+from ipdmeta.mixed._design import (
+    ColumnFrame,
+    Design,
+    FixedTerm,
+    ReTerm,
+    _is_factor,
+    aliased_columns,
+    build_design,
+    new_model_matrix,
+    r_column_name,
+    r_sorted,
+)
+from ipdmeta.mixed._formula import ParsedFormula, parse_formula
+
+# Functions whose result depends on every row fitted (a mean, an SD, an orthogonal basis):
+# no site has those rows.
+_STATEFUL = re.compile(r"\b(poly|scale|center)\s*\(")
+# Synthetic rows of the skeleton design: enough for its checks (more rows than random
+# effects and fixed effects), few enough to cost nothing.
+_SKELETON_MIN_ROWS = 64
+_SKELETON_MAX_CELLS = 20_000
+_SKELETON_STUDIES = 3
+# An eigenvalue of a study's scaled cross-product matrix below this (relative to the
+# largest) is rounding: the study has fewer rows than columns, or collinear columns.
+_RANK_RTOL = 1e-13
+
+
+@dataclass(frozen=True)
+class StudyBlocks:
+    """The per-study sufficient statistics of one model.
+
+    ``gram[i]`` is W'W for the rows of study ``studies[i]``, W = [Z X y] with the columns
+    named by ``z_names``, ``x_names`` and the outcome; ``n[i]`` its rows; ``sums[i]`` the
+    sums of the fixed part's numeric variables (``numeric``), which marginal means hold at
+    their pooled mean. ``levels``: every factor's levels, in the order the columns use.
+    """
+
+    formula: str
+    study: str
+    studies: tuple[str, ...]
+    n: np.ndarray
+    gram: np.ndarray
+    z_names: tuple[str, ...]
+    x_names: tuple[str, ...]
+    levels: dict[str, tuple[str, ...]]
+    numeric: tuple[str, ...]
+    sums: np.ndarray
+    n_dropped: int = 0
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n_patients(self) -> int:
+        return int(self.n.sum())
+
+    def combine(self, *others: StudyBlocks) -> StudyBlocks:
+        """These studies and those of ``others`` (other sites), which must summarise the
+        same model with the same columns; a study may appear only once."""
+        parts = [self, *others]
+        for other in others:
+            for name in ("formula", "study", "z_names", "x_names", "levels", "numeric"):
+                if getattr(other, name) != getattr(self, name):
+                    raise ModelSpecError(
+                        f"the summaries do not describe the same model: their {name} differ "
+                        f"({getattr(self, name)!r} and {getattr(other, name)!r})"
+                    )
+        studies = [s for part in parts for s in part.studies]
+        repeated = sorted({s for s in studies if studies.count(s) > 1})
+        if repeated:
+            raise ModelSpecError(
+                f"the study {repeated[0]!r} is in more than one summary"
+                + (f" (and {len(repeated) - 1} more)" if len(repeated) > 1 else "")
+                + "; each study's patients must be summarised once"
+            )
+        return replace(
+            self,
+            studies=tuple(studies),
+            n=np.concatenate([part.n for part in parts]),
+            gram=np.concatenate([part.gram for part in parts]),
+            sums=np.concatenate([part.sums for part in parts]),
+            n_dropped=sum(part.n_dropped for part in parts),
+            _cache={},
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# The model's columns, made the same everywhere
+
+
+def check_formula(parsed: ParsedFormula, formula: str) -> str:
+    """The study variable of a formula a fit from blocks can take; a clear refusal else."""
+    groups = {term.group for term in parsed.random}
+    if len(groups) != 1 or len(next(iter(groups))) != 1:
+        raise ModelSpecError(
+            f"{formula!r}: a fit from per-study summaries needs every random term grouped "
+            "by one factor, the study, as in (1 | study_id) or (1 + age | study_id); "
+            "crossed or nested terms need rows that cross studies"
+        )
+    text = " ".join([parsed.fixed, *(e for t in parsed.random for e in t.effects)])
+    if _STATEFUL.search(text):
+        raise ModelSpecError(
+            f"{formula!r}: poly(), scale() and center() take their basis, mean and SD from "
+            "all the rows fitted, which no site holds; write the transformation out, such "
+            "as I(age - 60) or I((age - 60)^2)"
+        )
+    if parsed.offsets:
+        raise ModelSpecError(
+            f"{formula!r}: offset(...) is not supported in fits from per-study summaries "
+            "yet; subtract the offset from the outcome before summarising"
+        )
+    return next(iter(groups))[0]
+
+
+def _predictors(parsed: ParsedFormula, study: str) -> list[str]:
+    """Every variable of the model but the outcome and the study."""
+    names = [v for v in parsed.variables if v not in (parsed.response, study)]
+    return list(dict.fromkeys(names))
+
+
+def data_levels(parsed: ParsedFormula, data: pd.DataFrame, study: str) -> dict[str, tuple]:
+    """The levels of every factor of the model in the rows with a value for every
+    variable, in the order a fit to those rows uses (a Categorical's own, else sorted)."""
+    used = [v for v in parsed.variables if v in data.columns]
+    complete = data[used].dropna()
+    out: dict[str, tuple] = {}
+    marked = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed))
+    for v in _predictors(parsed, study):
+        if v not in complete.columns or not (_is_factor(complete[v]) or v in marked):
+            continue
+        series = complete[v]
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            present = set(series.unique())
+            out[v] = tuple(str(c) for c in series.cat.categories if c in present)
+        else:
+            out[v] = tuple(str(x) for x in r_sorted(series.unique()))
+    return out
+
+
+def skeleton_design(
+    parsed: ParsedFormula, levels: dict[str, tuple], centres: dict[str, float], study: str
+) -> Design:
+    """The model's design on synthetic rows: every combination of the fixed part's factor
+    levels, numeric variables near ``centres`` (so that log() and sqrt() of them are
+    defined where the data's are). Its columns, names and specification are the model's."""
+    fixed_factors = [v for v in parsed.fixed_variables if v in levels]
+    cells = list(itertools.product(*(levels[v] for v in fixed_factors))) or [()]
+    if len(cells) > _SKELETON_MAX_CELLS:
+        raise ModelSpecError(
+            f"the fixed part crosses {len(cells):,} combinations of factor levels; a fit "
+            f"from per-study summaries takes up to {_SKELETON_MAX_CELLS:,}"
+        )
+    rows = max(_SKELETON_MIN_ROWS, 2 * len(cells))
+    rng = np.random.default_rng(20261202)  # fixed: the skeleton is the same everywhere
+    frame: dict[str, Any] = {}
+    for j, v in enumerate(fixed_factors):
+        values = [cells[i % len(cells)][j] for i in range(rows)]
+        frame[v] = pd.Categorical(values, categories=list(levels[v]))
+    for v in _predictors(parsed, study):
+        if v in frame:
+            continue
+        if v in levels:  # a factor only in a random slope: its levels in turn
+            values = [levels[v][i % len(levels[v])] for i in range(rows)]
+            frame[v] = pd.Categorical(values, categories=list(levels[v]))
+        else:
+            centre = float(centres.get(v, 1.0))
+            spread = 0.05 * abs(centre) if centre else 1.0
+            frame[v] = centre + spread * rng.uniform(-1.0, 1.0, rows)
+    frame[study] = [f"study{i % _SKELETON_STUDIES}" for i in range(rows)]
+    frame[parsed.response] = rng.normal(size=rows)
+    return build_design(parsed, pd.DataFrame(frame))
+
+
+def _site_frame(
+    parsed: ParsedFormula, data: pd.DataFrame, levels: dict[str, tuple], study: str
+) -> tuple[pd.DataFrame, int]:
+    """The rows with every model variable, factors coded with ``levels``; the number
+    dropped. A value outside a factor's levels is refused by name."""
+    missing = [v for v in parsed.variables if v not in data.columns]
+    if missing:
+        raise ModelSpecError(
+            f"unknown variable{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(map(repr, missing))} in the formula; the data has the columns: "
+            f"{', '.join(map(str, data.columns[:30]))}"
+        )
+    frame = data[list(parsed.variables)].dropna()
+    dropped = len(data) - len(frame)
+    frame = frame.reset_index(drop=True)
+    for v, lv in levels.items():
+        text = frame[v].astype(str)
+        unknown = sorted(set(text) - set(lv))
+        if unknown:
+            raise ModelSpecError(
+                f"{v!r} has the value(s) {', '.join(map(repr, unknown[:5]))}, which are not "
+                f"among the levels the model was planned with ({', '.join(map(repr, lv))})"
+            )
+        frame[v] = pd.Categorical(text, categories=list(lv))
+    return frame, dropped
+
+
+def study_blocks(
+    formula: str, data: pd.DataFrame, levels: dict[str, tuple] | None = None
+) -> StudyBlocks:
+    """Summarise ``data`` into per-study blocks for ``formula``.
+
+    ``levels``: each factor's levels in the order the model uses (a federated plan's);
+    without them, those of ``data``. Rows missing a model variable are dropped and
+    counted, as a fit to the rows would.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ModelSpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    parsed = parse_formula(formula)
+    study = check_formula(parsed, formula)
+    if levels is None:
+        levels = data_levels(parsed, data, study)
+    levels = {v: tuple(str(x) for x in lv) for v, lv in levels.items()}
+    frame, dropped = _site_frame(parsed, data, levels, study)
+    if not len(frame):
+        raise ModelSpecError("no row has a value for every variable in the formula")
+    numeric = tuple(v for v in parsed.fixed_variables if v not in levels)
+    centres = {v: float(frame[v].astype(float).mean()) for v in _predictors(parsed, study)
+               if v not in levels}  # fmt: skip
+    skeleton = skeleton_design(parsed, levels, centres, study)
+    X, _ = new_model_matrix(skeleton, frame)
+    Z = np.column_stack([term.columns_for(frame) for term in skeleton.random])
+    y = frame[parsed.response].to_numpy(dtype=float)
+    if not (np.all(np.isfinite(X)) and np.all(np.isfinite(Z)) and np.all(np.isfinite(y))):
+        raise ModelSpecError(
+            f"{formula!r} gives a value that is not a finite number in these data (a log of "
+            "zero or less, a square root of a negative, ...)"
+        )
+    W = np.column_stack([Z, X, y])
+    codes, studies = pd.factorize(frame[study].astype(str), sort=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(studies) + 1))
+    gram = np.empty((len(studies), W.shape[1], W.shape[1]))
+    sums = np.empty((len(studies), len(numeric)))
+    values = frame[list(numeric)].to_numpy(dtype=float) if numeric else np.empty((len(frame), 0))
+    for i in range(len(studies)):
+        rows = order[bounds[i] : bounds[i + 1]]
+        gram[i] = W[rows].T @ W[rows]
+        sums[i] = values[rows].sum(axis=0)
+    return StudyBlocks(
+        formula=formula,
+        study=study,
+        studies=tuple(str(s) for s in studies),
+        n=np.diff(bounds),
+        gram=gram,
+        z_names=tuple(name for term in skeleton.random for name in term.effects),
+        x_names=skeleton.x_names,
+        levels=levels,
+        numeric=numeric,
+        sums=sums,
+        n_dropped=int(dropped),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The fit from blocks
+
+
+def pseudo_rows(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows R (stacked over studies) with R_i'R_i = gram[i], and each row's study.
+
+    Each matrix is scaled to unit diagonal before its eigendecomposition, so that columns
+    of very different sizes (counts, ages squared, the outcome) keep their own relative
+    precision; eigenvalues that are rounding (a study with fewer rows than columns) are
+    left out, so a study has at most rank(G_i) rows."""
+    out: list[np.ndarray] = []
+    codes: list[np.ndarray] = []
+    for i, G in enumerate(gram):
+        scale = np.sqrt(np.diag(G))
+        scale = np.where(scale > 0, scale, 1.0)
+        vals, vecs = np.linalg.eigh(G / np.outer(scale, scale))
+        keep = vals > _RANK_RTOL * max(float(vals[-1]), 1e-300)
+        R = np.sqrt(vals[keep])[:, None] * vecs[:, keep].T * scale[None, :]
+        out.append(R)
+        codes.append(np.full(R.shape[0], i, dtype=np.intp))
+    return np.concatenate(out), np.concatenate(codes)
+
+
+def _keep_columns(design: Design, keep: list[int], X: np.ndarray) -> Design:
+    """``design`` with only the fixed-effect columns ``keep`` (aliased ones dropped)."""
+    index = {old: new for new, old in enumerate(keep)}
+    terms = tuple(
+        FixedTerm(t.label, t.variables, tuple(index[c] for c in t.columns if c in index))
+        for t in design.terms
+    )
+    dropped = [j for j in range(len(design.x_names)) if j not in index]
+    spec = design.spec_names or design.x_names
+    return replace(
+        design,
+        X=np.asfortranarray(X[:, keep]),
+        x_names=tuple(design.x_names[j] for j in keep),
+        spec_names=tuple(spec[j] for j in keep) if design.spec_names else (),
+        terms=terms,
+        aliased=design.aliased + tuple(r_column_name(design.x_names[j]) for j in dropped),
+        xtx=None,
+        _cache={},
+    )
+
+
+def blocks_design(blocks: StudyBlocks) -> Design:
+    """The design of the pooled model from its blocks (pseudo-rows, the patients' count)."""
+    parsed = parse_formula(blocks.formula)
+    study = check_formula(parsed, blocks.formula)
+    if blocks.study != study:
+        raise ModelSpecError(f"the summaries group by {blocks.study!r}, the formula by {study!r}")
+    total = blocks.n_patients
+    means = blocks.sums.sum(axis=0) / max(total, 1)
+    centres = dict(zip(blocks.numeric, means, strict=True))
+    skeleton = skeleton_design(parsed, dict(blocks.levels), centres, study)
+    z_names = tuple(name for term in skeleton.random for name in term.effects)
+    if skeleton.x_names != blocks.x_names or z_names != blocks.z_names:
+        raise ModelSpecError(
+            "the summaries' columns are not the ones this version of ipdmeta makes for "
+            f"{blocks.formula!r}; summarise the data again with it"
+        )
+    if len(blocks.studies) < 2:
+        raise ModelSpecError("a random effect needs at least two studies; the summaries hold one")
+    R, codes = pseudo_rows(blocks.gram)
+    K, p = len(z_names), len(blocks.x_names)
+    X_all = R[:, K : K + p]
+    drop = set(aliased_columns(X_all))
+    keep = [j for j in range(p) if j not in drop]
+    grid = _keep_columns(skeleton, keep, skeleton.X) if drop else skeleton
+    random: list[ReTerm] = []
+    start = 0
+    for term in skeleton.random:
+        values = np.ascontiguousarray(R[:, start : start + term.k])
+        random.append(replace(term, codes=codes, levels=blocks.studies, values=values))
+        start += term.k
+    # Marginal means hold numeric variables at their pooled mean and use the factors'
+    # levels: a one-row frame carries both.
+    columns: dict[str, pd.Series] = {v: pd.Series([float(m)], name=v) for v, m in centres.items()}
+    for v, lv in blocks.levels.items():
+        columns[v] = pd.Series(pd.Categorical([lv[0]], categories=list(lv)), name=v)
+    design = replace(
+        _keep_columns(skeleton, keep, X_all),
+        y=np.ascontiguousarray(R[:, -1]),
+        random=tuple(random),
+        n_dropped=blocks.n_dropped,
+        columns=ColumnFrame(columns, 1),
+        keep=np.zeros(0, dtype=int),
+        n_rows=total,
+        grid=grid,
+    )
+    for term in design.random:
+        if term.n_levels * term.k >= total:
+            raise ModelSpecError(
+                f"the random term for {term.group!r} has {term.n_levels * term.k} random "
+                f"effects for {total} patients; the model is not identifiable"
+            )
+    if design.X.shape[1] >= total:
+        raise ModelSpecError(f"{design.X.shape[1]} fixed effects for {total} patients is too many")
+    return design
