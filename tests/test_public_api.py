@@ -13,6 +13,7 @@ import ipdmeta.meta
 import ipdmeta.mixed
 import ipdmeta.report
 import ipdmeta.review
+import ipdmeta.scale
 import ipdmeta.simulate
 
 PUBLIC = {
@@ -25,6 +26,7 @@ PUBLIC = {
         "mixed",
         "report",
         "run",
+        "scale",
         "simulate",
     ],
     ipdmeta.analysis: ["ReviewRun", "ReviewSpec", "load_spec", "parse_spec", "run_review"],
@@ -82,6 +84,7 @@ PUBLIC = {
     ipdmeta.errors: [
         "ConvergenceError",
         "DataError",
+        "DisclosureError",
         "EstimationError",
         "IpdmetaError",
         "ModelSpecError",
@@ -115,6 +118,17 @@ PUBLIC = {
         "create_store",
         "import_file",
         "open_store",
+    ],
+    ipdmeta.scale: [
+        "FederatedFit",
+        "Plan",
+        "describe",
+        "disclosure_breaches",
+        "fit_federated",
+        "make_plan",
+        "read_plan",
+        "read_summaries",
+        "summarise_site",
     ],
     ipdmeta.simulate: [
         "Categorical",

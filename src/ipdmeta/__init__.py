@@ -6,6 +6,7 @@ by the parts that need them. Subpackages:
 - :mod:`ipdmeta.data`: read, check and explain the extraction spreadsheet;
 - :mod:`ipdmeta.meta`: two-stage (study-level) random-effects meta-analysis;
 - :mod:`ipdmeta.mixed`: one-stage linear mixed models;
+- :mod:`ipdmeta.scale`: federated fits from per-study summaries;
 - :mod:`ipdmeta.simulate`: simulated IPD meta-analysis data sets;
 - :mod:`ipdmeta.analysis` and :mod:`ipdmeta.report`: ``ipdmeta.run(folder)`` analyses a
   review folder as its ``review.toml`` says and writes the report.
@@ -29,10 +30,11 @@ __all__ = [
     "mixed",
     "report",
     "run",
+    "scale",
     "simulate",
 ]
 
-_SUBMODULES = {"analysis", "data", "meta", "mixed", "report", "simulate"}
+_SUBMODULES = {"analysis", "data", "meta", "mixed", "report", "scale", "simulate"}
 
 
 def __getattr__(name: str) -> Any:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 __all__ = [
     "ConvergenceError",
     "DataError",
+    "DisclosureError",
     "EstimationError",
     "IpdmetaError",
     "ModelSpecError",
@@ -74,3 +75,7 @@ class SpecError(IpdmetaError):
 
 class ReportError(IpdmetaError):
     """The report could not be written."""
+
+
+class DisclosureError(IpdmetaError):
+    """A site's data break a federated plan's disclosure rules; nothing is written."""

@@ -201,7 +201,7 @@ def skeleton_design(
     return build_design(parsed, pd.DataFrame(frame))
 
 
-def _site_frame(
+def model_rows(
     parsed: ParsedFormula, data: pd.DataFrame, levels: dict[str, tuple], study: str
 ) -> tuple[pd.DataFrame, int]:
     """The rows with every model variable, factors coded with ``levels``; the number
@@ -225,6 +225,13 @@ def _site_frame(
                 f"among the levels the model was planned with ({', '.join(map(repr, lv))})"
             )
         frame[v] = pd.Categorical(text, categories=list(lv))
+    for v in [*_predictors(parsed, study), parsed.response]:
+        if v not in levels and not pd.api.types.is_numeric_dtype(frame[v]):
+            shown = ", ".join(repr(x) for x in pd.unique(frame[v])[:3])
+            raise ModelSpecError(
+                f"{v!r} holds text ({shown}), and the model has no levels for it, so it must "
+                "be numbers (a decimal comma or a unit typed in a cell makes a column text)"
+            )
     return frame, dropped
 
 
@@ -244,7 +251,7 @@ def study_blocks(
     if levels is None:
         levels = data_levels(parsed, data, study)
     levels = {v: tuple(str(x) for x in lv) for v, lv in levels.items()}
-    frame, dropped = _site_frame(parsed, data, levels, study)
+    frame, dropped = model_rows(parsed, data, levels, study)
     if not len(frame):
         raise ModelSpecError("no row has a value for every variable in the formula")
     numeric = tuple(v for v in parsed.fixed_variables if v not in levels)
@@ -304,6 +311,7 @@ def pseudo_rows(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         vals, vecs = np.linalg.eigh(G / np.outer(scale, scale))
         keep = vals > _RANK_RTOL * max(float(vals[-1]), 1e-300)
         R = np.sqrt(vals[keep])[:, None] * vecs[:, keep].T * scale[None, :]
+        R[:, np.diag(G) == 0] = 0.0  # a column with no entries (a level absent): exactly 0
         out.append(R)
         codes.append(np.full(R.shape[0], i, dtype=np.intp))
     return np.concatenate(out), np.concatenate(codes)
