@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_review.py", *(["--quick"] if args.quick else [])],
         ["bench_web.py", *(["--quick"] if args.quick else [])],
         ["bench_threads.py"],
+        ["bench_scale.py", *(["--quick"] if args.quick else [])],
     ]
     failed = 0
     for script, *options in runs:

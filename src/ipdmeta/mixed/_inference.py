@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from ipdmeta.errors import EstimationError
 from ipdmeta.mixed import _numderiv
 from ipdmeta.mixed._fit import GeneralModel, ScalarTermModel
 
@@ -25,6 +26,9 @@ HESS_TOL = 1e-8
 EIG_EPS = float(np.sqrt(np.finfo(float).eps))
 # pbkrtest inverts the information matrix with a generalised inverse below this.
 KR_COND_TOL = 1e-10
+# Kenward-Roger on the general path holds several dense q x q matrices: refused, with a
+# message, above this much memory rather than exhausting the machine's 24 GB.
+KR_MAX_BYTES = 4e9
 
 Model = ScalarTermModel | GeneralModel
 
@@ -173,6 +177,13 @@ def _kr_general_pieces(
     """P, Q and the trace matrix of pbkrtest's vcovAdj from the q x q and q x p
     cross-products: Sigma = sigma^2 (I + H H'), H = Z Lambda, Sigma^{-1} = T / sigma^2
     with T = I - H S H', S = (H'H + I)^{-1}, and T^k = T^{k-1} - H S^k H'."""
+    n_params = sum(t.k * (t.k + 1) // 2 for t in model.terms)
+    needed = (n_params + 12) * model.q**2 * 8  # the patterns and a dozen q x q products
+    if needed > KR_MAX_BYTES:
+        raise EstimationError(
+            f"Kenward-Roger for this model forms q x q matrices (q = {model.q:,} random "
+            f"effects), about {needed / 1e9:.0f} GB; use ddf='satterthwaite', which needs none"
+        )
     ZtZ, ZtX = model.cross()
     XtX = model.XtX
     n = model.n

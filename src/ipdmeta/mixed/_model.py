@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -617,7 +618,15 @@ class LmmResult:
         return summary_html(self)
 
 
-def lmm(formula: str, data: pd.DataFrame, reml: bool = True, weights: Any = None) -> LmmResult:
+def lmm(
+    formula: str,
+    data: pd.DataFrame | Any,
+    reml: bool = True,
+    weights: Any = None,
+    *,
+    scheduler: str | None = None,
+    progress: bool | Any = False,
+) -> LmmResult:
     """Fit a linear mixed model, as ``lme4::lmer``.
 
     Parameters
@@ -627,15 +636,23 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True, weights: Any = None
         (crossed), ``(1 | g1/g2)`` (nested), ``(1 + x | g)`` (correlated),
         ``(1 + x || g)`` (uncorrelated). Fixed part: formulaic syntax, treatment coding
         with the first sorted level as reference, or ``C(x, Treatment("level"))``.
-    data : pandas.DataFrame
+    data : pandas.DataFrame, dask DataFrame, or path or glob of Parquet files
         One row per observation. Rows missing any model variable are dropped and counted
         (``n_dropped``); aliased fixed-effect columns are dropped and named (``aliased``).
+        Data larger than memory (Parquet or Dask) are summarised study by study on a Dask
+        cluster and fitted from those blocks, the same fit as on the rows: every random
+        term must then be grouped by the study (see :func:`lmm_from_blocks`).
     reml : bool
         REML (default, as lmer) or maximum likelihood.
     weights : str or array-like, optional
         Prior weights, as lmer's ``weights``: a column of ``data`` or one number per row,
         each above 0; row i's residual variance is sigma^2 / w_i. A row without a weight
         is dropped and counted.
+    scheduler : str, optional
+        For Parquet or Dask data: None starts a LocalCluster on this machine for the fit;
+        ``"tcp://host:8786"`` uses a running cluster; ``"synchronous"`` runs here.
+    progress : bool or callable
+        For Parquet or Dask data: show each pass (True), or call this with its name.
 
     Returns
     -------
@@ -646,6 +663,13 @@ def lmm(formula: str, data: pd.DataFrame, reml: bool = True, weights: Any = None
     ModelSpecError
         Bad grammar, unknown variable, a single group, a constant outcome.
     """
+    if isinstance(data, str | Path) or type(data).__module__.split(".")[0] == "dask":
+        from ipdmeta.scale.out_of_core import dask_blocks
+
+        if weights is not None:
+            raise ModelSpecError("weights are not supported for Parquet or Dask data yet")
+        blocks = dask_blocks(formula, data, scheduler=scheduler, progress=progress)
+        return lmm_from_blocks(blocks, reml=reml)
     parsed = parse_formula(formula)
     w = None if weights is None else prior_weights(weights, data)
     design = build_design(parsed, data, weights=w)

@@ -113,6 +113,25 @@ class StudyBlocks:
             _cache={},
         )
 
+    def add(self, other: StudyBlocks) -> StudyBlocks:
+        """The blocks of the rows of both (a study's patients may be split between
+        ``self`` and ``other``: their blocks are summed); studies in sorted order."""
+        for name in ("formula", "study", "z_names", "x_names", "levels", "numeric"):
+            if getattr(other, name) != getattr(self, name):
+                raise ModelSpecError(f"cannot add blocks of different models ({name} differ)")
+        studies = sorted(set(self.studies) | set(other.studies))
+        at = {s: i for i, s in enumerate(studies)}
+        n = np.zeros(len(studies), dtype=np.int64)
+        gram = np.zeros((len(studies), *self.gram.shape[1:]))
+        sums = np.zeros((len(studies), self.sums.shape[1]))
+        for part in (self, other):
+            rows = np.array([at[s] for s in part.studies], dtype=np.intp)
+            np.add.at(n, rows, part.n)
+            np.add.at(gram, rows, part.gram)
+            np.add.at(sums, rows, part.sums)
+        return replace(self, studies=tuple(studies), n=n, gram=gram, sums=sums,
+                       n_dropped=self.n_dropped + other.n_dropped, _cache={})  # fmt: skip
+
 
 # ---------------------------------------------------------------------------------------
 # The model's columns, made the same everywhere
@@ -218,7 +237,7 @@ def model_rows(
     frame = frame.reset_index(drop=True)
     for v, lv in levels.items():
         text = frame[v].astype(str)
-        unknown = sorted(set(text) - set(lv))
+        unknown = sorted(set(pd.unique(text)) - set(lv))  # not set(text): it walks every row
         if unknown:
             raise ModelSpecError(
                 f"{v!r} has the value(s) {', '.join(map(repr, unknown[:5]))}, which are not "
@@ -268,20 +287,21 @@ def study_blocks(
         )
     W = np.column_stack([Z, X, y])
     codes, studies = pd.factorize(frame[study].astype(str), sort=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(studies) + 1))
-    gram = np.empty((len(studies), W.shape[1], W.shape[1]))
-    sums = np.empty((len(studies), len(numeric)))
+    m, d = len(studies), W.shape[1]
+    # Each entry of every study's W'W is a sum over its rows: one bincount per entry.
+    gram = np.empty((m, d, d))
+    for a in range(d):
+        for b in range(a, d):
+            gram[:, a, b] = gram[:, b, a] = np.bincount(codes, W[:, a] * W[:, b], minlength=m)
     values = frame[list(numeric)].to_numpy(dtype=float) if numeric else np.empty((len(frame), 0))
-    for i in range(len(studies)):
-        rows = order[bounds[i] : bounds[i + 1]]
-        gram[i] = W[rows].T @ W[rows]
-        sums[i] = values[rows].sum(axis=0)
+    sums = np.empty((m, len(numeric)))
+    for j in range(len(numeric)):
+        sums[:, j] = np.bincount(codes, values[:, j], minlength=m)
     return StudyBlocks(
         formula=formula,
         study=study,
         studies=tuple(str(s) for s in studies),
-        n=np.diff(bounds),
+        n=np.bincount(codes, minlength=m).astype(np.int64),
         gram=gram,
         z_names=tuple(name for term in skeleton.random for name in term.effects),
         x_names=skeleton.x_names,

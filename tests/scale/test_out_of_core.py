@@ -1,0 +1,116 @@
+"""mixed.lmm on Parquet files and Dask DataFrames: the same fit as on a pandas DataFrame,
+with a Dask LocalCluster started here (in this process, to be quick), with the default
+cluster the fit starts itself, and with every kind of bad input refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ipdmeta import mixed
+from ipdmeta.errors import DataError, ModelSpecError
+
+FORMULA = "y ~ arm + age + (1 + age | study)"
+RTOL = 1e-6  # as tests/mixed/test_study_blocks.py: two independent searches for theta
+
+
+@pytest.fixture(scope="module")
+def trial() -> pd.DataFrame:
+    rng = np.random.default_rng(14)
+    studies, per = 40, 60
+    study = np.repeat([f"study{i:02d}" for i in range(studies)], per)
+    arm = rng.choice(["control", "active"], study.size)
+    age = rng.normal(0, 1, study.size)
+    u = rng.normal(0, [2.0, 0.5], (studies, 2))
+    y = (10 + 1.5 * (arm == "active") + 0.8 * age + u[:, 0].repeat(per)
+         + u[:, 1].repeat(per) * age + rng.normal(0, 2, study.size))  # fmt: skip
+    data = pd.DataFrame({"study": study, "arm": arm, "age": age, "y": y})
+    data.loc[[5, 77, 300], "age"] = np.nan  # dropped and counted, as a pandas fit does
+    return data
+
+
+@pytest.fixture(scope="module")
+def parquet(tmp_path_factory: pytest.TempPathFactory, trial: pd.DataFrame) -> Path:
+    folder = tmp_path_factory.mktemp("parquet")
+    # Rows shuffled across files: a study's patients are in several partitions.
+    shuffled = trial.sample(frac=1.0, random_state=3)
+    for i in range(5):
+        shuffled.iloc[i::5].to_parquet(folder / f"part{i}.parquet", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def pooled(trial: pd.DataFrame) -> mixed.LmmResult:
+    return mixed.lmm(FORMULA, trial)
+
+
+def _same_fit(a: mixed.LmmResult, b: mixed.LmmResult) -> None:
+    assert a.nobs == b.nobs and a.n_dropped == b.n_dropped
+    table = b.fixed_effects()
+    assert list(a.coef.index) == list(b.coef.index)
+    scale = np.maximum(np.abs(b.coef.to_numpy()), table["se"].to_numpy())
+    assert np.all(np.abs(a.coef.to_numpy() - b.coef.to_numpy()) <= RTOL * scale)
+    np.testing.assert_allclose(a.fixed_effects()["df"], table["df"], rtol=RTOL)
+    np.testing.assert_allclose(
+        a.variance_components["variance"], b.variance_components["variance"], rtol=RTOL
+    )
+
+
+def test_parquet_files_on_a_cluster_give_the_pandas_fit(parquet, pooled) -> None:
+    from distributed import LocalCluster
+
+    messages: list[str] = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:  # fmt: skip
+        fit = mixed.lmm(FORMULA, str(parquet / "*.parquet"),
+                        scheduler=cluster.scheduler_address, progress=messages.append)  # fmt: skip
+    _same_fit(fit, pooled)
+    assert messages[0] == "pass 1 of 2: factor levels"
+    assert messages[-1].endswith("partitions summarised")
+
+
+def test_a_dask_dataframe_and_the_default_cluster(trial, pooled) -> None:
+    import dask.dataframe as dd
+
+    frame = dd.from_pandas(trial, npartitions=4)
+    _same_fit(mixed.lmm(FORMULA, frame), pooled)  # starts and closes its own LocalCluster
+    _same_fit(mixed.lmm(FORMULA, frame, scheduler="synchronous"), pooled)
+
+
+def test_an_ml_fit_and_one_file(tmp_path, trial) -> None:
+    one = tmp_path / "all.parquet"
+    trial.to_parquet(one, index=False)
+    fit = mixed.lmm(FORMULA, one, reml=False, scheduler="synchronous")
+    _same_fit(fit, mixed.lmm(FORMULA, trial, reml=False))
+
+
+@pytest.mark.parametrize(
+    ("data", "kwargs", "error", "message"),
+    [
+        ("missing/*.parquet", {}, DataError, "no Parquet file"),
+        ("README.md", {}, DataError, "cannot be read as Parquet"),
+        ("PARQUET", {"scheduler": "localhost:8786"}, ModelSpecError, "tcp://host:8786"),
+        ("PARQUET", {"weights": "age"}, ModelSpecError, "weights are not supported"),
+    ],
+)
+def test_bad_input_is_named(parquet, data, kwargs, error, message) -> None:
+    path = str(parquet / "*.parquet") if data == "PARQUET" else data
+    if data == "README.md":
+        path = str(Path(__file__).resolve().parents[2] / "README.md")
+    with pytest.raises(error, match=message):
+        mixed.lmm(FORMULA, path, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("formula", "message"),
+    [
+        ("y ~ arm + (1 | study) + (1 | arm)", "grouped by one factor"),
+        ("y ~ arm + weight + (1 | study)", "unknown variable 'weight'"),
+    ],
+)
+def test_formulas_the_out_of_core_path_cannot_take(parquet, formula, message) -> None:
+    with pytest.raises(ModelSpecError, match=message):
+        mixed.lmm(formula, str(parquet / "*.parquet"), scheduler="synchronous")
