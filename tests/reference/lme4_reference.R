@@ -225,7 +225,10 @@ CASES <- list(
                "relief_pct ~ diagnosis + sex + offset(log(age)) + (1 | study_id)")),
   list(id = "sleepstudy-offset-slopes", data = "sleepstudy",
        formula = "Reaction ~ Days + offset(2.5 * Days) + (Days | Subject)", reml = TRUE,
-       emmeans = character(0), lrt = NULL),
+       emmeans = character(0), lrt = NULL, profile = FALSE,
+       profile_reason = paste("the covariance model is sleepstudy-slopes', whose profile",
+                              "is a reference; an offset leaves it as it is, and ipd-offset",
+                              "profiles a model with an offset")),
   # Two terms that nearly stand in for each other (age varies little around 55): the
   # criterion has a second, higher local minimum with the intercept's variance at 0,
   # where a search from theta = (1, 1) ended. lme4's optimum has the slope's at 0.
