@@ -114,3 +114,25 @@ def test_bad_input_is_named(parquet, data, kwargs, error, message) -> None:
 def test_formulas_the_out_of_core_path_cannot_take(parquet, formula, message) -> None:
     with pytest.raises(ModelSpecError, match=message):
         mixed.lmm(formula, str(parquet / "*.parquet"), scheduler="synchronous")
+
+
+def test_the_fit_command_on_parquet_and_on_a_review_folder(parquet, pooled, run_cli) -> None:
+    import json
+
+    result = run_cli("fit", str(parquet / "*.parquet"), "--formula", FORMULA, "--json")
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    assert out["nobs"] == pooled.nobs and out["n_dropped"] == pooled.n_dropped
+    estimates = [row["estimate"] for row in out["fixed_effects"]]
+    np.testing.assert_allclose(estimates, pooled.coef.to_numpy(), rtol=1e-6)
+    assert "pass 1 of 2" in result.err  # progress on stderr, the JSON alone on stdout
+
+    from tests.conftest import EXAMPLE
+
+    text = run_cli("fit", EXAMPLE, "--formula", "relief_pct ~ diagnosis + (1 | study_id)")
+    assert text.code == 0 and "Linear mixed model fit by REML" in text.out
+    wrong = run_cli("fit", EXAMPLE, "--formula", "relief_pct ~ 1 + (1 | study_id)",
+                    "--scheduler", "tcp://127.0.0.1:8786")  # fmt: skip
+    assert wrong.code == 2 and "--scheduler applies to Parquet" in wrong.err
+    missing = run_cli("fit", str(parquet / "none*.parquet"), "--formula", FORMULA)
+    assert missing.code == 2 and "no Parquet file" in missing.err

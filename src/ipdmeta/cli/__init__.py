@@ -15,6 +15,7 @@ from typing import TextIO
 
 from ipdmeta import __version__
 from ipdmeta.cli.federated import add_federated_commands, run_federated_command
+from ipdmeta.cli.fit import add_fit_command, run_fit_command
 from ipdmeta.cli.review import add_review_commands, run_review_command
 from ipdmeta.errors import IpdmetaError
 
@@ -125,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--out", type=Path, required=True, help="folder to write the tables to")
     simulate.add_argument("--seed", type=int, help="override the seed in the design file")
     add_review_commands(commands)
+    add_fit_command(commands)
     add_federated_commands(commands)
     return parser
 
@@ -141,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_review_command(args)
         if args.command in ("federated", "site"):
             return run_federated_command(args)
+        if args.command == "fit":
+            return run_fit_command(args)
         return _simulate(args)
     except IpdmetaError as exc:
         if args.debug:

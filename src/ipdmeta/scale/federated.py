@@ -34,23 +34,8 @@ class FederatedFit:
 
     def to_json(self) -> dict[str, Any]:
         """What ``ipdmeta federated fit --json`` prints (df: Satterthwaite)."""
-        fixed = self.one_stage.fixed_effects(ddf="satterthwaite")
-        variances = self.one_stage.variance_components
         return {
-            "fixed_effects": [
-                {
-                    "term": r.term,
-                    "estimate": r.estimate,
-                    "se": r.se,
-                    "df": r.df,
-                    "pvalue": r.pvalue,
-                }
-                for r in fixed.itertuples()
-            ],
-            "variance_components": [
-                {"group": r.group, "name": r.name, "variance": r.variance}
-                for r in variances.itertuples()
-            ],
+            **fit_tables(self.one_stage),
             "two_stage": [
                 {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
                 for row in self.two_stage.to_dict(orient="records")
@@ -78,6 +63,21 @@ class FederatedFit:
             self.two_stage.to_string(index=False, float_format="%.4g", na_rep=""),
         ]
         return "\n".join(lines)
+
+
+def fit_tables(fit: LmmResult, ddf: str = "satterthwaite") -> dict[str, Any]:
+    """A fit's fixed effects and variance components as JSON-ready lists."""
+    fixed = fit.fixed_effects(ddf=ddf)
+    return {
+        "fixed_effects": [
+            {"term": r.term, "estimate": r.estimate, "se": r.se, "df": r.df, "pvalue": r.pvalue}
+            for r in fixed.itertuples()
+        ],
+        "variance_components": [
+            {"group": r.group, "name": r.name, "variance": r.variance}
+            for r in fit.variance_components.itertuples()
+        ],
+    }
 
 
 def read_summaries(plan: Plan, paths: Sequence[Path]) -> list[dict[str, Any]]:

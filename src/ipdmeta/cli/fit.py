@@ -1,0 +1,67 @@
+"""``ipdmeta fit DATA --formula F``: one linear mixed model from the command line, on a
+review's patients (any folder or file ``ipdmeta validate`` reads) or on Parquet files
+larger than memory (through Dask; ``--scheduler`` names a running cluster)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ipdmeta.errors import DataError
+
+__all__ = ["add_fit_command", "run_fit_command"]
+
+
+def add_fit_command(commands: Any) -> None:
+    fit = commands.add_parser(
+        "fit",
+        help="fit one linear mixed model and print its tables",
+        description=(
+            "Fit FORMULA to DATA as mixed.lmm does: a review folder or data file (read and "
+            "checked as 'ipdmeta validate' reads it), or Parquet files, a path or a quoted "
+            "glob, summarised study by study on a Dask cluster (see docs/scale.md)."
+        ),
+    )
+    fit.add_argument("data", help="a review folder, a data file, or Parquet files (a glob)")
+    fit.add_argument("--formula", required=True, help="the model, as lme4 writes it")
+    fit.add_argument("--ml", action="store_true", help="maximum likelihood (default REML)")
+    fit.add_argument(
+        "--ddf",
+        choices=["satterthwaite", "kenward-roger", "asymptotic", "residual"],
+        default="satterthwaite",
+        help="degrees of freedom of the t-tests (satterthwaite)",
+    )
+    fit.add_argument(
+        "--scheduler",
+        help="for Parquet data: a Dask scheduler address (default: a LocalCluster here)",
+    )
+    fit.add_argument("--json", action="store_true", help="print the tables as JSON")
+    fit.add_argument("--quiet", action="store_true", help="no progress for Parquet data")
+
+
+def _is_parquet(data: str) -> bool:
+    return data.endswith(".parquet") or any(c in data for c in "*?[")
+
+
+def run_fit_command(args: argparse.Namespace) -> int:
+    from ipdmeta import mixed
+    from ipdmeta.scale.federated import fit_tables
+
+    if _is_parquet(args.data):
+        model = mixed.lmm(args.formula, args.data, reml=not args.ml,
+                          scheduler=args.scheduler, progress=not args.quiet)  # fmt: skip
+    else:
+        if args.scheduler is not None:
+            raise DataError("--scheduler applies to Parquet data (a .parquet path or a glob)")
+        from ipdmeta.data import load_review
+
+        patients = load_review(Path(args.data)).patients
+        model = mixed.lmm(args.formula, patients, reml=not args.ml)
+    if args.json:
+        payload = {**fit_tables(model, args.ddf), "nobs": model.nobs, "n_dropped": model.n_dropped}
+        print(json.dumps(payload, indent=2, default=float))
+    else:
+        print(model.summary(ddf=args.ddf))
+    return 0
