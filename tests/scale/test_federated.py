@@ -9,6 +9,7 @@ theta independently; estimates agree at rtol 1e-6 of max(|value|, SE).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import pytest
 
 from ipdmeta import mixed, scale
+from ipdmeta.cli import main
 from ipdmeta.data.load import load_review
 from ipdmeta.errors import DisclosureError, ModelSpecError
 from ipdmeta.scale.signed import write_signed
@@ -42,18 +44,29 @@ def _sites(tmp_path: Path, count: int = 4) -> list[Path]:
 
 
 @pytest.fixture
-def federation(tmp_path: Path, run_cli) -> tuple[Path, list[Path]]:
-    plan = tmp_path / "plan.json"
-    made = run_cli("federated", "plan", "--formula", FORMULA, "--levels", LEVELS,
-                   "--min-cell", "1", "--min-study", "1", "--out", plan)  # fmt: skip
-    assert made.code == 0, made.err
-    summaries = []
-    for i, folder in enumerate(_sites(tmp_path)):
-        out = tmp_path / f"s{i + 1}.json"
-        done = run_cli("site", "summarise", folder, "--plan", plan, "--out", out)
-        assert done.code == 0, done.err
-        summaries.append(out)
-    return plan, summaries
+def federation(tmp_path: Path, made_once: Path) -> tuple[Path, list[Path]]:
+    """A plan, four site folders and their summaries, made once through the command line
+    (below) and copied for each test, which may change them."""
+    for item in made_once.iterdir():
+        target = tmp_path / item.name
+        if item.is_dir():
+            shutil.copytree(item, target)
+        else:
+            shutil.copy(item, target)
+    return tmp_path / "plan.json", [tmp_path / f"s{i + 1}.json" for i in range(4)]
+
+
+@pytest.fixture(scope="module")
+def made_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("federation")
+    plan = folder / "plan.json"
+    made = main(["federated", "plan", "--formula", FORMULA, "--levels", LEVELS,
+                 "--min-cell", "1", "--min-study", "1", "--out", str(plan)])  # fmt: skip
+    assert made == 0
+    for i, site in enumerate(_sites(folder)):
+        out = folder / f"s{i + 1}.json"
+        assert main(["site", "summarise", str(site), "--plan", str(plan), "--out", str(out)]) == 0
+    return folder
 
 
 def _pooled() -> mixed.LmmResult:
@@ -236,3 +249,27 @@ def test_site_values_outside_the_plan_are_named(tmp_path) -> None:
     with pytest.raises(ModelSpecError, match="'age' holds text"):
         scale.summarise_site(scale.make_plan(FORMULA, {"diagnosis": LEVELS[10:].split(",")},
                                              min_cell=1, min_study=1), typed)  # fmt: skip
+
+
+def test_a_plan_with_weights_and_an_offset(tmp_path) -> None:
+    rng = np.random.default_rng(8)
+    study = np.repeat([f"S{i}" for i in range(12)], 20)
+    arm = np.tile(["a", "b"], 120)
+    pre = rng.normal(50, 10, study.size)
+    y = pre - 5 * (arm == "b") + np.repeat(rng.normal(0, 3, 12), 20) + rng.normal(0, 4, 240)
+    data = pd.DataFrame({"study": study, "arm": arm, "pre": pre, "y": y,
+                         "w": rng.uniform(0.5, 2, 240)})  # fmt: skip
+    formula = "y ~ arm + offset(pre) + (1 | study)"
+    plan = scale.make_plan(formula, {"arm": ["a", "b"]}, weights="w")
+    paths = []
+    for i, part in enumerate((data[data["study"] < "S4"], data[data["study"] >= "S4"])):
+        paths.append(write_signed(tmp_path / f"s{i}.json", scale.summarise_site(plan, part)))
+    fit = scale.fit_federated(plan, paths).one_stage
+    rows = mixed.lmm(formula, data, weights="w")
+    table = rows.fixed_effects()
+    scale_ = np.maximum(np.abs(table["estimate"]), table["se"]).to_numpy()
+    assert np.all(np.abs(fit.coef.to_numpy() - rows.coef.to_numpy()) <= RTOL * scale_)
+    assert fit.loglik == pytest.approx(rows.loglik, rel=RTOL)
+    assert fit.emmeans("arm")["emmean"].to_numpy() == pytest.approx(
+        rows.emmeans("arm")["emmean"].to_numpy(), rel=RTOL
+    )

@@ -27,7 +27,8 @@ def trial() -> pd.DataFrame:
     u = rng.normal(0, [2.0, 0.5], (studies, 2))
     y = (10 + 1.5 * (arm == "active") + 0.8 * age + u[:, 0].repeat(per)
          + u[:, 1].repeat(per) * age + rng.normal(0, 2, study.size))  # fmt: skip
-    data = pd.DataFrame({"study": study, "arm": arm, "age": age, "y": y})
+    w = rng.uniform(0.5, 2.0, study.size)
+    data = pd.DataFrame({"study": study, "arm": arm, "age": age, "y": y, "w": w})
     data.loc[[5, 77, 300], "age"] = np.nan  # dropped and counted, as a pandas fit does
     return data
 
@@ -80,6 +81,17 @@ def test_a_dask_dataframe_and_the_default_cluster(trial, pooled) -> None:
     _same_fit(mixed.lmm(FORMULA, frame, scheduler="synchronous"), pooled)
 
 
+def test_weights_and_an_offset_on_parquet(parquet, trial) -> None:
+    formula = "y ~ arm + offset(age / 2) + (1 + age | study)"
+    fit = mixed.lmm(formula, str(parquet / "*.parquet"), weights="w", scheduler="synchronous")
+    _same_fit(fit, mixed.lmm(formula, trial, weights="w"))
+    np.testing.assert_allclose(
+        fit.emmeans("arm")["emmean"],
+        mixed.lmm(formula, trial, weights="w").emmeans("arm")["emmean"],
+        rtol=RTOL,
+    )
+
+
 def test_an_ml_fit_and_one_file(tmp_path, trial) -> None:
     one = tmp_path / "all.parquet"
     trial.to_parquet(one, index=False)
@@ -93,7 +105,8 @@ def test_an_ml_fit_and_one_file(tmp_path, trial) -> None:
         ("missing/*.parquet", {}, DataError, "no Parquet file"),
         ("README.md", {}, DataError, "cannot be read as Parquet"),
         ("PARQUET", {"scheduler": "localhost:8786"}, ModelSpecError, "tcp://host:8786"),
-        ("PARQUET", {"weights": "age"}, ModelSpecError, "weights are not supported"),
+        ("PARQUET", {"weights": [1.0, 2.0]}, ModelSpecError, "given as a column name"),
+        ("PARQUET", {"weights": "nowhere"}, ModelSpecError, "unknown variable 'nowhere'"),
     ],
 )
 def test_bad_input_is_named(parquet, data, kwargs, error, message) -> None:

@@ -39,6 +39,7 @@ def add_federated_commands(commands: Any) -> None:
         "--min-cell", type=int, default=5, help="fewest patients in a non-empty cell (5)"
     )
     plan.add_argument("--min-study", type=int, default=10, help="fewest patients in a study (10)")
+    plan.add_argument("--weights", metavar="COLUMN", help="a column of prior weights (optional)")
     plan.add_argument("--out", type=Path, required=True, help="the plan file to write")
     fit = actions.add_parser("fit", help="fit the model from the sites' summaries")
     fit.add_argument("plan", type=Path, help="the plan file")
@@ -80,7 +81,9 @@ def _refuse_overwriting(out: Path, *inputs: Path) -> None:
 def _plan(args: argparse.Namespace) -> int:
     from ipdmeta.scale.plan import make_plan, parse_levels
 
-    plan = make_plan(args.formula, parse_levels(args.levels), args.min_cell, args.min_study)
+    plan = make_plan(
+        args.formula, parse_levels(args.levels), args.min_cell, args.min_study, args.weights
+    )
     plan.write(args.out)
     print(f"Plan written to {args.out} ({plan.id[:19]}...). Send it to every site.")
     return 0

@@ -154,6 +154,10 @@ class Design:
     # what needs rows (type III contrasts). 0 and None for a fit to rows.
     n_rows: int = 0
     grid: Design | None = None
+    # For pseudo-rows: the offset's mean over the patients (marginal means add it) and
+    # the sum of the log prior weights (the deviance takes it off); None and 0 otherwise.
+    offset_mean: float | None = None
+    log_weights: float = 0.0
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property

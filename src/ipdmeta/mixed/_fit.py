@@ -715,6 +715,7 @@ def model_for(design: Design, y: np.ndarray | None = None) -> ScalarTermModel | 
         model = make_model(design.X, response, design.random, design.xtx)
         if design.n_rows:  # pseudo-rows: the deviance counts the patients they stand for
             model.n = design.n_rows
+            model.log_weights = design.log_weights
         return model
     root = np.sqrt(design.weights)
     terms = tuple(dataclasses.replace(t, values=t.values * root[:, None]) for t in design.random)

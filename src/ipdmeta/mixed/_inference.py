@@ -18,6 +18,7 @@ from scipy import special
 
 from ipdmeta.errors import EstimationError
 from ipdmeta.mixed import _numderiv
+from ipdmeta.mixed._blocked import term_factor
 from ipdmeta.mixed._fit import GeneralModel, ScalarTermModel
 
 # lmerTest drops Hessian eigenvalues below this when inverting (as_lmerModLT's tol).
@@ -232,6 +233,88 @@ def _kr_general_pieces(
     return P, Q, Kt
 
 
+def _shared_grouping(model: GeneralModel) -> bool:
+    """Whether every random term has the same grouping factor (random effects of one
+    level interact only with that level's): Z'Z is then block-diagonal by level."""
+    first = model.terms[0]
+    return all(t.group == first.group and np.array_equal(t.codes, first.codes)
+               for t in model.terms[1:])  # fmt: skip
+
+
+def _kr_level_pieces(
+    model: GeneralModel, theta: np.ndarray, sigma: float
+) -> tuple[list[np.ndarray], dict[tuple[int, int], np.ndarray], np.ndarray]:
+    """:func:`_kr_general_pieces` when every term shares one grouping factor: each level's
+    K x K block (K random effects per level) stands for the q x q matrices, which are
+    block-diagonal, so the cost and memory grow with the number of levels, not its
+    square. Same formulas, block by block."""
+    terms = model.terms
+    codes = terms[0].codes
+    m = terms[0].n_levels
+    V = np.column_stack([t.values for t in terms])  # n x K, the level's columns
+    X = model.X
+    K, p = V.shape[1], X.shape[1]
+    C = np.empty((m, K, K))
+    for a in range(K):
+        for b in range(a, K):
+            C[:, a, b] = C[:, b, a] = np.bincount(codes, V[:, a] * V[:, b], minlength=m)
+    ZX = np.empty((m, K, p))
+    for a in range(K):
+        for c in range(p):
+            ZX[:, a, c] = np.bincount(codes, V[:, a] * X[:, c], minlength=m)
+    lam = np.zeros((K, K))
+    patterns: list[np.ndarray] = []
+    pos = start = 0
+    for t in terms:
+        size = t.k * (t.k + 1) // 2
+        T = term_factor(theta[pos : pos + size], t.k)
+        lam[start : start + t.k, start : start + t.k] = T
+        for j in range(t.k):
+            for i in range(j, t.k):
+                e = np.zeros((K, K))
+                e[start + i, start + j] = e[start + j, start + i] = 1.0
+                patterns.append(e)
+        pos += size
+        start += t.k
+    s2 = sigma * sigma
+    Kb = np.einsum("ba,jbc,cd->jad", lam, C, lam)  # Lambda' C_j Lambda
+    S = np.linalg.inv(Kb + np.eye(K))
+    S2 = S @ S
+    S3 = S2 @ S
+    hx = np.einsum("ba,jbc->jac", lam, ZX)  # Lambda' Z_j'X_j
+    hz = np.einsum("ba,jbc->jac", lam, C)  # Lambda' C_j
+
+    def quad(a: np.ndarray, Sk: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.einsum("jka,jkl,jlb->jab", a, Sk, b)
+
+    xtx1 = model.XtX - quad(hx, S, hx).sum(axis=0)
+    xtx2 = xtx1 - quad(hx, S2, hx).sum(axis=0)
+    xtx3 = xtx2 - quad(hx, S3, hx).sum(axis=0)
+    ztx1 = ZX - quad(hz, S, hx)
+    ztx2 = ztx1 - quad(hz, S2, hx)
+    ztz1 = C - quad(hz, S, hz)
+    ztz2 = ztz1 - quad(hz, S2, hz)
+    trT = model.n - float(np.sum(S * Kb))
+    trT2 = trT - float(np.sum(S2 * Kb))
+    ZiX, ZiZ = ztx1 / s2, ztz1 / s2
+    Z2X, Z2Z = ztx2 / s2**2, ztz2 / s2**2
+    g = len(patterns) + 1
+    P: list[np.ndarray] = [-np.einsum("jka,kl,jlb->ab", ZiX, e, ZiX) for e in patterns]
+    P.append(-xtx2 / s2**2)
+    Q: dict[tuple[int, int], np.ndarray] = {}
+    Kt = np.zeros((g, g))
+    EZ = [np.einsum("kl,jlm->jkm", e, ZiZ) for e in patterns]
+    for r in range(len(patterns)):
+        for c in range(r, len(patterns)):
+            Q[(r, c)] = np.einsum("jka,jkl,lm,jmb->ab", ZiX, EZ[r], patterns[c], ZiX)
+            Kt[r, c] = Kt[c, r] = float(np.einsum("jab,jba->", EZ[r], EZ[c]))
+        Q[(r, g - 1)] = np.einsum("jka,kl,jlb->ab", ZiX, patterns[r], Z2X)
+        Kt[r, g - 1] = Kt[g - 1, r] = float(np.einsum("ab,jab->", patterns[r], Z2Z))
+    Q[(g - 1, g - 1)] = xtx3 / s2**3
+    Kt[g - 1, g - 1] = trT2 / s2**2
+    return P, Q, Kt
+
+
 def _kr_scalar_pieces(
     model: ScalarTermModel, theta: np.ndarray, sigma: float
 ) -> tuple[list[np.ndarray], dict[tuple[int, int], np.ndarray], np.ndarray]:
@@ -268,6 +351,9 @@ def kenward_roger_parts(
     if isinstance(model, ScalarTermModel):
         P, Q, Kt = _kr_scalar_pieces(model, theta, sigma)
         g = 2
+    elif _shared_grouping(model):
+        P, Q, Kt = _kr_level_pieces(model, theta, sigma)
+        g = len(P)
     else:
         P, Q, Kt = _kr_general_pieces(model, theta, sigma)
         g = len(P)

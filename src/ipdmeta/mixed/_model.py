@@ -666,9 +666,8 @@ def lmm(
     if isinstance(data, str | Path) or type(data).__module__.split(".")[0] == "dask":
         from ipdmeta.scale.out_of_core import dask_blocks
 
-        if weights is not None:
-            raise ModelSpecError("weights are not supported for Parquet or Dask data yet")
-        blocks = dask_blocks(formula, data, scheduler=scheduler, progress=progress)
+        blocks = dask_blocks(formula, data, scheduler=scheduler, progress=progress,
+                             weights=weights)  # fmt: skip
         return lmm_from_blocks(blocks, reml=reml)
     parsed = parse_formula(formula)
     w = None if weights is None else prior_weights(weights, data)
@@ -684,7 +683,8 @@ def lmm_from_blocks(blocks: StudyBlocks, reml: bool = True) -> LmmResult:
     """Fit a linear mixed model from per-study summaries (:func:`study_blocks`), exactly
     as :func:`lmm` fits the pooled rows.
 
-    Every random term must be grouped by the study. The result is the pooled fit's:
+    Every random term must be grouped by the study; offsets and prior weights (given to
+    :func:`study_blocks`) are those of the pooled rows. The result is the pooled fit's:
     estimates, Satterthwaite and Kenward-Roger inference, F-tests, marginal means,
     profile intervals, ``predict(newdata)``; fitted values, residuals and the parametric
     bootstrap need the patients' rows and are refused.

@@ -12,7 +12,9 @@ rows R_i of every study with the true number of patients: every quantity it comp
 Z'X, X'X, Z'y, X'y, y'y and n) is then that of the pooled rows, so the fit, its
 Satterthwaite and Kenward-Roger inference, F-tests, marginal means and profile intervals
 are the pooled fit's. What needs a patient's row (fitted values, residuals, the parametric
-bootstrap) is refused.
+bootstrap) is refused. An offset is taken off the outcome before the blocks are made (its
+sum kept for marginal means); prior weights scale the rows by their square roots (the sum
+of their logs kept for the deviance), as a fit to the rows does.
 
 The columns must be the same at every site, so they are not taken from the data: a
 *skeleton* design is built on synthetic rows from the formula and the factors' levels
@@ -39,6 +41,8 @@ from ipdmeta.mixed._design import (
     aliased_columns,
     build_design,
     new_model_matrix,
+    offset_values,
+    prior_weights,
     r_column_name,
     r_sorted,
 )
@@ -52,6 +56,8 @@ _STATEFUL = re.compile(r"\b(poly|scale|center)\s*\(")
 _SKELETON_MIN_ROWS = 64
 _SKELETON_MAX_CELLS = 20_000
 _SKELETON_STUDIES = 3
+# The column that carries each row's prior weight through the dropping of incomplete rows.
+WEIGHT = "__ipdmeta_weight__"
 # An eigenvalue of a study's scaled cross-product matrix below this (relative to the
 # largest) is rounding: the study has fewer rows than columns, or collinear columns.
 _RANK_RTOL = 1e-13
@@ -78,7 +84,17 @@ class StudyBlocks:
     numeric: tuple[str, ...]
     sums: np.ndarray
     n_dropped: int = 0
+    # Per study: the sum of the offset (offset(...) in the formula; the outcome in the
+    # blocks has it taken off) and of the log prior weights (the rows in the blocks are
+    # scaled by the square roots of the weights). Zeros without either.
+    offset_sums: np.ndarray | None = None
+    log_weights: np.ndarray | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def per_study(self, name: str) -> np.ndarray:
+        """``offset_sums`` or ``log_weights``, zeros where the summaries have none."""
+        values = getattr(self, name)
+        return np.zeros(len(self.studies)) if values is None else np.asarray(values, dtype=float)
 
     @property
     def n_patients(self) -> int:
@@ -110,6 +126,8 @@ class StudyBlocks:
             gram=np.concatenate([part.gram for part in parts]),
             sums=np.concatenate([part.sums for part in parts]),
             n_dropped=sum(part.n_dropped for part in parts),
+            offset_sums=np.concatenate([part.per_study("offset_sums") for part in parts]),
+            log_weights=np.concatenate([part.per_study("log_weights") for part in parts]),
             _cache={},
         )
 
@@ -124,13 +142,18 @@ class StudyBlocks:
         n = np.zeros(len(studies), dtype=np.int64)
         gram = np.zeros((len(studies), *self.gram.shape[1:]))
         sums = np.zeros((len(studies), self.sums.shape[1]))
+        offsets = np.zeros(len(studies))
+        logs = np.zeros(len(studies))
         for part in (self, other):
             rows = np.array([at[s] for s in part.studies], dtype=np.intp)
             np.add.at(n, rows, part.n)
             np.add.at(gram, rows, part.gram)
             np.add.at(sums, rows, part.sums)
+            np.add.at(offsets, rows, part.per_study("offset_sums"))
+            np.add.at(logs, rows, part.per_study("log_weights"))
         return replace(self, studies=tuple(studies), n=n, gram=gram, sums=sums,
-                       n_dropped=self.n_dropped + other.n_dropped, _cache={})  # fmt: skip
+                       n_dropped=self.n_dropped + other.n_dropped, offset_sums=offsets,
+                       log_weights=logs, _cache={})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,11 +175,6 @@ def check_formula(parsed: ParsedFormula, formula: str) -> str:
             f"{formula!r}: poly(), scale() and center() take their basis, mean and SD from "
             "all the rows fitted, which no site holds; write the transformation out, such "
             "as I(age - 60) or I((age - 60)^2)"
-        )
-    if parsed.offsets:
-        raise ModelSpecError(
-            f"{formula!r}: offset(...) is not supported in fits from per-study summaries "
-            "yet; subtract the offset from the outcome before summarising"
         )
     return next(iter(groups))[0]
 
@@ -221,10 +239,15 @@ def skeleton_design(
 
 
 def model_rows(
-    parsed: ParsedFormula, data: pd.DataFrame, levels: dict[str, tuple], study: str
+    parsed: ParsedFormula,
+    data: pd.DataFrame,
+    levels: dict[str, tuple],
+    study: str,
+    weights: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, int]:
-    """The rows with every model variable, factors coded with ``levels``; the number
-    dropped. A value outside a factor's levels is refused by name."""
+    """The rows with every model variable (and a weight, if given: one per row of
+    ``data``, in the column WEIGHT), factors coded with ``levels``; the number dropped.
+    A value outside a factor's levels is refused by name."""
     missing = [v for v in parsed.variables if v not in data.columns]
     if missing:
         raise ModelSpecError(
@@ -232,7 +255,10 @@ def model_rows(
             f"{', '.join(map(repr, missing))} in the formula; the data has the columns: "
             f"{', '.join(map(str, data.columns[:30]))}"
         )
-    frame = data[list(parsed.variables)].dropna()
+    frame = data[list(parsed.variables)]
+    if weights is not None:
+        frame = frame.assign(**{WEIGHT: weights})
+    frame = frame.dropna()
     dropped = len(data) - len(frame)
     frame = frame.reset_index(drop=True)
     for v, lv in levels.items():
@@ -255,13 +281,17 @@ def model_rows(
 
 
 def study_blocks(
-    formula: str, data: pd.DataFrame, levels: dict[str, tuple] | None = None
+    formula: str,
+    data: pd.DataFrame,
+    levels: dict[str, tuple] | None = None,
+    weights: Any = None,
 ) -> StudyBlocks:
     """Summarise ``data`` into per-study blocks for ``formula``.
 
     ``levels``: each factor's levels in the order the model uses (a federated plan's);
-    without them, those of ``data``. Rows missing a model variable are dropped and
-    counted, as a fit to the rows would.
+    without them, those of ``data``. ``weights``: prior weights as ``lmm`` takes them (a
+    column or one number per row, each above 0). Rows missing a model variable or a
+    weight are dropped and counted, as a fit to the rows would.
     """
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -270,7 +300,8 @@ def study_blocks(
     if levels is None:
         levels = data_levels(parsed, data, study)
     levels = {v: tuple(str(x) for x in lv) for v, lv in levels.items()}
-    frame, dropped = model_rows(parsed, data, levels, study)
+    w = None if weights is None else prior_weights(weights, data)
+    frame, dropped = model_rows(parsed, data, levels, study, w)
     if not len(frame):
         raise ModelSpecError("no row has a value for every variable in the formula")
     numeric = tuple(v for v in parsed.fixed_variables if v not in levels)
@@ -285,9 +316,19 @@ def study_blocks(
             f"{formula!r} gives a value that is not a finite number in these data (a log of "
             "zero or less, a square root of a negative, ...)"
         )
-    W = np.column_stack([Z, X, y])
     codes, studies = pd.factorize(frame[study].astype(str), sort=True)
-    m, d = len(studies), W.shape[1]
+    m = len(studies)
+    offset_sums = log_weights = None
+    if parsed.offsets:  # the model of y - offset; emmeans need the offset's mean
+        offset = offset_values(parsed.offsets, frame, np.arange(len(frame)))
+        y = y - offset
+        offset_sums = np.bincount(codes, offset, minlength=m)
+    W = np.column_stack([Z, X, y])
+    if w is not None:  # the rows scaled by sqrt(w), as lmm fits weights
+        row_weights = frame[WEIGHT].to_numpy(dtype=float)
+        W *= np.sqrt(row_weights)[:, None]
+        log_weights = np.bincount(codes, np.log(row_weights), minlength=m)
+    d = W.shape[1]
     # Each entry of every study's W'W is a sum over its rows: one bincount per entry.
     gram = np.empty((m, d, d))
     for a in range(d):
@@ -309,6 +350,8 @@ def study_blocks(
         numeric=numeric,
         sums=sums,
         n_dropped=int(dropped),
+        offset_sums=offset_sums,
+        log_weights=log_weights,
     )
 
 
@@ -402,7 +445,11 @@ def blocks_design(blocks: StudyBlocks) -> Design:
         keep=np.zeros(0, dtype=int),
         n_rows=total,
         grid=grid,
-    )
+        offset=None,  # already taken off the outcome in the blocks
+        offset_mean=float(blocks.per_study("offset_sums").sum() / total) if parsed.offsets
+        else None,
+        log_weights=float(blocks.per_study("log_weights").sum()),
+    )  # fmt: skip
     for term in design.random:
         if term.n_levels * term.k >= total:
             raise ModelSpecError(

@@ -99,19 +99,23 @@ def _cluster(scheduler: str | None) -> Any:
         yield client
 
 
-def _levels(frame: Any, formula: str, say: Progress) -> tuple[dict[str, tuple], int, Any]:
-    """Pass 1: each factor's levels in the complete rows, and the rows lacking a value."""
+def _levels(
+    frame: Any, formula: str, weights: str | None, say: Progress
+) -> tuple[dict[str, tuple], int, Any]:
+    """Pass 1: each factor's levels in the complete rows, and the rows lacking a value
+    (or a weight)."""
     import dask
 
     parsed = parse_formula(formula)
     study = check_formula(parsed, formula)
-    missing = [v for v in parsed.variables if v not in frame.columns]
+    used = [*parsed.variables, *([weights] if weights and weights not in parsed.variables else [])]
+    missing = [v for v in used if v not in frame.columns]
     if missing:
         raise ModelSpecError(
             f"unknown variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
             f"in the formula; the data has the columns: {', '.join(map(str, frame.columns[:30]))}"
         )
-    frame = frame[list(parsed.variables)]
+    frame = frame[used]
     complete = frame.dropna()
     marked = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed))
 
@@ -133,10 +137,12 @@ def _levels(frame: Any, formula: str, say: Progress) -> tuple[dict[str, tuple], 
     return levels, total - kept, complete
 
 
-def _partition_blocks(formula: str, levels: dict[str, tuple], part: pd.DataFrame) -> Any:
+def _partition_blocks(
+    formula: str, levels: dict[str, tuple], weights: str | None, part: pd.DataFrame
+) -> Any:
     if not len(part):
         return None
-    return study_blocks(formula, part, levels=levels)
+    return study_blocks(formula, part, levels=levels, weights=weights)
 
 
 def _add(a: StudyBlocks | None, b: StudyBlocks | None) -> StudyBlocks | None:
@@ -156,11 +162,14 @@ def dask_blocks(
     data: object,
     scheduler: str | None = None,
     progress: bool | Progress = False,
+    weights: str | None = None,
 ) -> StudyBlocks:
     """The per-study blocks of ``formula`` over Parquet files or a Dask DataFrame.
 
     ``progress``: True prints each pass and the partitions done on stderr; a callable is
-    called with those messages instead."""
+    called with those messages instead. ``weights``: the column of prior weights."""
+    if weights is not None and not isinstance(weights, str):
+        raise ModelSpecError("for Parquet or Dask data, weights are given as a column name")
     import dask
 
     say: Progress = (
@@ -168,11 +177,11 @@ def dask_blocks(
     )
     frame = _frame(data)
     with _cluster(scheduler) as client:
-        levels, dropped, complete = _levels(frame, formula, say)
+        levels, dropped, complete = _levels(frame, formula, weights, say)
         parts = complete.to_delayed()
         say(f"pass 2 of 2: per-study blocks of {len(parts)} partitions")
         summarise = dask.delayed(_partition_blocks, pure=True)
-        tasks = [summarise(formula, levels, p) for p in parts]
+        tasks = [summarise(formula, levels, weights, p) for p in parts]
         total: StudyBlocks | None = None
         step = max(1, len(tasks) // 10)
         if client is None:

@@ -34,6 +34,7 @@ class Plan:
     min_cell: int = MIN_CELL
     min_study: int = MIN_STUDY
     version: str = __version__
+    weights: str | None = None  # the column of prior weights, as lmm's weights=
 
     def body(self) -> dict[str, Any]:
         return {
@@ -42,6 +43,7 @@ class Plan:
             "formula": self.formula,
             "study": self.study,
             "levels": {v: list(lv) for v, lv in self.levels.items()},
+            "weights": self.weights,
             "rules": {
                 "min_patients_per_cell": self.min_cell,
                 "min_patients_per_study": self.min_study,
@@ -62,6 +64,7 @@ def make_plan(
     levels: Mapping[str, Sequence[str]],
     min_cell: int = MIN_CELL,
     min_study: int = MIN_STUDY,
+    weights: str | None = None,
 ) -> Plan:
     """A plan for ``formula``: ``levels`` lists each factor's levels, the reference
     first; every other variable is numeric. Checked by building the model's columns."""
@@ -87,8 +90,10 @@ def make_plan(
     for name, value in (("min_cell", min_cell), ("min_study", min_study)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ModelSpecError(f"{name} must be a whole number of 1 or more, got {value!r}")
+    if weights is not None and (not weights.strip() or weights in (study, parsed.response)):
+        raise ModelSpecError(f"weights must name a column of prior weights, got {weights!r}")
     skeleton_design(parsed, clean, {}, study)  # the columns can be made
-    return Plan(formula, study, clean, min_cell, min_study)
+    return Plan(formula, study, clean, min_cell, min_study, weights=weights)
 
 
 def read_plan(path: Path) -> Plan:
@@ -103,6 +108,7 @@ def read_plan(path: Path) -> Plan:
             min_cell=int(rules["min_patients_per_cell"]),
             min_study=int(rules["min_patients_per_study"]),
             version=str(body["ipdmeta"]),
+            weights=None if body.get("weights") is None else str(body["weights"]),
         )
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise DataError(f"{path}: the plan lacks or mangles {exc}") from None

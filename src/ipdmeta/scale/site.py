@@ -71,7 +71,12 @@ def summarise_site(plan: Plan, patients: pd.DataFrame, source: str = "the data")
     Raises :class:`DisclosureError`, naming the rule, the study and the cell, when a study
     breaks the plan's rules; nothing of the data leaves then."""
     parsed = parse_formula(plan.formula)
-    frame, _ = model_rows(parsed, patients, plan.levels, plan.study)
+    weights = None
+    if plan.weights is not None:
+        from ipdmeta.mixed._design import prior_weights
+
+        weights = prior_weights(plan.weights, patients)
+    frame, _ = model_rows(parsed, patients, plan.levels, plan.study, weights)
     breaches = disclosure_breaches(plan, frame)
     if breaches:
         # A few of each rule's breaches, so that both kinds are seen.
@@ -87,7 +92,7 @@ def summarise_site(plan: Plan, patients: pd.DataFrame, source: str = "the data")
             + (f"\n  - and {more} more" if more > 0 else "")
             + "\nLeave such studies out of the data, or agree other rules in the plan"
         )
-    blocks = study_blocks(plan.formula, patients, levels=plan.levels)
+    blocks = study_blocks(plan.formula, patients, levels=plan.levels, weights=plan.weights)
     return {
         "kind": SITE_KIND,
         "ipdmeta": __version__,
@@ -104,6 +109,8 @@ def summarise_site(plan: Plan, patients: pd.DataFrame, source: str = "the data")
         "numeric": list(blocks.numeric),
         "sums": blocks.sums.tolist(),
         "gram": blocks.gram.tolist(),
+        "offset_sums": blocks.per_study("offset_sums").tolist(),
+        "log_weights": blocks.per_study("log_weights").tolist(),
     }
 
 
@@ -126,6 +133,8 @@ def blocks_of(summary: dict[str, Any]) -> StudyBlocks:
         numeric=tuple(summary["numeric"]),
         sums=np.asarray(summary["sums"], dtype=float).reshape(m, len(summary["numeric"])),
         n_dropped=int(summary["dropped"]),
+        offset_sums=np.asarray(summary["offset_sums"], dtype=float),
+        log_weights=np.asarray(summary["log_weights"], dtype=float),
     )
 
 
