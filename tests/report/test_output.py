@@ -131,18 +131,15 @@ def test_report_is_self_contained(example_report):
         assert section in html
 
 
-def test_failed_run_keeps_previous_output(tmp_path, example_report):
-    review = tmp_path / "review"
-    review.mkdir()
-    for name in ("patients.csv", "studies.csv", "quality.csv", "categories.csv", "review.toml"):
-        (review / name).write_bytes((EXAMPLE / name).read_bytes())
+def test_failed_run_keeps_previous_output(tmp_path, small_review):
+    # The small simulated review: what is tested is the output folder, not the example.
     out = tmp_path / "out"
-    assert main(["run", str(review), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(small_review), "--out", str(out), "--quiet"]) == 0
     before = (out / "results.json").read_bytes()
-    (review / "review.toml").write_text("[inference]\nddf = 'wald'\n")
-    assert main(["run", str(review), "--out", str(out), "--quiet"]) == 2
+    (small_review / "review.toml").write_text("[inference]\nddf = 'wald'\n")
+    assert main(["run", str(small_review), "--out", str(out), "--quiet"]) == 2
     assert (out / "results.json").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "review"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "small"]
 
 
 def test_foreign_output_folder_is_not_replaced(tmp_path, capsys):
