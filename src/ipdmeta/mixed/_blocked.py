@@ -26,7 +26,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 
 from ipdmeta.errors import EstimationError
-from ipdmeta.mixed._design import ReTerm
+from ipdmeta.mixed._design import ReTerm, grouped_products
 
 
 def term_factor(theta: np.ndarray, k: int) -> np.ndarray:
@@ -162,12 +162,7 @@ class BlockedSystem:
         ).astype(int)
         self.perm = np.concatenate([first, rest]).astype(int)
         # The big term's Z'Z blocks: for each level, the sum over its rows of z z'.
-        v = big.values
-        outer = (v[:, :, None] * v[:, None, :]).reshape(len(v), -1)
-        G = np.zeros((self.m1, self.k1 * self.k1))
-        for c in range(outer.shape[1]):
-            G[:, c] = np.bincount(big.codes, weights=outer[:, c], minlength=self.m1)
-        self.G = G.reshape(self.m1, self.k1, self.k1)
+        self.G = grouped_products(big.codes, self.m1, big.values)
         Z1 = Z[:, first]
         Z2 = Z[:, rest]
         self.C21 = sp.csr_matrix(Z2.T @ Z1)

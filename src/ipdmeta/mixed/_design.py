@@ -362,6 +362,22 @@ class SimpleEncoder:
         return pd.DataFrame(self.matrix(frame), columns=list(self.column_names))
 
 
+def check_variables(names: Any, columns: Any) -> None:
+    """Refuse a formula that names a variable the data do not have, listing the columns."""
+    missing = [v for v in names if v not in columns]
+    if missing:
+        cols = ", ".join(map(str, list(columns)[:30]))
+        raise ModelSpecError(
+            f"unknown variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+            f"in the formula; the data has the columns: {cols}"
+        )
+
+
+def marked_factors(fixed: str) -> set[str]:
+    """The variables a fixed part makes factors with C(x), whatever their values."""
+    return set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", fixed))
+
+
 def build_design(
     parsed: ParsedFormula,
     data: pd.DataFrame,
@@ -376,13 +392,7 @@ def build_design(
     row without one is dropped as a row missing a variable is.
     """
     data = _check_frame(data)
-    missing = [v for v in parsed.variables if v not in data.columns]
-    if missing:
-        cols = ", ".join(map(str, data.columns[:30]))
-        raise ModelSpecError(
-            f"unknown variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"in the formula; the data has the columns: {cols}"
-        )
+    check_variables(parsed.variables, data.columns)
     used = list(parsed.variables)
     # Column by column (cheaper than whole-frame pandas operations on small data).
     series = {v: data[v] for v in used}
@@ -419,8 +429,8 @@ def build_design(
     for v in parsed.fixed_variables:
         kinds[v] = "factor" if _is_factor(series[v]) else "numeric"
     # formulaic would treat strings as categories anyway; C(x) marks numbers as factors.
-    for m in re.finditer(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed):
-        kinds[m.group(1)] = "factor"
+    for v in marked_factors(parsed.fixed):
+        kinds[v] = "factor"
     for v in parsed.transformed:
         if kinds.get(v) == "factor":
             raise ModelSpecError(
@@ -639,6 +649,21 @@ def group_codes(
         labels = labels + ":" + frame[g].astype(str)
     codes, uniques = pd.factorize(labels, sort=True)
     return np.asarray(codes, dtype=np.intp), tuple(str(u) for u in uniques)
+
+
+def grouped_products(
+    codes: np.ndarray, m: int, A: np.ndarray, B: np.ndarray | None = None
+) -> np.ndarray:
+    """A_g'B_g for each of the m groups (A_g: the rows of A in group g), as an m x a x b
+    array: one bincount over the rows per entry. Without B, A_g'A_g (symmetric)."""
+    other = A if B is None else B
+    out = np.empty((m, A.shape[1], other.shape[1]))
+    for a in range(A.shape[1]):
+        for b in range(a if B is None else 0, other.shape[1]):
+            out[:, a, b] = np.bincount(codes, A[:, a] * other[:, b], minlength=m)
+            if B is None:
+                out[:, b, a] = out[:, a, b]
+    return out
 
 
 def _build_random(term: RandomTerm, frame: ColumnFrame) -> ReTerm:

@@ -19,6 +19,7 @@ from scipy import special
 from ipdmeta.errors import EstimationError
 from ipdmeta.mixed import _numderiv
 from ipdmeta.mixed._blocked import term_factor
+from ipdmeta.mixed._design import grouped_products
 from ipdmeta.mixed._fit import GeneralModel, ScalarTermModel
 
 # lmerTest drops Hessian eigenvalues below this when inverting (as_lmerModLT's tol).
@@ -253,15 +254,9 @@ def _kr_level_pieces(
     m = terms[0].n_levels
     V = np.column_stack([t.values for t in terms])  # n x K, the level's columns
     X = model.X
-    K, p = V.shape[1], X.shape[1]
-    C = np.empty((m, K, K))
-    for a in range(K):
-        for b in range(a, K):
-            C[:, a, b] = C[:, b, a] = np.bincount(codes, V[:, a] * V[:, b], minlength=m)
-    ZX = np.empty((m, K, p))
-    for a in range(K):
-        for c in range(p):
-            ZX[:, a, c] = np.bincount(codes, V[:, a] * X[:, c], minlength=m)
+    K = V.shape[1]
+    C = grouped_products(codes, m, V)  # each level's Z'Z block
+    ZX = grouped_products(codes, m, V, X)
     lam = np.zeros((K, K))
     patterns: list[np.ndarray] = []
     pos = start = 0

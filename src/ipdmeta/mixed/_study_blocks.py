@@ -40,6 +40,9 @@ from ipdmeta.mixed._design import (
     _is_factor,
     aliased_columns,
     build_design,
+    check_variables,
+    grouped_products,
+    marked_factors,
     new_model_matrix,
     offset_values,
     prior_weights,
@@ -191,7 +194,7 @@ def data_levels(parsed: ParsedFormula, data: pd.DataFrame, study: str) -> dict[s
     used = [v for v in parsed.variables if v in data.columns]
     complete = data[used].dropna()
     out: dict[str, tuple] = {}
-    marked = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed))
+    marked = marked_factors(parsed.fixed)
     for v in _predictors(parsed, study):
         if v not in complete.columns or not (_is_factor(complete[v]) or v in marked):
             continue
@@ -248,13 +251,7 @@ def model_rows(
     """The rows with every model variable (and a weight, if given: one per row of
     ``data``, in the column WEIGHT), factors coded with ``levels``; the number dropped.
     A value outside a factor's levels is refused by name."""
-    missing = [v for v in parsed.variables if v not in data.columns]
-    if missing:
-        raise ModelSpecError(
-            f"unknown variable{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(map(repr, missing))} in the formula; the data has the columns: "
-            f"{', '.join(map(str, data.columns[:30]))}"
-        )
+    check_variables(parsed.variables, data.columns)
     frame = data[list(parsed.variables)]
     if weights is not None:
         frame = frame.assign(**{WEIGHT: weights})
@@ -328,12 +325,7 @@ def study_blocks(
         row_weights = frame[WEIGHT].to_numpy(dtype=float)
         W *= np.sqrt(row_weights)[:, None]
         log_weights = np.bincount(codes, np.log(row_weights), minlength=m)
-    d = W.shape[1]
-    # Each entry of every study's W'W is a sum over its rows: one bincount per entry.
-    gram = np.empty((m, d, d))
-    for a in range(d):
-        for b in range(a, d):
-            gram[:, a, b] = gram[:, b, a] = np.bincount(codes, W[:, a] * W[:, b], minlength=m)
+    gram = grouped_products(codes, m, W)
     values = frame[list(numeric)].to_numpy(dtype=float) if numeric else np.empty((len(frame), 0))
     sums = np.empty((m, len(numeric)))
     for j in range(len(numeric)):

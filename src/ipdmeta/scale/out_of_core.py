@@ -32,7 +32,7 @@ import pandas as pd
 
 from ipdmeta._parallel import usable_cores
 from ipdmeta.errors import DataError, ModelSpecError
-from ipdmeta.mixed._design import r_sorted
+from ipdmeta.mixed._design import check_variables, marked_factors, r_sorted
 from ipdmeta.mixed._formula import parse_formula
 from ipdmeta.mixed._study_blocks import StudyBlocks, check_formula, study_blocks
 
@@ -109,15 +109,10 @@ def _levels(
     parsed = parse_formula(formula)
     study = check_formula(parsed, formula)
     used = [*parsed.variables, *([weights] if weights and weights not in parsed.variables else [])]
-    missing = [v for v in used if v not in frame.columns]
-    if missing:
-        raise ModelSpecError(
-            f"unknown variable{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"in the formula; the data has the columns: {', '.join(map(str, frame.columns[:30]))}"
-        )
+    check_variables(used, frame.columns)
     frame = frame[used]
     complete = frame.dropna()
-    marked = set(re.findall(r"C\(\s*([A-Za-z_][A-Za-z0-9_.]*)", parsed.fixed))
+    marked = marked_factors(parsed.fixed)
 
     def is_factor(v: str) -> bool:
         dtype = frame[v].dtype
