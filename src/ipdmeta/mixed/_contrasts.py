@@ -137,11 +137,11 @@ def _expression_columns(design: Design, expression: str) -> np.ndarray:
 def type3(design: Design) -> dict[str, np.ndarray]:
     if design.X.shape[1] <= 1 or len(design.terms) <= 1:
         return type1(design)
-    if design.grid is not None:
+    if design.pooled is not None:
         # Pseudo-rows (a fit from per-study blocks) have no factor levels to make full
         # dummies from. What follows maps the full dummies onto X's columns, which does
         # not depend on the rows as long as they span X: the grid's rows do.
-        return type3(design.grid)
+        return type3(design.pooled.grid)
     X = design.X
     blocks = [np.ones((X.shape[0], 1))] if design.has_intercept else []
     blocks += [_full_dummies(design, t) for t in design.terms]

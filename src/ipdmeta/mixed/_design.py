@@ -123,6 +123,16 @@ class ColumnFrame:
 
 
 @dataclass(frozen=True)
+class PooledFromBlocks:
+    """What pseudo-rows do not carry of the pooled rows they stand for."""
+
+    n_rows: int  # the patients
+    grid: Design  # synthetic rows with the same columns, for type III contrasts
+    offset_mean: float | None  # the offset's mean over the patients (marginal means add it)
+    log_weights: float  # the sum of the log prior weights (the deviance takes it off)
+
+
+@dataclass(frozen=True)
 class Design:
     response: str
     y: np.ndarray
@@ -149,21 +159,14 @@ class Design:
     offset_variables: tuple[str, ...] = ()
     offset: np.ndarray | None = None
     # A fit from per-study summaries (mixed.lmm_from_blocks): X, y and the random terms'
-    # values are pseudo-rows with the pooled rows' cross-products, ``n_rows`` the patients
-    # they stand for, and ``grid`` a design on synthetic rows with the same columns for
-    # what needs rows (type III contrasts). 0 and None for a fit to rows.
-    n_rows: int = 0
-    grid: Design | None = None
-    # For pseudo-rows: the offset's mean over the patients (marginal means add it) and
-    # the sum of the log prior weights (the deviance takes it off); None and 0 otherwise.
-    offset_mean: float | None = None
-    log_weights: float = 0.0
+    # values are then pseudo-rows with the pooled rows' cross-products. None for rows.
+    pooled: PooledFromBlocks | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_obs(self) -> int:
         """The number of observations the model is fitted to."""
-        return self.n_rows or int(self.y.size)
+        return self.pooled.n_rows if self.pooled is not None else int(self.y.size)
 
     def spec_columns(self, names: list[str]) -> list[int]:
         """Where the kept columns are among ``names``, the model spec's column names."""

@@ -60,8 +60,8 @@ def reference_offset(design: Design) -> float:
     """The formula's offset on the reference grid: its mean over the rows used, as
     emmeans puts it (a predictor ``.offset.`` held at its mean: the mean of log(t) for an
     offset(log(t))); 0 without an offset. It cancels in contrasts."""
-    if design.offset_mean is not None:  # a fit from per-study blocks
-        return design.offset_mean
+    if design.pooled is not None:  # a fit from per-study blocks
+        return design.pooled.offset_mean or 0.0
     return 0.0 if design.offset is None else float(np.mean(design.offset))
 
 

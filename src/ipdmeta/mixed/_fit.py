@@ -713,9 +713,9 @@ def model_for(design: Design, y: np.ndarray | None = None) -> ScalarTermModel | 
         response = design.y
     if design.weights is None:
         model = make_model(design.X, response, design.random, design.xtx)
-        if design.n_rows:  # pseudo-rows: the deviance counts the patients they stand for
-            model.n = design.n_rows
-            model.log_weights = design.log_weights
+        if design.pooled is not None:  # pseudo-rows: count the patients they stand for
+            model.n = design.pooled.n_rows
+            model.log_weights = design.pooled.log_weights
         return model
     root = np.sqrt(design.weights)
     terms = tuple(dataclasses.replace(t, values=t.values * root[:, None]) for t in design.random)

@@ -502,7 +502,7 @@ class LmmResult:
         return out
 
     def _needs_rows(self, what: str) -> None:
-        if self.design.n_rows:
+        if self.design.pooled is not None:
             raise ModelSpecError(
                 f"this model was fitted from per-study summaries, which hold no patient rows, "
                 f"so {what} cannot be computed here; predict(newdata) works, and each site "

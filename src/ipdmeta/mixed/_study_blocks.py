@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -36,6 +37,7 @@ from ipdmeta.mixed._design import (
     ColumnFrame,
     Design,
     FixedTerm,
+    PooledFromBlocks,
     ReTerm,
     _is_factor,
     aliased_columns,
@@ -103,17 +105,20 @@ class StudyBlocks:
     def n_patients(self) -> int:
         return int(self.n.sum())
 
+    def _check_same_model(self, other: StudyBlocks) -> None:
+        for name in ("formula", "study", "z_names", "x_names", "levels", "numeric"):
+            if getattr(other, name) != getattr(self, name):
+                raise ModelSpecError(
+                    f"the summaries do not describe the same model: their {name} differ "
+                    f"({getattr(self, name)!r} and {getattr(other, name)!r})"
+                )
+
     def combine(self, *others: StudyBlocks) -> StudyBlocks:
         """These studies and those of ``others`` (other sites), which must summarise the
         same model with the same columns; a study may appear only once."""
         parts = [self, *others]
         for other in others:
-            for name in ("formula", "study", "z_names", "x_names", "levels", "numeric"):
-                if getattr(other, name) != getattr(self, name):
-                    raise ModelSpecError(
-                        f"the summaries do not describe the same model: their {name} differ "
-                        f"({getattr(self, name)!r} and {getattr(other, name)!r})"
-                    )
+            self._check_same_model(other)
         studies = [s for part in parts for s in part.studies]
         repeated = sorted({s for s in studies if studies.count(s) > 1})
         if repeated:
@@ -137,9 +142,7 @@ class StudyBlocks:
     def add(self, other: StudyBlocks) -> StudyBlocks:
         """The blocks of the rows of both (a study's patients may be split between
         ``self`` and ``other``: their blocks are summed); studies in sorted order."""
-        for name in ("formula", "study", "z_names", "x_names", "levels", "numeric"):
-            if getattr(other, name) != getattr(self, name):
-                raise ModelSpecError(f"cannot add blocks of different models ({name} differ)")
+        self._check_same_model(other)
         studies = sorted(set(self.studies) | set(other.studies))
         at = {s: i for i, s in enumerate(studies)}
         n = np.zeros(len(studies), dtype=np.int64)
@@ -282,13 +285,16 @@ def study_blocks(
     data: pd.DataFrame,
     levels: dict[str, tuple] | None = None,
     weights: Any = None,
+    check_rows: Callable[[pd.DataFrame], None] | None = None,
 ) -> StudyBlocks:
     """Summarise ``data`` into per-study blocks for ``formula``.
 
     ``levels``: each factor's levels in the order the model uses (a federated plan's);
     without them, those of ``data``. ``weights``: prior weights as ``lmm`` takes them (a
     column or one number per row, each above 0). Rows missing a model variable or a
-    weight are dropped and counted, as a fit to the rows would.
+    weight are dropped and counted, as a fit to the rows would. ``check_rows`` is called
+    with the rows the model uses before anything is summarised (a federated site's
+    disclosure rules), and may raise.
     """
     if not isinstance(data, pd.DataFrame):
         raise ModelSpecError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -301,6 +307,8 @@ def study_blocks(
     frame, dropped = model_rows(parsed, data, levels, study, w)
     if not len(frame):
         raise ModelSpecError("no row has a value for every variable in the formula")
+    if check_rows is not None:
+        check_rows(frame)
     numeric = tuple(v for v in parsed.fixed_variables if v not in levels)
     centres = {v: float(frame[v].astype(float).mean()) for v in _predictors(parsed, study)
                if v not in levels}  # fmt: skip
@@ -327,9 +335,7 @@ def study_blocks(
         log_weights = np.bincount(codes, np.log(row_weights), minlength=m)
     gram = grouped_products(codes, m, W)
     values = frame[list(numeric)].to_numpy(dtype=float) if numeric else np.empty((len(frame), 0))
-    sums = np.empty((m, len(numeric)))
-    for j in range(len(numeric)):
-        sums[:, j] = np.bincount(codes, values[:, j], minlength=m)
+    sums = grouped_products(codes, m, values, np.ones((len(frame), 1)))[:, :, 0]
     return StudyBlocks(
         formula=formula,
         study=study,
@@ -358,18 +364,13 @@ def pseudo_rows(gram: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     of very different sizes (counts, ages squared, the outcome) keep their own relative
     precision; eigenvalues that are rounding (a study with fewer rows than columns) are
     left out, so a study has at most rank(G_i) rows."""
-    out: list[np.ndarray] = []
-    codes: list[np.ndarray] = []
-    for i, G in enumerate(gram):
-        scale = np.sqrt(np.diag(G))
-        scale = np.where(scale > 0, scale, 1.0)
-        vals, vecs = np.linalg.eigh(G / np.outer(scale, scale))
-        keep = vals > _RANK_RTOL * max(float(vals[-1]), 1e-300)
-        R = np.sqrt(vals[keep])[:, None] * vecs[:, keep].T * scale[None, :]
-        R[:, np.diag(G) == 0] = 0.0  # a column with no entries (a level absent): exactly 0
-        out.append(R)
-        codes.append(np.full(R.shape[0], i, dtype=np.intp))
-    return np.concatenate(out), np.concatenate(codes)
+    diag = np.diagonal(gram, axis1=1, axis2=2)
+    scale = np.where(diag > 0, np.sqrt(np.maximum(diag, 0.0)), 1.0)  # m x d
+    vals, vecs = np.linalg.eigh(gram / (scale[:, :, None] * scale[:, None, :]))  # all at once
+    rows = np.sqrt(np.maximum(vals, 0.0))[:, :, None] * np.swapaxes(vecs, 1, 2) * scale[:, None, :]
+    rows[np.broadcast_to((diag == 0)[:, None, :], rows.shape)] = 0.0  # an absent level: 0
+    keep = vals > _RANK_RTOL * np.maximum(vals[:, -1:], 1e-300)  # m x d
+    return rows[keep], np.nonzero(keep)[0].astype(np.intp)
 
 
 def _keep_columns(design: Design, keep: list[int], X: np.ndarray) -> Design:
@@ -435,12 +436,14 @@ def blocks_design(blocks: StudyBlocks) -> Design:
         n_dropped=blocks.n_dropped,
         columns=ColumnFrame(columns, 1),
         keep=np.zeros(0, dtype=int),
-        n_rows=total,
-        grid=grid,
         offset=None,  # already taken off the outcome in the blocks
-        offset_mean=float(blocks.per_study("offset_sums").sum() / total) if parsed.offsets
-        else None,
-        log_weights=float(blocks.per_study("log_weights").sum()),
+        pooled=PooledFromBlocks(
+            n_rows=total,
+            grid=grid,
+            offset_mean=(float(blocks.per_study("offset_sums").sum() / total)
+                         if parsed.offsets else None),
+            log_weights=float(blocks.per_study("log_weights").sum()),
+        ),
     )  # fmt: skip
     for term in design.random:
         if term.n_levels * term.k >= total:

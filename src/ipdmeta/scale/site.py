@@ -18,7 +18,7 @@ import pandas as pd
 from ipdmeta import __version__
 from ipdmeta.errors import DisclosureError
 from ipdmeta.mixed._formula import parse_formula
-from ipdmeta.mixed._study_blocks import StudyBlocks, model_rows, skeleton_design, study_blocks
+from ipdmeta.mixed._study_blocks import StudyBlocks, skeleton_design, study_blocks
 from ipdmeta.scale.plan import Plan
 
 SITE_KIND = "ipdmeta site summary"
@@ -37,9 +37,9 @@ def _cells(plan: Plan) -> list[tuple[str, ...]]:
     return cells
 
 
-def disclosure_breaches(plan: Plan, frame: pd.DataFrame) -> list[str]:
-    """Every breach of the plan's rules in ``frame`` (the rows the model uses), in words:
-    studies too small first, then category cells."""
+def _breaches(plan: Plan, frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The breaches of the plan's rules in ``frame`` (the rows the model uses), in words:
+    studies too small, and category cells too small."""
     small: list[str] = []
     breaches: list[str] = []
     cells = _cells(plan)
@@ -62,7 +62,32 @@ def disclosure_breaches(plan: Plan, frame: pd.DataFrame) -> list[str]:
                         f"{where}; the plan asks at least {plan.min_cell} in any non-empty "
                         "category cell (min_patients_per_cell)"
                     )
-    return small + breaches
+    return small, breaches
+
+
+def disclosure_breaches(plan: Plan, frame: pd.DataFrame) -> list[str]:
+    """Every breach of the plan's rules in ``frame`` (the rows the model uses), in words:
+    studies too small first, then category cells."""
+    small, cells = _breaches(plan, frame)
+    return small + cells
+
+
+def _refuse_breaches(plan: Plan, frame: pd.DataFrame, source: str) -> None:
+    small, cells = _breaches(plan, frame)
+    if not small and not cells:
+        return
+    # A few of each rule's breaches, so that both kinds are seen.
+    half = _SHOWN_BREACHES // 2
+    picked = small[:half] + cells[: _SHOWN_BREACHES - min(half, len(small))]
+    total = len(small) + len(cells)
+    shown = "\n  - ".join(picked)
+    more = total - len(picked)
+    raise DisclosureError(
+        f"{source}: {total} disclosure rule{'s are' if total > 1 else ' is'} "
+        f"broken, so nothing was summarised:\n  - {shown}"
+        + (f"\n  - and {more} more" if more > 0 else "")
+        + "\nLeave such studies out of the data, or agree other rules in the plan"
+    )
 
 
 def summarise_site(plan: Plan, patients: pd.DataFrame, source: str = "the data") -> dict[str, Any]:
@@ -71,28 +96,10 @@ def summarise_site(plan: Plan, patients: pd.DataFrame, source: str = "the data")
     Raises :class:`DisclosureError`, naming the rule, the study and the cell, when a study
     breaks the plan's rules; nothing of the data leaves then."""
     parsed = parse_formula(plan.formula)
-    weights = None
-    if plan.weights is not None:
-        from ipdmeta.mixed._design import prior_weights
-
-        weights = prior_weights(plan.weights, patients)
-    frame, _ = model_rows(parsed, patients, plan.levels, plan.study, weights)
-    breaches = disclosure_breaches(plan, frame)
-    if breaches:
-        # A few of each rule's breaches, so that both kinds are seen.
-        small = [b for b in breaches if "min_patients_per_study" in b]
-        cells = [b for b in breaches if b not in small]
-        half = _SHOWN_BREACHES // 2
-        picked = small[:half] + cells[: _SHOWN_BREACHES - min(half, len(small))]
-        shown = "\n  - ".join(picked)
-        more = len(breaches) - len(picked)
-        raise DisclosureError(
-            f"{source}: {len(breaches)} disclosure rule{'s are' if len(breaches) > 1 else ' is'} "
-            f"broken, so nothing was summarised:\n  - {shown}"
-            + (f"\n  - and {more} more" if more > 0 else "")
-            + "\nLeave such studies out of the data, or agree other rules in the plan"
-        )
-    blocks = study_blocks(plan.formula, patients, levels=plan.levels, weights=plan.weights)
+    blocks = study_blocks(
+        plan.formula, patients, levels=plan.levels, weights=plan.weights,
+        check_rows=lambda rows: _refuse_breaches(plan, rows, source),
+    )  # fmt: skip
     return {
         "kind": SITE_KIND,
         "ipdmeta": __version__,
