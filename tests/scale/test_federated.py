@@ -273,3 +273,24 @@ def test_a_plan_with_weights_and_an_offset(tmp_path) -> None:
     assert fit.emmeans("arm")["emmean"].to_numpy() == pytest.approx(
         rows.emmeans("arm")["emmean"].to_numpy(), rel=RTOL
     )
+
+
+def test_a_site_with_a_workbook_typed_as_clinicians_type(tmp_path, run_cli) -> None:
+    """The messy example's workbook (title rows, merged study cells, '43y', '84%' cells,
+    totals rows) summarises to the clean example's blocks, and the site is told how its
+    cells were read before anything is written."""
+    plan = tmp_path / "plan.json"
+    run_cli("federated", "plan", "--formula", FORMULA, "--levels", LEVELS,
+            "--min-cell", "1", "--min-study", "1", "--out", plan)  # fmt: skip
+    messy = tmp_path / "messy"
+    messy.mkdir()
+    for name in ("extraction.xlsx", "categories.csv", "review.toml"):
+        (messy / name).write_bytes((EXAMPLE / "messy" / name).read_bytes())
+    result = run_cli("site", "summarise", messy, "--plan", plan, "--out", tmp_path / "m.json")
+    assert result.code == 0, result.err
+    assert "How the data were read" in result.err and "'43y' as 43 years" in result.err
+    assert "formatted as percent in Excel read as the percent shown" in result.err
+    clean = scale.summarise_site(scale.read_plan(plan), load_review(EXAMPLE).patients)
+    made = json.loads((tmp_path / "m.json").read_text())
+    assert made["studies"] == clean["studies"] and made["patients"] == clean["patients"]
+    np.testing.assert_allclose(made["gram"], clean["gram"], rtol=1e-12, atol=1e-9)

@@ -11,9 +11,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
 from ipdmeta import __version__
+from ipdmeta.cli.data_report import print_data_report
 from ipdmeta.cli.federated import add_federated_commands, run_federated_command
 from ipdmeta.cli.fit import add_fit_command, run_fit_command
 from ipdmeta.cli.review import add_review_commands, run_review_command
@@ -215,33 +215,9 @@ def _validate(args: argparse.Namespace) -> int:
                 f"  {row.column}: {row.raw_label!r} -> {row.category} "
                 f"({row.n_rows} row{'s' if row.n_rows != 1 else ''}; {row.source})"
             )
-    _print_data_report(review)
+    print_data_report(review)
     print("\nThe data can be analysed.")
     return 0
-
-
-def _print_data_report(review: object, out: TextIO | None = None) -> None:
-    """How the data were read (notes), who was excluded, and every warning."""
-    target = out or sys.stdout
-    notes = getattr(review, "notes", ())
-    excluded = getattr(review, "excluded", None)
-    warnings = getattr(review, "warnings", ())
-    if notes:
-        print("\nHow the data were read:", file=target)
-        for problem in notes:
-            print(f"  - {problem}", file=target)
-    if excluded is not None and len(excluded):
-        print(f"\nExcluded from the analysis ({len(excluded)} patients):", file=target)
-        for row in excluded.itertuples():
-            print(
-                f"  - study {row.study_id}, patient {row.patient_id} (row {row.source_row}): "
-                f"{row.exclusion_reason}",
-                file=target,
-            )
-    if warnings:
-        print(f"\n{len(warnings)} warning{'s' if len(warnings) != 1 else ''}:", file=target)
-        for problem in warnings:
-            print(f"  - {problem}", file=target)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -263,7 +239,7 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 f"{key}: {_shown(after)} (from the command line; review.toml says {_shown(before)})"
             )
-        _print_data_report(result.data)
+        print_data_report(result.data)
         if result.spec.prisma.given:
             for note in prisma_notes(result):
                 print(f"  - {note}")

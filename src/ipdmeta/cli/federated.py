@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ipdmeta.cli.data_report import print_data_report
 from ipdmeta.errors import DataError
 
 __all__ = ["add_federated_commands", "run_federated_command"]
@@ -101,14 +102,12 @@ def _summarise(args: argparse.Namespace) -> int:
     if args.out is not None:
         _refuse_overwriting(args.out, args.plan, args.data)
     review = load_review(args.data)
+    # How the site's data were read (units in cells, percent formats, rows left out),
+    # before anything is summarised from them; on stderr, the summary is on stdout.
+    print_data_report(review, out=sys.stderr)
     summary = summarise_site(plan, review.patients, source=str(args.data))
     if args.show:
         print(describe(summary))
-    if review.warnings:
-        print(
-            f"{len(review.warnings)} data warning(s): 'ipdmeta validate {args.data}' lists them",
-            file=sys.stderr,
-        )
     if args.out is not None:
         write_signed(args.out, summary)
         print(f"Summary written to {args.out}: {len(summary['studies'])} studies, "

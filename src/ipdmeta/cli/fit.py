@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
+from ipdmeta.cli.data_report import print_data_report
 from ipdmeta.errors import DataError
 
 __all__ = ["add_fit_command", "run_fit_command"]
@@ -38,7 +40,9 @@ def add_fit_command(commands: Any) -> None:
         help="for Parquet data: a Dask scheduler address (default: a LocalCluster here)",
     )
     fit.add_argument("--json", action="store_true", help="print the tables as JSON")
-    fit.add_argument("--quiet", action="store_true", help="no progress for Parquet data")
+    fit.add_argument(
+        "--quiet", action="store_true", help="print no progress and no account of the data"
+    )
 
 
 def _is_parquet(data: str) -> bool:
@@ -57,8 +61,10 @@ def run_fit_command(args: argparse.Namespace) -> int:
             raise DataError("--scheduler applies to Parquet data (a .parquet path or a glob)")
         from ipdmeta.data import load_review
 
-        patients = load_review(Path(args.data)).patients
-        model = mixed.lmm(args.formula, patients, reml=not args.ml)
+        review = load_review(Path(args.data))
+        if not args.quiet:  # on stderr: with --json, stdout holds the JSON alone
+            print_data_report(review, out=sys.stderr)
+        model = mixed.lmm(args.formula, review.patients, reml=not args.ml)
     if args.json:
         payload = {**fit_tables(model, args.ddf), "nobs": model.nobs, "n_dropped": model.n_dropped}
         print(json.dumps(payload, indent=2, default=float))
