@@ -256,3 +256,17 @@ def test_summaries_that_do_not_belong_together_are_refused() -> None:
         mixed.lmm_from_blocks(single)
     with pytest.raises(ModelSpecError, match="takes the StudyBlocks"):
         mixed.lmm_from_blocks(data)  # type: ignore[arg-type]
+
+
+def test_numbered_studies_keep_the_order_of_a_fit_to_rows() -> None:
+    data = _example()
+    data["study_num"] = data["study_id"].str[1:].astype(int)  # 1, 2, ..., 23: not "1", "10"
+    formula = "relief_pct ~ diagnosis + (1 | study_num)"
+    rows = mixed.lmm(formula, data)
+    levels = mixed.study_blocks(formula, data).levels
+    even = data["study_num"] % 2 == 0
+    halves = [mixed.study_blocks(formula, part, levels=levels) for part in (data[even], data[~even])]
+    blocks = mixed.lmm_from_blocks(halves[0].combine(halves[1]))
+    assert list(blocks.ranef()["level"]) == list(rows.ranef()["level"])
+    _close(blocks.ranef()["estimate"], rows.ranef()["estimate"],
+           scale=np.maximum(rows.ranef()["se"], 1e-3))  # fmt: skip

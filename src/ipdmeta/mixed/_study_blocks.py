@@ -127,23 +127,16 @@ class StudyBlocks:
                 + (f" (and {len(repeated) - 1} more)" if len(repeated) > 1 else "")
                 + "; each study's patients must be summarised once"
             )
-        return replace(
-            self,
-            studies=tuple(studies),
-            n=np.concatenate([part.n for part in parts]),
-            gram=np.concatenate([part.gram for part in parts]),
-            sums=np.concatenate([part.sums for part in parts]),
-            n_dropped=sum(part.n_dropped for part in parts),
-            offset_sums=np.concatenate([part.per_study("offset_sums") for part in parts]),
-            log_weights=np.concatenate([part.per_study("log_weights") for part in parts]),
-            _cache={},
-        )
+        out = self
+        for other in others:
+            out = out.add(other)
+        return out
 
     def add(self, other: StudyBlocks) -> StudyBlocks:
         """The blocks of the rows of both (a study's patients may be split between
         ``self`` and ``other``: their blocks are summed); studies in sorted order."""
         self._check_same_model(other)
-        studies = sorted(set(self.studies) | set(other.studies))
+        studies = study_order(set(self.studies) | set(other.studies))
         at = {s: i for i, s in enumerate(studies)}
         n = np.zeros(len(studies), dtype=np.int64)
         gram = np.zeros((len(studies), *self.gram.shape[1:]))
@@ -160,6 +153,16 @@ class StudyBlocks:
         return replace(self, studies=tuple(studies), n=n, gram=gram, sums=sums,
                        n_dropped=self.n_dropped + other.n_dropped, offset_sums=offsets,
                        log_weights=logs, _cache={})  # fmt: skip
+
+
+def study_order(labels: Any) -> list[str]:
+    """Study labels in the order a fit to rows gives its groups: as numbers when every
+    label is one (studies numbered 1, 2, ..., 10), else as text."""
+    labels = [str(label) for label in labels]
+    try:
+        return sorted(labels, key=float)
+    except ValueError:
+        return sorted(labels)
 
 
 # ---------------------------------------------------------------------------------------
@@ -321,7 +324,10 @@ def study_blocks(
             f"{formula!r} gives a value that is not a finite number in these data (a log of "
             "zero or less, a square root of a negative, ...)"
         )
-    codes, studies = pd.factorize(frame[study].astype(str), sort=True)
+    labels, seen = pd.factorize(frame[study].astype(str))
+    studies = study_order(seen)
+    rank = {label: i for i, label in enumerate(studies)}
+    codes = np.array([rank[label] for label in seen], dtype=np.intp)[labels]
     m = len(studies)
     offset_sums = log_weights = None
     if parsed.offsets:  # the model of y - offset; emmeans need the offset's mean
