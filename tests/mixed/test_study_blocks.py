@@ -265,7 +265,8 @@ def test_numbered_studies_keep_the_order_of_a_fit_to_rows() -> None:
     rows = mixed.lmm(formula, data)
     levels = mixed.study_blocks(formula, data).levels
     even = data["study_num"] % 2 == 0
-    halves = [mixed.study_blocks(formula, part, levels=levels) for part in (data[even], data[~even])]
+    halves = [mixed.study_blocks(formula, half, levels=levels)
+              for half in (data[even], data[~even])]  # fmt: skip
     blocks = mixed.lmm_from_blocks(halves[0].combine(halves[1]))
     assert list(blocks.ranef()["level"]) == list(rows.ranef()["level"])
     _close(blocks.ranef()["estimate"], rows.ranef()["estimate"],
