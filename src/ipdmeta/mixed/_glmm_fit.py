@@ -27,7 +27,7 @@ from scipy import sparse, special
 
 from ipdmeta.errors import ConvergenceError
 
-__all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm", "glm_fit"]
+__all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm", "glm_fit", "glmm_hessian"]
 
 _MODE_TOL = 1e-12  # Newton on each group's mode: |step| below this
 _MODE_ITERATIONS = 100
@@ -346,7 +346,7 @@ def _gradient(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
     return problem.gradient(float(params[0]), params[1:])
 
 
-def _hessian(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
+def glmm_hessian(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
     """Central differences of the exact gradient, made symmetric."""
     k = params.size
     h = 1e-4 * np.maximum(np.abs(params), 0.1)
@@ -414,7 +414,7 @@ def fit_glmm(
     hessian = None  # the last one, kept when the step it gave was negligible
     for _ in range(_NEWTON_ITERATIONS):
         iterations += 1
-        full = _hessian(problem, params)
+        full = glmm_hessian(problem, params)
         g, H = _gradient(problem, params)[free], full[np.ix_(free, free)]
         step = np.zeros_like(params)
         try:
@@ -451,7 +451,7 @@ def fit_glmm(
             )
     params[0] = abs(params[0])
     if hessian is None:
-        hessian = _hessian(problem, params)
+        hessian = glmm_hessian(problem, params)
     u, curvature = problem.modes(float(params[0]), params[1:])
     return GlmmFit(
         theta=float(params[0]),

@@ -17,7 +17,8 @@ import pandas as pd
 from scipy import special
 
 from ipdmeta.errors import ConvergenceError, ModelSpecError
-from ipdmeta.mixed._glmm_fit import GlmmProblem, fit_glmm
+from ipdmeta.mixed._glmm_batch import refit_batch
+from ipdmeta.mixed._glmm_fit import GlmmProblem, glmm_hessian
 
 if TYPE_CHECKING:
     from ipdmeta.mixed._glmm_model import GlmmResult
@@ -31,7 +32,9 @@ __all__ = [
     "wald_intervals",
 ]
 
-_MAX_EXPANSIONS = 40  # brackets grow by half a Wald width at a time
+_MAX_EXPANSIONS = 40
+# Where the bootstrap's refits of a fit with its SD at 0 start (the SD on the link scale).
+_SINGULAR_START = 0.1  # brackets grow by half a Wald width at a time
 
 
 def parameter_names(fit: GlmmResult) -> list[str]:
@@ -160,32 +163,22 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
     problem = fit.problem
     rng = np.random.default_rng(seed)
     fixed = problem.offset + problem.X @ fit.coef.to_numpy()
-    start = _estimates(fit)
-    rows = []
-    for _ in range(n):
+    Y = np.empty((n, problem.y.size))
+    for i in range(n):
         b = rng.normal(0.0, fit.theta, problem.q)
         eta = fixed + problem.spread(b)
         if problem.family.name == "binomial":
-            y = rng.binomial(problem.trials.astype(np.int64), special.expit(eta)).astype(float)
+            Y[i] = rng.binomial(problem.trials.astype(np.int64), special.expit(eta))
         else:
-            y = rng.poisson(np.exp(eta)).astype(float)
-        simulated = GlmmProblem(
-            family=problem.family,
-            y=y,
-            trials=problem.trials,
-            offset=problem.offset,
-            X=problem.X,
-            groups=problem.groups,
-            q=problem.q,
-            nagq=problem.nagq,
-            slope=problem.slope,
-        )
-        try:
-            refit = fit_glmm(simulated, diverging=True, start=start, polish=False)
-        except ConvergenceError:
-            rows.append(np.full(1 + problem.X.shape[1], np.nan))
-            continue
-        rows.append(np.concatenate([[refit.theta], refit.beta]))
+            Y[i] = rng.poisson(np.exp(eta))
+    start, hessian = _estimates(fit), fit._fit.hessian
+    if start[0] < _SINGULAR_START:
+        # The deviance is even in theta, so its slope in theta is 0 at theta = 0: a refit
+        # started there would never leave it. Refits of a singular fit start at a small
+        # positive SD instead, with the curvature there.
+        start = np.concatenate([[_SINGULAR_START], start[1:]])
+        hessian = glmm_hessian(problem, start)
+    rows = refit_batch(problem, Y, start, hessian)  # every refit at once
     return pd.DataFrame(rows, columns=parameter_names(fit))
 
 
