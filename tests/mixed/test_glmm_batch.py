@@ -144,3 +144,21 @@ def test_refits_are_processed_in_parts_with_the_same_result(monkeypatch) -> None
     monkeypatch.setattr(_glmm_batch, "_CELLS_PER_BATCH", 3 * len(data) * fit.nagq)
     parts = refit_batch(fit.problem, Y, start, fit._fit.hessian)
     np.testing.assert_allclose(parts, whole, rtol=1e-12, atol=1e-12)
+
+
+def test_a_fit_that_reaches_sd_zero_searches_on_where_the_deviance_falls_inside() -> None:
+    """At SD 0 the deviance's slope in the SD is 0 whatever its curvature, so L-BFGS-B
+    stopped there when started at 0 (the refits of a singular fit) or when its path hit
+    the bound, even where the deviance falls as the SD grows. Every fit now reaches the
+    optimum a start at SD 1 finds."""
+    data = _sites(0, "binomial", sites=12)
+    fit = mixed.glmm("y ~ x + arm + (1 | site)", data, nagq=7)
+    assert fit.theta == 0.0
+    Y = _simulated(fit, 40, seed=0)
+    start = np.concatenate([[0.0], fit.coef.to_numpy()])
+    for y in Y[[3, 6, 8, 9]]:  # each of these stopped at SD 0 before
+        from_zero = fit_glmm(dataclasses.replace(fit.problem, y=y, _modes={}), start=start)
+        from_one = mixed.glmm("y ~ x + arm + (1 | site)", data.assign(y=y), nagq=7)
+        assert from_one.theta > 0.3
+        np.testing.assert_allclose(from_zero.theta, from_one.theta, rtol=1e-6)
+        np.testing.assert_allclose(from_zero.deviance, from_one.deviance, rtol=1e-12)

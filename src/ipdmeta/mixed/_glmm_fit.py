@@ -37,6 +37,8 @@ _DENSE_INDICATOR_CELLS = 1_000_000
 # A coefficient this large on the link scale (odds of e^10 = 22,000) is running off to
 # infinity under separation, not converging to a finite value.
 _RUNAWAY = 10.0
+# A fit that ends with theta on its bound checks the deviance's slope this far inside.
+_BOUNDARY_PROBE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -379,20 +381,34 @@ def fit_glmm(
         start = np.concatenate([[1.0], glm_fit(problem)])
     start = np.asarray(start, dtype=float)
     bounds = [(0.0, None)] + [(None, None)] * (start.size - 1)
-    first = optimize.minimize(
-        lambda p: problem.deviance_and_gradient(float(p[0]), p[1:]),
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
+    options = {
+        "maxiter": 2000,
+        "ftol": 1e-10 if polish else 1e-8,
+        "gtol": 1e-6 if polish else 1e-5,
+    }
+
+    def search(start: np.ndarray) -> Any:
         # Near the optimum, Newton steps below take over: they converge much faster.
         # Unpolished (a bootstrap replicate), the estimates need 4-5 digits, not 8.
-        options={
-            "maxiter": 2000,
-            "ftol": 1e-10 if polish else 1e-8,
-            "gtol": 1e-6 if polish else 1e-5,
-        },
-    )
+        return optimize.minimize(
+            lambda p: problem.deviance_and_gradient(float(p[0]), p[1:]),
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options=options,
+        )
+
+    first = search(start)
+    if first.x[0] < 1e-4:
+        # The deviance is even in theta, so its slope in theta is 0 at theta = 0 whatever
+        # the curvature: a search that reaches the bound stops there even where the
+        # deviance falls as theta grows. Where it does, search on from just inside.
+        inside = np.concatenate([[_BOUNDARY_PROBE], first.x[1:]])
+        if problem.gradient(_BOUNDARY_PROBE, first.x[1:])[0] < 0:
+            again = search(inside)
+            if again.fun < first.fun:
+                first = again
     params = np.asarray(first.x, dtype=float)
     singular = params[0] < 1e-4  # lme4's isSingular tolerance on theta
     if singular:
