@@ -24,8 +24,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# On every core, each test file whole on one worker (a file's fixtures, such as the
+# example's report, are then made once).
 pytest: $(STAMP) browser office
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist loadfile
 
 # The report tests open report.html in Debian's Chromium; install it when it is absent.
 browser:
