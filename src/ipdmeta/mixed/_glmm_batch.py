@@ -70,32 +70,46 @@ def _modes(
     u: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each refit's conditional modes (refits x groups), from ``u``, and which refits'
-    modes converged. ``theta`` is >= 0 here."""
+    modes converged. ``theta`` is >= 0 here. Newton's method on each group's objective,
+    as GlmmProblem.modes; a refit leaves the iteration once its modes have converged,
+    so that one slow refit does not make every other one iterate with it."""
     p, family = batch.problem, batch.problem.family
     z = p._z
-    t = theta[:, None]
-
-    def objective(u: np.ndarray) -> np.ndarray:
-        eta = fixed + t * p.spread(u)
-        return batch.sum_by_group(family.loglik(batch.Y, eta, p.trials)) - 0.5 * u * u
-
-    current = objective(u)
+    u = u.copy()
     converged = np.zeros(u.shape[0], dtype=bool)
+    active = np.arange(u.shape[0])
+    Y, fx, t = batch.Y, fixed, theta[:, None]
+
+    def objective(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        eta = fx[rows] + t[rows] * p.spread(values)
+        loglik = family.loglik(Y[rows], eta, p.trials)
+        return batch.sum_by_group(loglik) - 0.5 * values * values
+
+    current = objective(active, u)
     for _ in range(_MODE_ITERATIONS):
-        eta = fixed + t * p.spread(u)
-        residual = batch.Y - family.mean(eta, p.trials)
-        curvature = t * t * batch.sum_by_group(z * z * family.weight(eta, p.trials)) + 1.0
-        step = (t * batch.sum_by_group(z * residual) - u) / curvature
+        eta = fx[active] + t[active] * p.spread(u[active])
+        residual = Y[active] - family.mean(eta, p.trials)
+        weight = family.weight(eta, p.trials)
+        curvature = t[active] ** 2 * batch.sum_by_group(z * z * weight) + 1.0
+        step = (t[active] * batch.sum_by_group(z * residual) - u[active]) / curvature
+        new = u[active] + step
+        new_objective = objective(active, new)
         for _ in range(30):  # halve the step of any group whose objective would fall
-            new = u + step
-            new_objective = objective(new)
-            worse = new_objective < current - 1e-12 * np.abs(current)
-            if not worse.any():
+            # Rounding of objectives near 0 (a group whose patients all responded) is not
+            # a fall: the slack is relative to the objective's size or 1.
+            slack = 1e-12 * np.maximum(np.abs(current), 1.0)
+            worse = new_objective < current - slack
+            again = np.flatnonzero(worse.any(axis=1))
+            if again.size == 0:
                 break
-            step = np.where(worse, step / 2.0, step)
-        u, current = new, new_objective
-        converged = np.max(np.abs(step), axis=1) < _MODE_TOL
-        if converged.all():
+            step[again] = np.where(worse[again], step[again] / 2.0, step[again])
+            new[again] = u[active[again]] + step[again]
+            new_objective[again] = objective(active[again], new[again])
+        u[active], current = new, new_objective
+        done = np.max(np.abs(step), axis=1) < _MODE_TOL
+        converged[active[done]] = True
+        active, current = active[~done], current[~done]
+        if active.size == 0:
             break
     return u, converged
 

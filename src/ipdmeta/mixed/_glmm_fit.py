@@ -204,7 +204,9 @@ class GlmmProblem:
         for _ in range(30):
             new = u + step
             new_objective = self._group_objective(fixed, theta, new)
-            worse = new_objective < objective - 1e-12 * np.abs(objective)
+            # Rounding of objectives near 0 (a group whose patients all responded) is not
+            # a fall: the slack is relative to the objective's size or 1.
+            worse = new_objective < objective - 1e-12 * np.maximum(np.abs(objective), 1.0)
             if not worse.any():
                 break
             step = np.where(worse, step / 2.0, step)
