@@ -149,3 +149,41 @@ def test_the_fit_command_on_parquet_and_on_a_review_folder(parquet, pooled, run_
     assert wrong.code == 2 and "--scheduler applies to Parquet" in wrong.err
     missing = run_cli("fit", str(parquet / "none*.parquet"), "--formula", FORMULA)
     assert missing.code == 2 and "no Parquet file" in missing.err
+
+
+def test_the_fit_command_gives_anova_and_marginal_means(parquet, pooled, run_cli) -> None:
+    """From Parquet (a fit from per-study blocks) as from the rows: lmerTest's type III
+    F-tests and emmeans' marginal means and pairwise differences, with --ddf and
+    --adjust as asked."""
+    import json
+
+    result = run_cli("fit", str(parquet / "*.parquet"), "--formula", FORMULA, "--json",
+                     "--quiet", "--anova", "--emmeans", "arm", "--adjust", "holm")  # fmt: skip
+    assert result.code == 0, result.err
+    out = json.loads(result.out)
+    anova = pooled.anova()
+    assert [row["term"] for row in out["anova"]] == list(anova["term"]) == ["arm", "age"]
+    np.testing.assert_allclose([row["F"] for row in out["anova"]], anova["F"], rtol=RTOL)
+    means = pooled.emmeans("arm", ddf="satterthwaite")
+    assert [row["level"] for row in out["emmeans"]] == list(means["level"])
+    np.testing.assert_allclose([row["emmean"] for row in out["emmeans"]], means["emmean"],
+                               rtol=RTOL)  # fmt: skip
+    pairs = pooled.pairwise("arm", adjust="holm", ddf="satterthwaite")
+    assert [row["contrast"] for row in out["pairwise"]] == list(pairs["contrast"])
+    # A p-value far in the tail moves by about t^2 times the estimates' relative error.
+    np.testing.assert_allclose([row["pvalue"] for row in out["pairwise"]], pairs["pvalue"],
+                               rtol=1e-4)  # fmt: skip
+
+    from tests.conftest import EXAMPLE
+
+    formula = "relief_pct ~ diagnosis + (1 | study_id)"
+    text = run_cli("fit", EXAMPLE, "--formula", formula, "--quiet", "--anova",
+                   "--emmeans", "diagnosis", "--ddf", "kenward-roger")  # fmt: skip
+    assert text.code == 0, text.err
+    assert "Type III F-tests (kenward-roger df):" in text.out
+    assert "Marginal means of diagnosis (kenward-roger df)" in text.out
+    assert "DPS - TN" in text.out and "(tukey adjustment)" in text.out
+    unknown = run_cli("fit", EXAMPLE, "--formula", "relief_pct ~ diagnosis + (1 | study_id)",
+                      "--emmeans", "lesion")  # fmt: skip
+    assert unknown.code == 2 and "'lesion' is not a variable of the fixed part" in unknown.err
+    assert "Traceback" not in unknown.err

@@ -39,6 +39,18 @@ def add_fit_command(commands: Any) -> None:
         "--scheduler",
         help="for Parquet data: a Dask scheduler address (default: a LocalCluster here)",
     )
+    fit.add_argument("--anova", action="store_true", help="also the type III F-tests of each term")
+    fit.add_argument(
+        "--emmeans",
+        metavar="FACTOR",
+        help="also the marginal means of FACTOR and their pairwise differences",
+    )
+    fit.add_argument(
+        "--adjust",
+        choices=["tukey", "holm", "bonferroni", "fdr", "none"],
+        default="tukey",
+        help="p-value adjustment of the pairwise differences (tukey, as emmeans)",
+    )
     fit.add_argument("--json", action="store_true", help="print the tables as JSON")
     fit.add_argument(
         "--quiet", action="store_true", help="print no progress and no account of the data"
@@ -51,6 +63,7 @@ def _is_parquet(data: str) -> bool:
 
 def run_fit_command(args: argparse.Namespace) -> int:
     from ipdmeta import mixed
+    from ipdmeta.mixed._summary import anova_text, means_text
     from ipdmeta.scale.federated import fit_tables
 
     if _is_parquet(args.data):
@@ -65,9 +78,34 @@ def run_fit_command(args: argparse.Namespace) -> int:
         if not args.quiet:  # on stderr: with --json, stdout holds the JSON alone
             print_data_report(review, out=sys.stderr)
         model = mixed.lmm(args.formula, review.patients, reml=not args.ml)
+    # Every table's t- and F-tests use --ddf, the summary's too.
+    anova = model.anova(ddf=args.ddf) if args.anova else None
+    means = pairs = None
+    if args.emmeans is not None:
+        means = model.emmeans(args.emmeans, ddf=args.ddf)
+        pairs = model.pairwise(args.emmeans, adjust=args.adjust, ddf=args.ddf)
     if args.json:
         payload = {**fit_tables(model, args.ddf), "nobs": model.nobs, "n_dropped": model.n_dropped}
+        if anova is not None:
+            payload["anova"] = _records(anova[["term", "num_df", "den_df", "F", "pvalue"]])
+        if means is not None and pairs is not None:
+            payload["emmeans"] = _records(means)
+            payload["pairwise"] = _records(pairs)
         print(json.dumps(payload, indent=2, default=float))
-    else:
-        print(model.summary(ddf=args.ddf))
+        return 0
+    print(model.summary(ddf=args.ddf))
+    if anova is not None:
+        print(f"\nType III F-tests ({args.ddf} df):")
+        print(anova_text(anova))
+    if means is not None and pairs is not None:
+        print(f"\nMarginal means of {args.emmeans} ({args.ddf} df), then their differences "
+              f"({args.adjust} adjustment):")  # fmt: skip
+        print(means_text(means, pairs))
     return 0
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    return [
+        {key: (None if isinstance(v, float) and v != v else v) for key, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]

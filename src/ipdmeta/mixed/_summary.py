@@ -82,6 +82,20 @@ def summary_text(fit: LmmResult, ddf: DDF) -> str:
     return "\n".join(lines)
 
 
+def anova_text(table: pd.DataFrame) -> str:
+    """An anova() table as text, p-values as the summary shows them."""
+    shown = table[["term", "num_df", "den_df", "F", "pvalue"]].copy()
+    shown["pvalue"] = [_fmt_p(p) for p in shown["pvalue"]]
+    return _table(shown, {"num_df": 0, "den_df": 2, "F": 3})
+
+
+def means_text(means: pd.DataFrame, pairs: pd.DataFrame) -> str:
+    """Marginal means and their pairwise differences as text."""
+    shown = pairs.copy()
+    shown["pvalue"] = [_fmt_p(p) for p in shown["pvalue"]]
+    return "\n\n".join([_table(means, {"df": 2}), _table(shown, {"df": 2, "t": 3})])
+
+
 def summary_html(fit: LmmResult) -> str:
     """The fit as HTML: a heading, the model's description, and its two tables."""
     crit = "REML" if fit.reml else "ML"
