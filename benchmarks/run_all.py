@@ -1,7 +1,9 @@
 """Run every benchmark in turn and print their tables (``make bench``).
 
-    .venv/bin/python benchmarks/run_all.py           # full sizes; about 16 minutes with R
+    .venv/bin/python benchmarks/run_all.py           # full sizes; about 45 minutes with R
     .venv/bin/python benchmarks/run_all.py --quick   # small sizes, about 2 minutes
+
+lme4's bootMer, in bench_glmm_bootstrap.py, takes about 30 of the 45 minutes.
 
 R's columns appear when ``Rscript`` with metafor, lme4 and lmerTest is on the PATH.
 """
@@ -25,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         ["bench_mixed.py", *(["--quick"] if args.quick else [])],
         ["bench_mixed_shapes.py", *(["--quick"] if args.quick else [])],
         ["bench_glmm.py", *(["--quick"] if args.quick else [])],
+        ["bench_glmm_bootstrap.py", *(["--quick"] if args.quick else [])],
         ["bench_run.py", *(["--repeats", "2"] if args.quick else [])],
         ["bench_review.py", *(["--quick"] if args.quick else [])],
         ["bench_web.py", *(["--quick"] if args.quick else [])],
