@@ -18,6 +18,7 @@ from ipdmeta.analysis.robustness_binary import (
     BOOTSTRAP_CHUNKS,
     binary_rows,
     bootstrap_replicates,
+    bootstrap_row,
 )
 from ipdmeta.analysis.spec import InferenceSpec, ModelSpec, SensitivitySpec
 from ipdmeta.errors import ModelSpecError, SpecError
@@ -158,6 +159,21 @@ def test_bootstrap_is_the_same_in_chunks_side_by_side_or_in_turn(example_run, re
     assert row["choice"] == in_turn[1] == "parametric bootstrap (20 refits)"
     assert row["pvalue"] == in_turn[2]["pvalue"] and row["note"] == in_turn[3]
     assert 1 / 21 <= row["pvalue"] <= 1  # never 0
+
+
+def test_the_bootstrap_row_says_how_many_refits_ran_off() -> None:
+    """Under separation a refit's odds ratio runs off to infinity; the interval then
+    reaches "> 10,000" and the note says how many refits did that, and why."""
+    rng = np.random.default_rng(0)
+    replicates = np.concatenate([rng.normal(1.0, 0.5, 90), [14.0] * 8, [-13.0, np.nan]])
+    _, choice, summary, note = bootstrap_row(1.0, replicates, 0.95)
+    assert choice == "parametric bootstrap (100 refits)"
+    assert summary["estimate"] == 1.0
+    assert "99 of 100 refits converged" in note
+    assert "in 9 the odds ratio ran past 10,000 or below 1/10,000 (separation" in note
+    assert note.endswith("seeds 20260101, 20260102")
+    calm = bootstrap_row(1.0, rng.normal(1.0, 0.5, 50), 0.95)[3]
+    assert "ran past" not in calm
 
 
 def test_a_text_outcome_is_refused_naming_its_values(example_run):

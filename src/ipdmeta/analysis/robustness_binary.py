@@ -40,6 +40,8 @@ __all__ = [
 # refits are drawn in this many chunks (BOOTSTRAP_SEED + chunk), which run side by side.
 BOOTSTRAP_SEED = 20260101
 BOOTSTRAP_CHUNKS = 2
+# Odds ratios past this on the log scale are shown as "> 10,000" (see _ratio).
+_SHOWN_LIMIT = float(np.log(1e4))
 # The other approximation the panel compares: Laplace for a quadrature fit, and this many
 # nodes for a Laplace fit.
 _COMPARED_NODES = 7
@@ -195,10 +197,15 @@ def bootstrap_row(estimate: float, replicates: np.ndarray, level: float) -> Row:
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(converged, [tail, 1.0 - tail])
     seeds = ", ".join(str(BOOTSTRAP_SEED + c) for c in range(BOOTSTRAP_CHUNKS))
-    note = (
-        f"{_interval_note(level, low, high)}; {converged.size} of {n} refits converged; "
-        f"seeds {seeds}"
-    )
+    note = f"{_interval_note(level, low, high)}; {converged.size} of {n} refits converged"
+    ran_off = int((np.abs(converged) > _SHOWN_LIMIT).sum())
+    if ran_off:
+        # Said, so that a reader of "> 10,000" knows where it comes from.
+        note += (
+            f"; in {ran_off} the odds ratio ran past 10,000 or below 1/10,000 (separation: "
+            "a category in which every patient responded, or none)"
+        )
+    note += f"; seeds {seeds}"
     return "interval", choice, {"estimate": estimate, "pvalue": p}, note
 
 
