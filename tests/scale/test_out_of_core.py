@@ -187,3 +187,22 @@ def test_the_fit_command_gives_anova_and_marginal_means(parquet, pooled, run_cli
                       "--emmeans", "lesion")  # fmt: skip
     assert unknown.code == 2 and "'lesion' is not a variable of the fixed part" in unknown.err
     assert "Traceback" not in unknown.err
+
+
+def test_the_fit_command_prints_strict_json(run_cli) -> None:
+    """Asymptotic tests have infinite df: JSON has no Infinity, so they are null (as in
+    results.json), and every reader can parse the output."""
+    import json
+
+    from tests.conftest import EXAMPLE
+
+    result = run_cli("fit", EXAMPLE, "--formula", "relief_pct ~ diagnosis + (1 | study_id)",
+                     "--ddf", "asymptotic", "--json", "--quiet", "--anova")  # fmt: skip
+    assert result.code == 0, result.err
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    out = json.loads(result.out, parse_constant=refuse)
+    assert out["fixed_effects"][0]["df"] is None and out["anova"][0]["den_df"] is None
+    assert isinstance(out["nobs"], int)

@@ -121,7 +121,7 @@ def _fit(args: argparse.Namespace) -> int:
 
     result = fit_federated(read_plan(args.plan), args.summaries)
     if args.json:
-        print(json.dumps(result.to_json(), indent=2, default=float))
+        print(json.dumps(result.to_json(), indent=2, allow_nan=False))
     else:
         print(result.text())
     return 0

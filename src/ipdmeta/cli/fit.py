@@ -63,6 +63,7 @@ def _is_parquet(data: str) -> bool:
 
 def run_fit_command(args: argparse.Namespace) -> int:
     from ipdmeta import mixed
+    from ipdmeta._json import clean, records
     from ipdmeta.mixed._summary import anova_text, means_text
     from ipdmeta.scale.federated import fit_tables
 
@@ -87,11 +88,11 @@ def run_fit_command(args: argparse.Namespace) -> int:
     if args.json:
         payload = {**fit_tables(model, args.ddf), "nobs": model.nobs, "n_dropped": model.n_dropped}
         if anova is not None:
-            payload["anova"] = _records(anova[["term", "num_df", "den_df", "F", "pvalue"]])
+            payload["anova"] = records(anova, ["term", "num_df", "den_df", "F", "pvalue"])
         if means is not None and pairs is not None:
-            payload["emmeans"] = _records(means)
-            payload["pairwise"] = _records(pairs)
-        print(json.dumps(payload, indent=2, default=float))
+            payload["emmeans"] = records(means)
+            payload["pairwise"] = records(pairs)
+        print(json.dumps(clean(payload), indent=2, allow_nan=False))
         return 0
     print(model.summary(ddf=args.ddf))
     if anova is not None:
@@ -102,10 +103,3 @@ def run_fit_command(args: argparse.Namespace) -> int:
               f"({args.adjust} adjustment):")  # fmt: skip
         print(means_text(means, pairs))
     return 0
-
-
-def _records(frame: Any) -> list[dict[str, Any]]:
-    return [
-        {key: (None if isinstance(v, float) and v != v else v) for key, v in row.items()}
-        for row in frame.to_dict(orient="records")
-    ]

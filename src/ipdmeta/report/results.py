@@ -15,12 +15,11 @@ and ``nagq`` (quadrature nodes). Missing or undefined numbers are ``null``.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from ipdmeta._json import clean, records
 from ipdmeta.analysis.pipeline import ReviewRun
 
 __all__ = ["responders_table", "results_dict", "results_json"]
@@ -37,30 +36,6 @@ BINARY_PAIRWISE_COLUMNS = ["contrast", "odds_ratio", "ci_lower", "ci_upper", "es
                            "z", "pvalue", "adjust"]  # fmt: skip
 BINARY_EMMEANS_COLUMNS = ["level", "probability", "se", "ci_lower", "ci_upper", "log_odds",
                           "se_log_odds"]  # fmt: skip
-
-
-def clean(value: Any) -> Any:
-    """Make a value JSON-safe: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(value, dict):
-        return {str(k): clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [clean(v) for v in value]
-    if isinstance(value, np.bool_ | bool):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        return None if math.isnan(number) or math.isinf(number) else number
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return value
-
-
-def records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    if columns is not None:
-        frame = frame[[c for c in columns if c in frame.columns]]
-    return [clean(row) for row in frame.to_dict(orient="records")]
 
 
 def results_dict(run: ReviewRun) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ipdmeta import __version__
+from ipdmeta._json import clean, records
 from ipdmeta.errors import DataError
 from ipdmeta.mixed import LmmResult, lmm_from_blocks
 from ipdmeta.mixed._study_blocks import StudyBlocks
@@ -34,17 +34,16 @@ class FederatedFit:
 
     def to_json(self) -> dict[str, Any]:
         """What ``ipdmeta federated fit --json`` prints (df: Satterthwaite)."""
-        return {
-            **fit_tables(self.one_stage),
-            "two_stage": [
-                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-                for row in self.two_stage.to_dict(orient="records")
-            ],
-            "sites": len(self.sites),
-            "studies": len(self.blocks.studies),
-            "patients": self.blocks.n_patients,
-            "plan": self.plan.id,
-        }
+        return clean(
+            {
+                **fit_tables(self.one_stage),
+                "two_stage": records(self.two_stage),
+                "sites": len(self.sites),
+                "studies": len(self.blocks.studies),
+                "patients": self.blocks.n_patients,
+                "plan": self.plan.id,
+            }
+        )
 
     def text(self) -> str:
         fit = self.one_stage
@@ -67,16 +66,11 @@ class FederatedFit:
 
 def fit_tables(fit: LmmResult, ddf: str = "satterthwaite") -> dict[str, Any]:
     """A fit's fixed effects and variance components as JSON-ready lists."""
-    fixed = fit.fixed_effects(ddf=ddf)
     return {
-        "fixed_effects": [
-            {"term": r.term, "estimate": r.estimate, "se": r.se, "df": r.df, "pvalue": r.pvalue}
-            for r in fixed.itertuples()
-        ],
-        "variance_components": [
-            {"group": r.group, "name": r.name, "variance": r.variance}
-            for r in fit.variance_components.itertuples()
-        ],
+        "fixed_effects": records(
+            fit.fixed_effects(ddf=ddf), ["term", "estimate", "se", "df", "pvalue"]
+        ),
+        "variance_components": records(fit.variance_components, ["group", "name", "variance"]),
     }
 
 
