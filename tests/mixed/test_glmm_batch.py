@@ -13,9 +13,8 @@ from scipy import special
 
 from ipdmeta import mixed
 from ipdmeta.errors import ConvergenceError
-from ipdmeta.mixed._glmm_batch import refit_batch
+from ipdmeta.mixed._glmm_batch import _SINGULAR_START, refit_batch
 from ipdmeta.mixed._glmm_fit import fit_glmm, glmm_hessian
-from ipdmeta.mixed._glmm_intervals import _SINGULAR_START
 
 # A batched refit stops when its quasi-Newton step moves no parameter by more than 1e-7
 # (relative above 1); a single fit goes on with Newton steps to 1e-10. Near an optimum

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ipdmeta.mixed._glmm_fit import _RUNAWAY, GlmmProblem
+from ipdmeta.mixed._glmm_fit import _RUNAWAY, GlmmProblem, glmm_hessian
 
 __all__ = ["refit_batch"]
 
@@ -31,7 +31,9 @@ _ITERATIONS = 200  # quasi-Newton steps at most
 # (relative to the parameter, when it is above 1): well inside the digits a percentile
 # interval shows, and past the stopping rule of L-BFGS-B (ftol 1e-8) used before.
 _STEP_TOL = 1e-7
-_HALVINGS = 40  # backtracking of a step that does not lower the deviance
+_HALVINGS = 40
+# Where refits start whose start has a smaller SD (the SD on the link scale).
+_SINGULAR_START = 0.1  # backtracking of a step that does not lower the deviance
 # Refits are processed this many response values at a time (refits x rows), so that a
 # bootstrap of a large data set does not hold every refit's arrays at once.
 _CELLS_PER_BATCH = 2_000_000
@@ -184,13 +186,20 @@ def _deviance_and_gradient(
 def refit_batch(
     problem: GlmmProblem, Y: np.ndarray, start: np.ndarray, hessian: np.ndarray
 ) -> np.ndarray:
-    """(theta, beta) of the Laplace fit to each row of ``Y`` (refits x rows): refits x
-    (1 + p), a row of NaN for a refit that did not converge. Each refit starts at
-    ``start`` with ``hessian`` (of the deviance there) as its first curvature.
+    """(theta, beta) of the fit to each row of ``Y`` (refits x rows), by the Laplace
+    approximation or quadrature as ``problem.nagq`` says: refits x (1 + p), a row of NaN
+    for a refit that did not converge. Each refit starts at ``start`` with ``hessian``
+    (of the deviance there) as its first curvature; below SD 0.1, at SD 0.1.
 
     As fit_glmm with ``diverging=True``, a refit whose estimate runs off to infinity
     (separation in the simulated responses) stops where its steps stop lowering the
     deviance, and keeps the large value it reached."""
+    if start[0] < _SINGULAR_START:
+        # The deviance is even in theta, so its slope in theta is 0 at theta = 0: a refit
+        # started there would never leave it. Refits of a singular fit start at a small
+        # positive SD instead, with the curvature there.
+        start = np.concatenate([[_SINGULAR_START], start[1:]])
+        hessian = glmm_hessian(problem, start)
     per_batch = max(1, _CELLS_PER_BATCH // max(1, problem.y.size * problem.nagq))
     parts = [
         _refit(problem, Y[i : i + per_batch], start, hessian)

@@ -18,7 +18,7 @@ from scipy import special
 
 from ipdmeta.errors import ConvergenceError, ModelSpecError
 from ipdmeta.mixed._glmm_batch import refit_batch
-from ipdmeta.mixed._glmm_fit import GlmmProblem, glmm_hessian
+from ipdmeta.mixed._glmm_fit import GlmmProblem
 
 if TYPE_CHECKING:
     from ipdmeta.mixed._glmm_model import GlmmResult
@@ -32,9 +32,7 @@ __all__ = [
     "wald_intervals",
 ]
 
-_MAX_EXPANSIONS = 40
-# Where the bootstrap's refits of a fit with its SD at 0 start (the SD on the link scale).
-_SINGULAR_START = 0.1  # brackets grow by half a Wald width at a time
+_MAX_EXPANSIONS = 40  # brackets grow by half a Wald width at a time
 
 
 def parameter_names(fit: GlmmResult) -> list[str]:
@@ -171,14 +169,7 @@ def bootstrap_replicates(fit: GlmmResult, n: int, seed: int | None) -> pd.DataFr
             Y[i] = rng.binomial(problem.trials.astype(np.int64), special.expit(eta))
         else:
             Y[i] = rng.poisson(np.exp(eta))
-    start, hessian = _estimates(fit), fit._fit.hessian
-    if start[0] < _SINGULAR_START:
-        # The deviance is even in theta, so its slope in theta is 0 at theta = 0: a refit
-        # started there would never leave it. Refits of a singular fit start at a small
-        # positive SD instead, with the curvature there.
-        start = np.concatenate([[_SINGULAR_START], start[1:]])
-        hessian = glmm_hessian(problem, start)
-    rows = refit_batch(problem, Y, start, hessian)  # every refit at once
+    rows = refit_batch(problem, Y, _estimates(fit), fit._fit.hessian)  # every refit at once
     return pd.DataFrame(rows, columns=parameter_names(fit))
 
 
