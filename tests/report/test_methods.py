@@ -99,9 +99,10 @@ def test_methods_cite_the_papers_and_software_they_rest_on(example_methods):
 
     for cited in ("(Bates et al. 2015)", "(Satterthwaite 1946; Kuznetsova et al. 2017)",
                   "(Munn et al. 2020)", "(Peters et al. 2008)", "(Egger et al. 1997)",
-                  "(Guyatt et al. 2008)", "(Harris et al. 2020)", "(Hunter 2007)",
+                  "(Guyatt et al. 2008)", "(Harris et al. 2020)", "(Virtanen et al. 2020)",
                   "(Stijnen et al. 2010)"):  # fmt: skip
         assert cited in example_methods
+    assert "figures were drawn with Skia (skia-python " in example_methods
     listed = references_in(example_methods)
     # every citation in the text has its entry, and no entry is listed without a citation
     cited_keys = [k for k, ref in REFERENCES.items() if ref.citation in example_methods]

@@ -244,7 +244,7 @@ def test_stopping_screening_moves_the_unread_records_to_the_automation_box(tmp_p
 
     with open_store(folder) as store:
         fields = prisma_spec_fields(prisma_counts(store))
-    drawn_text = " ".join(t.get_text() for t in prisma_diagram(fields).texts)
+    drawn_text = " ".join(t[0] for t in prisma_diagram(fields).text_extents())
     assert f"automation tools (n = {4 - in_main})" in drawn_text
     assert run_cli("review", "stopping", folder, "--resume").code == 0
     p = json.loads(run_cli("review", "prisma", folder, "--json").out)

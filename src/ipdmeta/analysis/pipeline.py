@@ -520,7 +520,7 @@ def _check_numbers_in_text(frame: pd.DataFrame, data: ReviewData) -> None:
 
 def software_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
-    for package in ("ipdmeta", "numpy", "scipy", "pandas", "matplotlib"):
+    for package in ("ipdmeta", "numpy", "scipy", "pandas", "skia-python"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

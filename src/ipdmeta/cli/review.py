@@ -553,8 +553,7 @@ def _prisma(store: Any, args: argparse.Namespace) -> int:
         return 0
     out = args.out or args.folder / "prisma"
     out.mkdir(parents=True, exist_ok=True)
-    with figures.report_style():
-        diagram = figures.prisma_diagram(prisma_spec_fields(counts))
+    diagram = figures.prisma_diagram(prisma_spec_fields(counts))
     figures.save_figure(diagram, out, "prisma", ("svg", "png"))
     write_text(out / "prisma.json", json.dumps(counts, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {out / 'prisma.svg'}, {out / 'prisma.png'} and {out / 'prisma.json'}")

@@ -156,8 +156,7 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
 
     def draw(task: FigureTask) -> figures.SavedFigure:
         name, make = task
-        with figures.report_style():
-            return figures.save_figure(make(), folder / "figures", name, formats)
+        return figures.save_figure(make(), folder / "figures", name, formats)
 
     # Drawing figures is most of the work; worker processes do it while the tables and
     # the text of the Word document are written here.
@@ -319,30 +318,18 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
         tasks += [t for t in _model_figure_tasks(result, model) if t[0] not in drawn]
     two_stage = result.two_stage.result
     if two_stage is not None:
-
-        def forest() -> Any:
-            from ipdmeta.meta import forest_plot
-
-            ax = forest_plot(two_stage, ax=figures.new_axes((7.0, 0.35 * two_stage.k + 1.8)))
-            ax.set_xlabel(
-                "mean % relief per study (95% CI)\n"
-                "diamond: pooled mean; dotted line: 95% prediction interval"
+        tasks.append(
+            (
+                "forest",
+                partial(
+                    figures.forest,
+                    two_stage,
+                    "mean % relief per study (95% CI)\n"
+                    "diamond: pooled mean; dotted line: 95% prediction interval",
+                ),
             )
-            return ax
-
-        tasks.append(("forest", forest))
-
-        def funnel() -> Any:
-            from ipdmeta.meta import funnel_plot
-
-            ax = funnel_plot(
-                two_stage, ax=figures.new_axes((6.0, 5.0)), contours=(0.90, 0.95, 0.99)
-            )
-            ax.set_xlabel("mean % relief per study (dotted line: no relief)")
-            ax.set_ylabel("standard error of the study mean")
-            return ax
-
-        tasks.append(("funnel", funnel))
+        )
+        tasks.append(("funnel", partial(figures.funnel, two_stage, (0.90, 0.95, 0.99))))
     for factor, groups in result.subgroups.items():
         if groups.result is not None:
             tasks.append(

@@ -155,10 +155,6 @@ REFERENCES = {
         "McKinney W. Data structures for statistical computing in Python. In: Proceedings of "
         "the 9th Python in Science Conference. 2010:56-61.",
     ),
-    "matplotlib": Reference(
-        "Hunter 2007",
-        "Hunter JD. Matplotlib: a 2D graphics environment. Comput Sci Eng. 2007;9(3):90-95.",
-    ),
 }
 
 

@@ -326,8 +326,8 @@ def methods_paragraph(run: ReviewRun) -> str:
         f"Analyses used ipdmeta {versions.get('ipdmeta', '?')} with Python "
         f"{versions['python']}, NumPy {versions.get('numpy', '?')}{cite('numpy')}, SciPy "
         f"{versions.get('scipy', '?')}{cite('scipy')} and pandas "
-        f"{versions.get('pandas', '?')}{cite('pandas')}; figures were drawn with matplotlib "
-        f"{versions.get('matplotlib', '?')}{cite('matplotlib')}."
+        f"{versions.get('pandas', '?')}{cite('pandas')}; figures were drawn with Skia "
+        f"(skia-python {versions.get('skia-python', '?')})."
     )
 
 

@@ -126,24 +126,12 @@ async def dashboard(request: Request) -> Response:
 
 
 def _prisma_svg(state: Any) -> bytes:
-    import io
-
     from ipdmeta.report.figures import prisma_diagram
     from ipdmeta.review.prisma import prisma_spec_fields
 
     def build() -> bytes:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from matplotlib import pyplot as plt
-
-        ax = prisma_diagram(prisma_spec_fields(prisma_counts(state.store)))
-        figure = ax.get_figure(root=True)
-        buffer = io.BytesIO()
-        if figure is not None:
-            figure.savefig(buffer, format="svg", bbox_inches="tight")
-            plt.close(figure)
-        return buffer.getvalue()
+        counts = prisma_spec_fields(prisma_counts(state.store))
+        return prisma_diagram(counts).to_svg().encode()
 
     return state.cached("prisma_svg", state.store.change_counter(), build)
 
