@@ -13,7 +13,12 @@ from ipdmeta import mixed
 from ipdmeta.analysis.binary import logistic_pairwise, outcome_threshold
 from ipdmeta.analysis.models import contrast_summary, find_contrast, fit_model, is_binary
 from ipdmeta.analysis.pipeline import run_review
-from ipdmeta.analysis.robustness import assess_robustness, with_bootstrap
+from ipdmeta.analysis.robustness import (
+    assess_robustness,
+    leave_one_study_out,
+    with_bootstrap,
+    with_leave_one_out,
+)
 from ipdmeta.analysis.robustness_binary import (
     BOOTSTRAP_CHUNKS,
     binary_rows,
@@ -159,6 +164,27 @@ def test_bootstrap_is_the_same_in_chunks_side_by_side_or_in_turn(example_run, re
     assert row["choice"] == in_turn[1] == "parametric bootstrap (20 refits)"
     assert row["pvalue"] == in_turn[2]["pvalue"] and row["note"] == in_turn[3]
     assert 1 / 21 <= row["pvalue"] <= 1  # never 0
+
+
+def test_leave_one_study_out_in_parts_is_the_panel_made_in_one_piece(example_run, responders):
+    """``ipdmeta run`` makes a logistic model's leave-one-study-out refits in parts, side
+    by side with the rest of its panel; joined, they give the panel made in turn."""
+    data = example_run.analysis_data
+    inference = example_run.spec.inference
+    sensitivity = dataclasses.replace(SensitivitySpec(), bootstrap=0)
+    whole = assess_robustness(responders, data, data["relief_pct"], inference, sensitivity,
+                              "keep")[0]  # fmt: skip
+    apart = assess_robustness(
+        responders, data, data["relief_pct"], inference,
+        dataclasses.replace(sensitivity, leave_one_study_out=False), "keep",
+    )[0]  # fmt: skip
+    assert "leave one study out" not in set(apart.table["group"])
+    studies = list(pd.unique(data["study_id"]))
+    parts = [leave_one_study_out(responders, data, inference, these)["TN / DPS"]
+             for these in (studies[:9], studies[9:])]  # fmt: skip
+    joined = with_leave_one_out(apart, pd.concat(parts, ignore_index=True))
+    pd.testing.assert_frame_equal(joined.table, whole.table)
+    pd.testing.assert_frame_equal(joined.leave_one_out, whole.leave_one_out)
 
 
 def test_the_bootstrap_row_says_how_many_refits_ran_off() -> None:

@@ -87,3 +87,17 @@ def test_ticks_are_round_numbers_with_the_decimals_they_need():
     assert nice_ticks(0.0, 15.8, most=7) == [0.0, 2.5, 5.0, 7.5, 10.0, 12.5, 15.0]
     ticks = nice_ticks(-0.27, 0.27, most=4)
     assert ticks == [-0.2, 0.0, 0.2] and tick_labels(ticks)[1] == "0.0"
+
+
+def test_png_writer_round_trips_every_pixel():
+    """The PNG is written by ipdmeta (row filter "Up", zlib); Pillow reads it back as the
+    same pixels, with the resolution recorded."""
+    from ipdmeta.report.canvas import _png
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    rgb[10:20] = 255  # rows equal to the row above, as most of a figure's are
+    image = Image.open(io.BytesIO(_png(rgb, 300.0)))
+    assert image.mode == "RGB" and image.size == (53, 37)
+    assert np.array_equal(np.asarray(image), rgb)
+    assert image.info["dpi"] == pytest.approx((300.0, 300.0), abs=0.05)

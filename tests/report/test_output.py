@@ -339,6 +339,10 @@ def test_report_docx_reads_back_with_every_table_and_figure(example_report):
 
     document = docx.Document(str(example_report / "report.docx"))
     captions = [p.text for p in document.paragraphs if p.style.name == "Caption"]
+    # Styles are set by id (python-docx's lookup by name is slow): Word sees their names.
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    assert headings == ["Methods", "Results", "References", "Tables", "Figures"]
+    assert {t.style.name for t in document.tables} == {"Light Grid Accent 1"}
     figures = sorted((example_report / "figures").glob("*.png"))
     assert len(document.inline_shapes) == len(figures)
     assert sum(c.startswith("Figure ") for c in captions) == len(figures)

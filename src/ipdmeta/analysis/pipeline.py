@@ -32,8 +32,14 @@ from ipdmeta.analysis.models import (
     outcome_of,
 )
 from ipdmeta.analysis.responders import PooledResponders, pool_responders
-from ipdmeta.analysis.risk_of_bias import high_risk_studies
-from ipdmeta.analysis.robustness import ContrastRobustness, assess_robustness, with_bootstrap
+from ipdmeta.analysis.risk_of_bias import HighRisk, high_risk_studies
+from ipdmeta.analysis.robustness import (
+    ContrastRobustness,
+    assess_robustness,
+    leave_one_study_out,
+    with_bootstrap,
+    with_leave_one_out,
+)
 from ipdmeta.analysis.robustness_binary import BOOTSTRAP_CHUNKS, bootstrap_replicates
 from ipdmeta.analysis.spec import ReviewSpec, default_models, load_spec
 from ipdmeta.analysis.subgroups import FactorSubgroups, factor_subgroups
@@ -44,6 +50,9 @@ from ipdmeta.errors import ModelSpecError, SpecError
 __all__ = ["STAGES", "ReviewRun", "run_review"]
 
 Progress = Callable[[str], None]
+
+# The leave-one-study-out refits of a logistic model run in this many parts.
+LEAVE_ONE_OUT_PARTS = 3
 
 STAGES = (
     "reading the data",
@@ -208,6 +217,33 @@ def run_review(
     "responder_thresholds": (50,)}``), as ``ipdmeta run --worsening --thresholds`` do; the
     run records them in ``overrides``. ``strict`` turns data warnings into errors.
     """
+    analysed = analyse_review(path, progress, outcome=outcome, strict=strict)
+    jobs = robustness_jobs(analysed)
+    results = parallel_map(call, list(jobs.values()))
+    return with_robustness(analysed, dict(zip(jobs, results, strict=True)))
+
+
+@dataclass(frozen=True)
+class AnalysedReview:
+    """A review analysed up to its models: the run so far (without the robustness panels
+    and the confounder screen, which :func:`robustness_jobs` computes), and what those
+    jobs need besides. :func:`run_review` is the three steps in a row; ``ipdmeta run``
+    runs the jobs side by side with drawing the report's figures."""
+
+    run: ReviewRun
+    relief_kept: pd.Series
+    high_risk: HighRisk | None
+    started: float  # time.perf_counter() when the robustness stage began
+
+
+def analyse_review(
+    path: str | Path,
+    progress: Progress | None = None,
+    *,
+    outcome: Mapping[str, Any] | None = None,
+    strict: bool = False,
+) -> AnalysedReview:
+    """Stages 1-4 of :func:`run_review`, which takes the same arguments."""
     folder = Path(path)
     spec = load_spec(folder)
     overrides = _overrides(spec, outcome or {})
@@ -263,16 +299,49 @@ def run_review(
         )
     lap(STAGES[3])
 
-    # The confounder screen, the pooled responders and each model's robustness refits are
-    # independent: they run side by side where there are cores for it. A logistic model's
-    # bootstrap is most of its panel's work: its chunks are jobs of their own, and their
-    # row joins the panel afterwards.
     say(STAGES[4])
     high_risk = high_risk_studies(data.quality, spec.sensitivity)
+    run = ReviewRun(
+        spec=spec,
+        data=data,
+        summary=summary,
+        analysis_data=analysis_data,
+        two_stage=meta_analysis,
+        subgroups=subgroups,
+        models=models,
+        confounders=None,
+        robustness=[],
+        grade=grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade),
+        pooled_responders=pool_responders(
+            data.patients, spec.outcome.responder_thresholds, spec.inference.level
+        ),
+        software=software_versions(),
+        seconds=seconds,
+        overrides=overrides,
+        prisma_source=prisma_source,
+        prisma_notes=prisma_notes,
+        screening=screening,
+    )
+    return AnalysedReview(run, relief_kept, high_risk, time.perf_counter())
+
+
+def robustness_jobs(analysed: AnalysedReview) -> dict[Any, Callable[[], Any]]:
+    """The robustness stage's independent parts, by key, for :func:`with_robustness`.
+
+    The confounder screen and each model's robustness refits are independent: they run
+    side by side where there are cores for it. A logistic model's bootstrap is most of
+    its panel's work: its chunks are jobs of their own, and their row joins the panel
+    afterwards. Longest first, so that no core is left with a long job at the end: the
+    logistic panels, their bootstrap chunks, the linear panels, then the short jobs.
+    """
+    run = analysed.run
+    spec, models, analysis_data = run.spec, run.models, run.analysis_data
+    relief_kept, high_risk = analysed.relief_kept, analysed.high_risk
     n_boot = spec.sensitivity.bootstrap
-    # Longest first, so that no core is left with a long job at the end: the logistic
-    # panels, their bootstrap chunks, the linear panels, then the short jobs.
     ordered = sorted(models.values(), key=lambda m: not m.binary)
+    # A logistic model's leave-one-study-out refits are the other long part of its panel:
+    # they too run in parts of their own, and their row joins the panel afterwards.
+    apart = dataclasses.replace(spec.sensitivity, bootstrap=0, leave_one_study_out=False)
     jobs: dict[Any, Callable[[], Any]] = {
         ("panels", model.spec.name): partial(
             assess_robustness,
@@ -280,7 +349,7 @@ def run_review(
             analysis_data,
             relief_kept,
             spec.inference,
-            dataclasses.replace(spec.sensitivity, bootstrap=0),
+            apart,
             spec.outcome.worsening,
             high_risk,
             spec.outcome.responder_thresholds,
@@ -288,6 +357,13 @@ def run_review(
         for model in ordered
         if model.binary
     }
+    studies = pd.unique(analysis_data["study_id"])
+    for model in ordered:
+        if model.binary and spec.sensitivity.leave_one_study_out:
+            for part, these in enumerate(np.array_split(studies, LEAVE_ONE_OUT_PARTS)):
+                jobs[("leave one out", model.spec.name, part)] = partial(
+                    leave_one_study_out, model, analysis_data, spec.inference, list(these)
+                )
     for model in ordered:
         if model.binary and n_boot:
             for contrast in model.spec.headline:
@@ -307,9 +383,6 @@ def run_review(
                 spec.outcome.worsening,
                 high_risk,
             )
-    jobs["pooled"] = partial(
-        pool_responders, data.patients, spec.outcome.responder_thresholds, spec.inference.level
-    )
     if spec.confounders.candidates:
         jobs["confounders"] = partial(
             screen_confounders,
@@ -318,7 +391,13 @@ def run_review(
             spec.confounders,
             spec.inference,
         )
-    done = dict(zip(jobs, parallel_map(_call, list(jobs.values())), strict=True))
+    return jobs
+
+
+def with_robustness(analysed: AnalysedReview, done: Mapping[Any, Any]) -> ReviewRun:
+    """The run with the results of :func:`robustness_jobs` (``done``, by key) in it."""
+    run = analysed.run
+    spec, models = run.spec, run.models
     robustness = []
     for model in models.values():  # the panels in the models' order
         for panel in done[("panels", model.spec.name)]:
@@ -329,29 +408,17 @@ def run_review(
             ]
             if chunks:
                 panel = with_bootstrap(panel, np.concatenate(chunks), spec.inference.level)
+            parts = [
+                done[("leave one out", model.spec.name, part)][panel.contrast]
+                for part in range(LEAVE_ONE_OUT_PARTS)
+                if ("leave one out", model.spec.name, part) in done
+            ]
+            if parts:
+                panel = with_leave_one_out(panel, pd.concat(parts, ignore_index=True))
             robustness.append(panel)
-    pooled_responders = done["pooled"]
-    confounders = done.get("confounders")
-    certainty = grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade)
-    lap(STAGES[4])
-    return ReviewRun(
-        spec=spec,
-        data=data,
-        summary=summary,
-        analysis_data=analysis_data,
-        two_stage=meta_analysis,
-        subgroups=subgroups,
-        models=models,
-        confounders=confounders,
-        robustness=robustness,
-        grade=certainty,
-        pooled_responders=pooled_responders,
-        software=software_versions(),
-        seconds=seconds,
-        overrides=overrides,
-        prisma_source=prisma_source,
-        prisma_notes=prisma_notes,
-        screening=screening,
+    seconds = {**run.seconds, STAGES[4]: time.perf_counter() - analysed.started}
+    return dataclasses.replace(
+        run, confounders=done.get("confounders"), robustness=robustness, seconds=seconds
     )
 
 
@@ -420,7 +487,8 @@ def _prisma_from_store(
     return dataclasses.replace(spec, prisma=prisma), "review store", tuple(notes), screening
 
 
-def _call(job: Callable[[], Any]) -> Any:
+def call(job: Callable[[], Any]) -> Any:
+    """``job()``: what parallel_map calls for each job."""
     return job()
 
 

@@ -172,25 +172,7 @@ def assess_robustness(
 
         loo = loo_by_contrast.get(contrast, pd.DataFrame())
         if sensitivity.leave_one_study_out:
-            usable = loo.dropna(subset=["pvalue"])
-            if not usable.empty:
-                worst = usable.loc[usable["pvalue"].idxmax()]
-                note = f"largest p without study {worst['left_out']}"
-                if len(usable) < len(loo):
-                    note += f"; {len(loo) - len(usable)} refits could not estimate the contrast"
-                summary = {"estimate": float(worst["estimate"]), "pvalue": float(worst["pvalue"])}
-                rows.append(
-                    _row(
-                        "leave one study out",
-                        f"leave one study out ({len(loo)} refits)",
-                        summary,
-                        sign,
-                        alpha,
-                        note,
-                        float(usable["pvalue"].min()),
-                        float(usable["pvalue"].max()),
-                    )
-                )
+            rows += _leave_one_out_row(loo, sign, alpha)
 
         if high_risk is not None and high_risk.studies:
             rows.append(
@@ -225,6 +207,51 @@ def assess_robustness(
         effect = "odds ratio" if model.binary else "difference"
         panels.append(ContrastRobustness(spec.name, contrast, alpha, table, loo, effect))
     return panels
+
+
+def _leave_one_out_row(loo: pd.DataFrame, sign: float, alpha: float) -> list[dict[str, Any]]:
+    """The row of the refit whose p is largest, with the range of p over the refits."""
+    usable = loo.dropna(subset=["pvalue"])
+    if usable.empty:
+        return []
+    worst = usable.loc[usable["pvalue"].idxmax()]
+    note = f"largest p without study {worst['left_out']}"
+    if len(usable) < len(loo):
+        note += f"; {len(loo) - len(usable)} refits could not estimate the contrast"
+    summary = {"estimate": float(worst["estimate"]), "pvalue": float(worst["pvalue"])}
+    low, high = float(usable["pvalue"].min()), float(usable["pvalue"].max())
+    choice = f"leave one study out ({len(loo)} refits)"
+    return [_row("leave one study out", choice, summary, sign, alpha, note, low, high)]
+
+
+def leave_one_study_out(
+    model: FittedModel, data: pd.DataFrame, inference: InferenceSpec, studies: Sequence[Any]
+) -> dict[str, pd.DataFrame]:
+    """The refits of ``model`` without each of ``studies`` in turn, by headline contrast:
+    a part of the leave-one-study-out refits (the parts can run side by side), which
+    :func:`with_leave_one_out` adds to a panel made without them."""
+    return _leave_one_study_out(pairwise_refit(model, inference), data, model.spec.headline,
+                                studies)  # fmt: skip
+
+
+def with_leave_one_out(panel: ContrastRobustness, loo: pd.DataFrame) -> ContrastRobustness:
+    """A panel made with ``leave_one_study_out = False`` with the refits' row added where
+    :func:`assess_robustness` puts it: before the rows that leave out groups of studies."""
+    table = panel.table
+    ratio = panel.effect == "odds ratio"
+    main = float(table["estimate"].iloc[0])
+    sign = float(np.sign(np.log(main) if ratio else main)) or 1.0
+    rows = _leave_one_out_row(loo, sign, panel.alpha)
+    if ratio:
+        with np.errstate(over="ignore"):
+            for row in rows:
+                row["estimate"] = float(np.exp(row["estimate"]))
+            loo = loo.assign(estimate=np.exp(loo["estimate"].to_numpy(float)))
+    groups = list(table["group"])
+    at = next((i for i, g in enumerate(groups) if g in ("risk of bias", "case reports")),
+              len(groups))  # fmt: skip
+    added = pd.concat([table.iloc[:at], pd.DataFrame(rows), table.iloc[at:]], ignore_index=True)
+    return dataclasses.replace(panel, table=added, leave_one_out=loo)
 
 
 def with_bootstrap(
@@ -340,11 +367,12 @@ def _without_studies(
 
 
 def _leave_one_study_out(
-    refit: Refit, data: pd.DataFrame, contrasts: Sequence[str]
+    refit: Refit, data: pd.DataFrame, contrasts: Sequence[str], studies: Sequence[Any] | None = None
 ) -> dict[str, pd.DataFrame]:
-    """One refit per left-out study, shared by all the model's headline contrasts."""
+    """One refit per left-out study (every study, or ``studies``), shared by all the
+    model's headline contrasts."""
     rows: dict[str, list[dict[str, Any]]] = {contrast: [] for contrast in contrasts}
-    for study in pd.unique(data["study_id"]):
+    for study in pd.unique(data["study_id"]) if studies is None else studies:
         subset = data[data["study_id"] != study]
         try:
             table = refit(subset)

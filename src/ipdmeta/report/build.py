@@ -21,9 +21,17 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from ipdmeta._parallel import BackgroundMap
+from ipdmeta._parallel import BackgroundMap, parallel_map
 from ipdmeta.analysis.models import FittedModel
-from ipdmeta.analysis.pipeline import STAGES, ReviewRun, run_review
+from ipdmeta.analysis.pipeline import (
+    STAGES,
+    AnalysedReview,
+    ReviewRun,
+    analyse_review,
+    call,
+    robustness_jobs,
+    with_robustness,
+)
 from ipdmeta.analysis.robustness import ContrastRobustness
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
@@ -94,9 +102,10 @@ def run(
         reporter = None
         say = progress or (lambda stage: None)
     try:
-        result = run_review(folder, say, outcome=outcome, strict=strict)
+        analysed = analyse_review(folder, say, outcome=outcome, strict=strict)
+        result, drawn = _robustness_and_figures(analysed)
         say("writing the report")
-        write_report(result, target)
+        write_report(result, target, drawn=drawn)
     except BaseException:
         if isinstance(progress, StageReporter):
             progress.close()
@@ -106,6 +115,27 @@ def run(
     if reporter is not None:
         reporter.done()
     return dataclasses.replace(result, output=target)
+
+
+def _robustness_and_figures(
+    analysed: AnalysedReview,
+) -> tuple[ReviewRun, dict[str, figures.SavedFigure]]:
+    """The robustness stage, with the figures that do not depend on it drawn in the same
+    workers: they fill the cores that the longest refits leave free."""
+    jobs = robustness_jobs(analysed)
+    tasks = _figure_tasks(analysed.run)  # no robustness panels yet: theirs come later
+    work: list[Callable[[], Any]] = [
+        *jobs.values(),
+        *(partial(_render, make) for _, make in tasks),
+    ]
+    results = parallel_map(call, work)
+    result = with_robustness(analysed, dict(zip(jobs, results[: len(jobs)], strict=True)))
+    drawn = dict(zip((name for name, _ in tasks), results[len(jobs) :], strict=True))
+    return result, drawn
+
+
+def _render(make: Callable[[], Any]) -> figures.SavedFigure:
+    return figures.render(make())
 
 
 def _check_target(folder: Path, target: Path) -> None:
@@ -121,12 +151,15 @@ def _check_target(folder: Path, target: Path) -> None:
             )
 
 
-def write_report(result: ReviewRun, target: Path) -> None:
-    """Write everything into a new folder, then swap it in for ``target``."""
+def write_report(
+    result: ReviewRun, target: Path, drawn: Mapping[str, figures.SavedFigure] | None = None
+) -> None:
+    """Write everything into a new folder, then swap it in for ``target``. ``drawn``:
+    figures already rendered, by name (the others are drawn here)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = temporary_folder(target.parent, f".{target.name}.building-")
     try:
-        _write_all(result, building)
+        _write_all(result, building, drawn or {})
         (building / MARKER).write_text("made by ipdmeta run; safe to replace\n")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -147,21 +180,25 @@ _AS_ANALYSED = {"analysis_data"}
 _DECIMALS = {"responders": 3}
 
 
-def _write_all(result: ReviewRun, folder: Path) -> None:
+def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.SavedFigure]) -> None:
     (folder / "tables").mkdir()
     (folder / "figures").mkdir()
     formats = result.spec.report.figure_formats
     tasks = _figure_tasks(result)
-    models = list(result.models)
-
-    def draw(task: FigureTask) -> figures.SavedFigure:
-        name, make = task
-        return figures.save_figure(make(), folder / "figures", name, formats)
-
-    # Drawing figures is most of the work; worker processes do it while the tables and
-    # the text of the Word document are written here.
-    with BackgroundMap(draw, tasks) as drawing:
-        tables = _tables(result)
+    tables = _tables(result)
+    # The Excel workbook, the PRISMA checklist's Word file and the figures not drawn yet
+    # are made in worker processes while the rest is written here.
+    side: list[Callable[[], Any]] = [
+        partial(write_tables_xlsx, tables, folder / "tables.xlsx"),
+        partial(
+            write_checklist_docx,
+            folder / "prisma_checklist.docx",
+            tables["prisma_checklist"],
+            result.spec.report.title,
+        ),
+        *(partial(_render, make) for name, make in tasks if name not in drawn),
+    ]
+    with BackgroundMap(call, side) as working:
         for name, frame in tables.items():
             shown = (
                 frame
@@ -169,10 +206,6 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
                 else rounded_as_shown(frame, _DECIMALS.get(name, ESTIMATE_DECIMALS))
             )
             write_csv(shown, folder / "tables" / f"{name}.csv")
-        write_tables_xlsx(tables, folder / "tables.xlsx")
-        write_checklist_docx(
-            folder / "prisma_checklist.docx", tables["prisma_checklist"], result.spec.report.title
-        )
         methods = methods_paragraph(result)
         paragraphs: dict[str, Any] = {
             "methods": methods,
@@ -187,16 +220,19 @@ def _write_all(result: ReviewRun, folder: Path) -> None:
             findings=paragraphs["findings"],
             references=paragraphs["references"],
             tables=tables,
-            models=models,
+            models=list(result.models),
         )
-        drawn = dict(zip((name for name, _ in tasks), drawing.results(), strict=True))
-    svgs = {name: Markup(_strip_xml_header(saved.svg)) for name, saved in drawn.items()}
+        late = iter(working.results()[2:])
+    saved = {name: drawn[name] if name in drawn else next(late) for name, _ in tasks}
+    for name, figure in saved.items():
+        figures.write_figure(figure, folder / "figures", name, formats)
+    svgs = {name: Markup(figure.svg) for name, figure in saved.items()}
     write_text(folder / "report.html", render_report(_context(result, tables, svgs, paragraphs)))
     finish_report_docx(
         document,
         folder / "report.docx",
-        figures={name: (saved.png, saved.placed_width_inches) for name, saved in drawn.items()},
-        figure_captions={name: figure_caption(name, models) for name in drawn},
+        figures={name: (f.png, f.placed_width_inches) for name, f in saved.items()},
+        figure_captions={name: figure_caption(name, list(result.models)) for name in saved},
     )
 
 
@@ -375,11 +411,6 @@ def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTas
         ),
         (f"diagnostics_{model.spec.name}", diagnostics),
     ]
-
-
-def _strip_xml_header(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:] if start >= 0 else svg
 
 
 def _prisma_counts(result: ReviewRun) -> dict[str, Any]:

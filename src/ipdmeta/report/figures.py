@@ -45,9 +45,11 @@ __all__ = [
     "prisma_diagram",
     "quality_traffic_light",
     "relief_by_category",
+    "render",
     "robustness_dot_plot",
     "save_figure",
     "subgroup_forest",
+    "write_figure",
 ]
 
 # Okabe and Ito's palette, told apart with every common colour-vision deficiency; the
@@ -83,20 +85,26 @@ class SavedFigure:
     placed_width_inches: float
 
 
-def save_figure(figure: Canvas, folder: Path, name: str, formats: Sequence[str]) -> SavedFigure:
-    """Write ``figure`` as ``folder/name.<fmt>`` for each format asked for ("svg", "png").
-
-    The SVG and the PNG are made whatever the formats: the HTML report embeds the one
-    and report.docx the other.
-    """
-    svg = figure.to_svg()
-    png = figure.to_png(print_dpi(figure))
-    if "svg" in formats:
-        write_text(folder / f"{name}.svg", svg)
-    if "png" in formats:
-        write_bytes(folder / f"{name}.png", png)
+def render(figure: Canvas) -> SavedFigure:
+    """The SVG and the PNG of ``figure``: the HTML report embeds the one and report.docx
+    the other."""
     placed = min(figure.width_inches, PLACED_WIDTH_INCHES)
-    return SavedFigure(svg=svg, png=png, placed_width_inches=placed)
+    return SavedFigure(figure.to_svg(), figure.to_png(print_dpi(figure)), placed)
+
+
+def save_figure(figure: Canvas, folder: Path, name: str, formats: Sequence[str]) -> SavedFigure:
+    """Render ``figure`` and write it as ``folder/name.<fmt>`` for each format asked for
+    ("svg", "png")."""
+    saved = render(figure)
+    write_figure(saved, folder, name, formats)
+    return saved
+
+
+def write_figure(saved: SavedFigure, folder: Path, name: str, formats: Sequence[str]) -> None:
+    if "svg" in formats:
+        write_text(folder / f"{name}.svg", saved.svg)
+    if "png" in formats:
+        write_bytes(folder / f"{name}.png", saved.png)
 
 
 def print_dpi(figure: Canvas) -> float:

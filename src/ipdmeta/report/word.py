@@ -113,29 +113,30 @@ def start_report_docx(
     from docx import Document
 
     document = Document()
-    document.add_heading(title, level=0)
+    style = _style_ids(document)
+    _styled(document, title, style["Title"])
     if authors:
         document.add_paragraph(", ".join(authors))
-    document.add_heading("Methods", level=1)
+    _styled(document, "Methods", style["Heading 1"])
     document.add_paragraph(_xml_text(methods))
-    document.add_heading("Results", level=1)
+    _styled(document, "Results", style["Heading 1"])
     document.add_paragraph(_xml_text(findings))
     if references:
-        document.add_heading("References", level=1)
+        _styled(document, "References", style["Heading 1"])
         for entry in references:
             document.add_paragraph(entry)
-    document.add_heading("Tables", level=1)
+    _styled(document, "Tables", style["Heading 1"])
     number = 0
     for name, frame in tables.items():
         if name in _LEFT_OUT or frame.empty:
             continue
         number += 1
         _set_orientation(document, landscape=len(frame.columns) > _PORTRAIT_COLUMNS)
-        caption = document.add_paragraph(
-            f"Table {number}. {table_title(name, models)}", style="Caption"
+        caption = _styled(
+            document, f"Table {number}. {table_title(name, models)}", style["Caption"]
         )
         caption.paragraph_format.keep_with_next = True
-        _add_table(document, frame)
+        _add_table(document, frame, style["Light Grid Accent 1"])
     return document
 
 
@@ -158,7 +159,8 @@ def finish_report_docx(
     text_width = section.page_width - section.left_margin - section.right_margin
     text_height = section.page_height - section.top_margin - section.bottom_margin
     tallest = text_height - Inches(_CAPTION_ROOM_INCHES)
-    document.add_heading("Figures", level=1)
+    style = _style_ids(document)
+    _styled(document, "Figures", style["Heading 1"])
     for number, (name, (png, width)) in enumerate(figures.items(), start=1):
         picture = document.add_picture(io.BytesIO(png), width=min(Inches(width), text_width))
         if picture.height > tallest:
@@ -168,7 +170,7 @@ def finish_report_docx(
             picture._inline.set(side, "0")
         document.paragraphs[-1].paragraph_format.keep_with_next = True  # with its caption
         caption = figure_captions.get(name, name.replace("_", " "))
-        document.add_paragraph(f"Figure {number}. {caption}", style="Caption")
+        _styled(document, f"Figure {number}. {caption}", style["Caption"])
     return _save(document, path)
 
 
@@ -178,7 +180,8 @@ def write_checklist_docx(path: str | Path, checklist: pd.DataFrame, title: str) 
     from docx import Document
 
     document = Document()
-    document.add_heading("PRISMA 2020 checklist", level=0)
+    style = _style_ids(document)
+    _styled(document, "PRISMA 2020 checklist", style["Title"])
     document.add_paragraph(_xml_text(title))
     document.add_paragraph(
         "Item wording: Page MJ et al. The PRISMA 2020 statement: an updated guideline for "
@@ -191,7 +194,7 @@ def write_checklist_docx(path: str | Path, checklist: pd.DataFrame, title: str) 
                  "where": "Covered by the ipdmeta report"}
     )[["Section", "Item", "Topic", "Covered by the ipdmeta report"]]  # fmt: skip
     table = table.assign(**{"Location in the manuscript": ""})
-    _add_table(document, table)
+    _add_table(document, table, style["Light Grid Accent 1"])
     return _save(document, path)
 
 
@@ -216,7 +219,22 @@ def _set_orientation(document: Any, *, landscape: bool) -> None:
     section.page_width, section.page_height = height, width
 
 
-def _add_table(document: Any, frame: pd.DataFrame) -> None:
+def _style_ids(document: Any) -> dict[str, str]:
+    """The ids of the styles the report uses, looked up once. python-docx looks a style
+    up by name with two scans of every style (about 3 ms), each time one is set: the
+    report's ~90 captions, headings and tables took 0.3 s that way."""
+    names = ("Title", "Heading 1", "Caption", "Light Grid Accent 1")
+    return {name: document.styles[name].style_id for name in names}
+
+
+def _styled(document: Any, text: str, style_id: str) -> Any:
+    """A new paragraph of ``text`` in the style ``style_id``."""
+    paragraph = document.add_paragraph(text)
+    paragraph._p.style = style_id
+    return paragraph
+
+
+def _add_table(document: Any, frame: pd.DataFrame, style_id: str) -> None:
     """An editable Word table of ``frame``, numbers as the report shows them.
 
     Headers are written with spaces for underscores. Each column gets a share of the text
@@ -240,7 +258,7 @@ def _add_table(document: Any, frame: pd.DataFrame) -> None:
     header = [c.replace("_", " ") for c in columns]
     widths = [Emu(w) for w in _column_widths(header, body, int(text_width))]
     table = document.add_table(rows=0, cols=len(columns))
-    table.style = "Light Grid Accent 1"
+    table._tbl.tblStyle_val = style_id
     for column, width in zip(table._tbl.tblGrid.gridCol_lst, widths, strict=True):
         column.w = width
     twips = [w.twips for w in widths]
