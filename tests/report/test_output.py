@@ -224,6 +224,35 @@ def test_tables_xlsx_has_every_table_with_numbers_as_numbers(example_report):
     assert fixed.freeze_panes == "A2"
 
 
+def test_tables_xlsx_keeps_text_as_text_and_leaves_missing_cells_empty(tmp_path):
+    """A note typed "=1+1" or a link is text in the sheet, not a formula or a hyperlink;
+    missing, infinite and empty values are empty cells; counts, flags and numbers keep
+    their types."""
+    import openpyxl
+
+    from ipdmeta.report.workbook import write_tables_xlsx
+
+    frame = pd.DataFrame(
+        {
+            "note": ["=1+1", "http://example.org", "", None],
+            "n": [1, 2, 3, 4],
+            "estimate": [0.5, float("inf"), float("nan"), -1.25],
+            "holds": [True, False, True, False],
+        }
+    )
+    write_tables_xlsx({"t": frame}, tmp_path / "t.xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["t"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert rows == [
+        ["=1+1", 1, 0.5, True],
+        ["http://example.org", 2, None, False],
+        [None, 3, None, True],
+        [None, 4, -1.25, False],
+    ]
+    assert sheet["A2"].data_type == "s" and not sheet["A3"].hyperlink
+    assert sheet["B2"].number_format == "0" and sheet["C2"].number_format == "0.00"
+
+
 def test_sheet_names_are_ones_excel_accepts():
     from ipdmeta.report.workbook import SHEET_NAME_LIMIT, sheet_names
 
