@@ -161,3 +161,32 @@ def test_a_fit_that_reaches_sd_zero_searches_on_where_the_deviance_falls_inside(
         assert from_one.theta > 0.3
         np.testing.assert_allclose(from_zero.theta, from_one.theta, rtol=1e-6)
         np.testing.assert_allclose(from_zero.deviance, from_one.deviance, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("family", "formula", "nagq"),
+    [
+        ("binomial", "y ~ x + arm + (1 | site)", 1),
+        ("binomial", "y ~ x + arm + (1 | site)", 7),
+        ("poisson", "y ~ x + (0 + z | site)", 5),
+    ],
+)
+def test_gradients_side_by_side_are_the_gradients_one_at_a_time(family, formula, nagq):
+    """glmm_hessian takes its central differences from gradients evaluated side by side
+    (gradients_at); each is the single evaluation's, at SDs near and below 0 too."""
+    from ipdmeta.mixed._glmm_batch import gradients_at
+
+    fit = mixed.glmm(formula, _sites(3, family), family=family, nagq=nagq)
+    problem = fit.problem
+    best = np.concatenate([[fit.theta], fit.coef.to_numpy()])
+    rng = np.random.default_rng(0)
+    points = best + rng.normal(0.0, 0.05, (6, best.size))
+    points[1, 0], points[2, 0] = -0.3, 1e-6  # the deviance is even in the SD
+    together = gradients_at(problem, points)
+    assert together is not None
+    for point, gradient in zip(points, together, strict=True):
+        alone = problem.gradient(float(point[0]), point[1:])
+        # Both converge each group's mode to 1e-12: gradients agree to rounding.
+        np.testing.assert_allclose(gradient, alone, rtol=1e-8, atol=1e-8)
+    hessian = glmm_hessian(problem, best)
+    assert np.allclose(hessian, hessian.T) and np.all(np.linalg.eigvalsh(hessian) > 0)
