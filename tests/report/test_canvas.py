@@ -95,9 +95,10 @@ def test_png_writer_round_trips_every_pixel():
     from ipdmeta.report.canvas import _png
 
     rng = np.random.default_rng(1)
-    rgb = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
-    rgb[10:20] = 255  # rows equal to the row above, as most of a figure's are
-    image = Image.open(io.BytesIO(_png(rgb, 300.0)))
-    assert image.mode == "RGB" and image.size == (53, 37)
-    assert np.array_equal(np.asarray(image), rgb)
-    assert image.info["dpi"] == pytest.approx((300.0, 300.0), abs=0.05)
+    for channels, mode in ((3, "RGB"), (4, "RGBA")):
+        pixels = rng.integers(0, 256, size=(37, 53, channels), dtype=np.uint8)
+        pixels[10:20] = 255  # rows equal to the row above, as most of a figure's are
+        image = Image.open(io.BytesIO(_png(pixels, 300.0)))
+        assert image.mode == mode and image.size == (53, 37)
+        assert np.array_equal(np.asarray(image), pixels)
+        assert image.info["dpi"] == pytest.approx((300.0, 300.0), abs=0.05)
