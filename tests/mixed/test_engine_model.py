@@ -402,3 +402,40 @@ def test_two_studies_fit() -> None:
     m = mixed.lmm(FORMULA, d[d["study_id"].isin(["S00", "S01"])])
     assert m.ngroups == {"study_id": 2}
     assert np.all(np.isfinite(m.fixed_effects(ddf="kenward-roger")["df"]))
+
+
+def test_marginal_means_rows_are_reused_only_where_they_are_the_same() -> None:
+    """reference_rows keeps the rows it made (a model's refits ask for the same grid many
+    times); a refit with another covariate mean or other levels gets rows of its own, and
+    a formula with scale() (whose encoding learns from the data) is made each time."""
+    from ipdmeta.mixed import _emmeans
+
+    rng = np.random.default_rng(4)
+    n = 60
+    data = pd.DataFrame(
+        {
+            "y": rng.normal(size=n),
+            "arm": rng.choice(["a", "b", "c"], n),
+            "age": rng.normal(50, 10, n),
+            "g": rng.choice([f"s{i}" for i in range(8)], n),
+        }
+    )
+    _emmeans._REFERENCE_ROWS.clear()
+    first = mixed.lmm("y ~ arm + age + (1 | g)", data).emmeans("arm")
+    assert len(_emmeans._REFERENCE_ROWS) == 1
+    again = mixed.lmm("y ~ arm + age + (1 | g)", data).emmeans("arm")
+    assert len(_emmeans._REFERENCE_ROWS) == 1
+    pd.testing.assert_frame_equal(first, again)
+    # Fewer rows: another mean age, so other rows (checked against a fresh cache).
+    subset = data.iloc[5:]
+    cached = mixed.lmm("y ~ arm + age + (1 | g)", subset).emmeans("arm")
+    assert len(_emmeans._REFERENCE_ROWS) == 2
+    _emmeans._REFERENCE_ROWS.clear()
+    fresh = mixed.lmm("y ~ arm + age + (1 | g)", subset).emmeans("arm")
+    pd.testing.assert_frame_equal(cached, fresh)
+    # Without level "c": other levels, other rows.
+    two = data[data["arm"] != "c"]
+    assert list(mixed.lmm("y ~ arm + age + (1 | g)", two).emmeans("arm")["level"]) == ["a", "b"]
+    assert len(_emmeans._REFERENCE_ROWS) == 2
+    mixed.lmm("y ~ arm + scale(age) + (1 | g)", data).emmeans("arm")
+    assert len(_emmeans._REFERENCE_ROWS) == 2  # not kept

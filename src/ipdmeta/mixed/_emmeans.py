@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ipdmeta.errors import ModelSpecError
-from ipdmeta.mixed._design import FORMULA_FUNCTIONS, Design
+from ipdmeta.mixed._design import FORMULA_FUNCTIONS, Design, SimpleEncoder
 from ipdmeta.mixed._tukey import studentized_range_sf
 
 
@@ -35,6 +35,51 @@ def reference_rows(design: Design, factor: str) -> tuple[list[str], np.ndarray]:
             axes[v] = list(lv) if lv is not None else sorted(frame[v].unique().tolist())
         else:
             axes[v] = [float(frame[v].to_numpy(dtype=float).mean())]
+    key = _grid_key(design, factor, axes)
+    cached = None if key is None else _REFERENCE_ROWS.get(key)
+    if cached is None:
+        cached = _reference_rows(design, factor, axes)
+        if key is not None:
+            if len(_REFERENCE_ROWS) >= _CACHED_GRIDS:
+                _REFERENCE_ROWS.clear()
+            _REFERENCE_ROWS[key] = cached
+    levels, L = cached
+    return list(levels), L.copy()
+
+
+# Rows of marginal means already made, by what they depend on: the robustness refits of
+# a model (one per left-out study) and the confounder screen ask for the same grid many
+# times, and making one through the formula took 6-8 ms.
+_REFERENCE_ROWS: dict[tuple[object, ...], tuple[list[str], np.ndarray]] = {}
+_CACHED_GRIDS = 256
+
+
+def _grid_key(
+    design: Design, factor: str, axes: dict[str, list[object]]
+) -> tuple[object, ...] | None:
+    """What the rows depend on: the terms, the columns kept, each variable's grid values
+    and its type in the data (a factor's categories and their order). None for a formula
+    with functions of variables (scale(x), poly(x, 2)), whose encoding holds values
+    learnt from the data that the key would not show: those rows are made each time."""
+    spec = design.model_spec
+    if not isinstance(spec, SimpleEncoder):
+        return None
+    frame = design.frame
+    variables = []
+    for v, values in axes.items():
+        dtype = frame[v].dtype
+        categories = (
+            tuple(map(repr, dtype.categories)) if isinstance(dtype, pd.CategoricalDtype) else ()
+        )
+        variables.append((v, str(dtype), categories, tuple(map(repr, values))))
+    terms = (tuple(spec.variables), tuple(spec.column_names), repr(sorted(spec.levels.items())))
+    return (terms, design.response, factor, tuple(design.x_names), tuple(variables))
+
+
+def _reference_rows(
+    design: Design, factor: str, axes: dict[str, list[object]]
+) -> tuple[list[str], np.ndarray]:
+    kinds, frame = design.kinds, design.frame
     names = list(axes)
     grid = pd.DataFrame(list(itertools.product(*axes.values())), columns=names)
     for v in names:
