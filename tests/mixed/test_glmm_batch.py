@@ -190,3 +190,21 @@ def test_gradients_side_by_side_are_the_gradients_one_at_a_time(family, formula,
         np.testing.assert_allclose(gradient, alone, rtol=1e-8, atol=1e-8)
     hessian = glmm_hessian(problem, best)
     assert np.allclose(hessian, hessian.T) and np.all(np.linalg.eigvalsh(hessian) > 0)
+
+
+@pytest.mark.parametrize("nagq", [1, 7])
+def test_a_refit_from_a_nearby_fit_reaches_the_same_optimum(nagq):
+    """glmm(start=fit) on other rows takes quasi-Newton steps from the fit's estimates and
+    Hessian instead of L-BFGS-B; the Newton steps after either end at the same optimum."""
+    data = _sites(5, "binomial")
+    full = mixed.glmm("y ~ x + arm + (1 | site)", data, family="binomial", nagq=nagq)
+    for left_out in ("s00", "s07"):
+        subset = data[data["site"] != left_out]
+        quick = mixed.glmm("y ~ x + arm + (1 | site)", subset, family="binomial", nagq=nagq,
+                           start=full)  # fmt: skip
+        alone = mixed.glmm("y ~ x + arm + (1 | site)", subset, family="binomial", nagq=nagq)
+        # Both end with Newton steps below 1e-10 relative: they agree far past 1e-8.
+        np.testing.assert_allclose(quick.coef, alone.coef, rtol=1e-8, atol=1e-10)
+        assert quick.theta == pytest.approx(alone.theta, rel=1e-8)
+        np.testing.assert_allclose(quick.vcov, alone.vcov, rtol=1e-6)
+        assert quick.deviance == pytest.approx(alone.deviance, rel=1e-12)

@@ -367,11 +367,33 @@ def glmm_hessian(problem: GlmmProblem, params: np.ndarray) -> np.ndarray:
     return (hessian + hessian.T) / 2.0
 
 
+@dataclass(frozen=True)
+class _Found:
+    """Where a search ended: its parameters and the deviance there (as scipy's result)."""
+
+    x: np.ndarray
+    fun: float
+
+
+def _quasi_newton(problem: GlmmProblem, start: np.ndarray, hessian: np.ndarray) -> _Found | None:
+    """BFGS steps from ``start``, the inverse of ``hessian`` as the first curvature: from
+    a nearby fit's estimates (a refit without one study) they reach the optimum in a few
+    gradients where L-BFGS-B, starting from the identity, took about 16. None where they
+    fail or end at SD 0, which the search and its boundary check handle."""
+    from ipdmeta.mixed._glmm_batch import refit_batch
+
+    found = refit_batch(problem, problem.y[None, :], start, hessian)[0]
+    if not np.all(np.isfinite(found)) or found[0] < 1e-4:
+        return None
+    return _Found(found, problem.deviance(float(found[0]), found[1:]))
+
+
 def fit_glmm(
     problem: GlmmProblem,
     diverging: bool = False,
     start: np.ndarray | None = None,
     polish: bool = True,
+    start_hessian: np.ndarray | None = None,
 ) -> GlmmFit:
     """Minimise the deviance. ``diverging``: an estimate may run off to infinity
     (separation), so the fit stops where the Newton steps stop lowering the deviance
@@ -379,6 +401,8 @@ def fit_glmm(
     at the fit it simulates from) instead of the fit without random effects.
     ``polish=False`` stops after L-BFGS-B, without the Newton steps and the Hessian: a
     bootstrap replicate needs only estimates, and to the digits a percentile shows.
+    ``start_hessian``: the Hessian of the fit ``start`` comes from (a refit to other
+    rows): quasi-Newton steps from there replace L-BFGS-B, then the same Newton steps.
     """
     from scipy import optimize
 
@@ -404,7 +428,10 @@ def fit_glmm(
             options=options,
         )
 
-    first = search(start)
+    quick = None
+    if start_hessian is not None and polish and not diverging:
+        quick = _quasi_newton(problem, start, start_hessian)
+    first = quick if quick is not None else search(start)
     if first.x[0] < 1e-4:
         # The deviance is even in theta, so its slope in theta is 0 at theta = 0 whatever
         # the curvature: a search that reaches the bound stops there even where the

@@ -596,9 +596,11 @@ def glmm(
         slope=None if effect == "(Intercept)" else np.asarray(term.values[:, 0], dtype=float),
     )
     notes = _separation_notes(design, y, n_trials) if family == "binomial" else []
-    initial = None
+    initial = curvature = None
     if start is not None and tuple(start.design.x_names) == tuple(design.x_names):
         initial = np.concatenate([[max(start.theta, 0.1)], start.coef.to_numpy()])
+        if start.theta >= 0.1 and np.all(np.isfinite(start._fit.hessian)):
+            curvature = start._fit.hessian
     with threads_for(problem.y.size):
-        fitted = fit_glmm(problem, diverging=bool(notes), start=initial)
+        fitted = fit_glmm(problem, diverging=bool(notes), start=initial, start_hessian=curvature)
     return GlmmResult(formula, design, problem, fitted, tuple(notes))
