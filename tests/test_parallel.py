@@ -40,3 +40,17 @@ def test_worker_error_reaches_the_caller() -> None:
 def test_empty_and_single_items() -> None:
     assert parallel_map(square_unless_three, []) == []
     assert parallel_map(square_unless_three, [7]) == [49]
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_the_first_results_come_while_the_others_are_still_made(
+    monkeypatch: pytest.MonkeyPatch, cores: int
+) -> None:
+    """results(n) gives the first n in order; an error in a later item reaches the caller
+    when every result is asked for, in worker processes and in turn alike."""
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: cores)
+    with BackgroundMap(square_unless_three, [1, 2, 3, 4]) as work:
+        assert work.results(2) == [1, 4]
+        assert work.results(1) == [1]
+        with pytest.raises(ModelSpecError, match="three is refused"):
+            work.results()

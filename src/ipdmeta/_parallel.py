@@ -40,8 +40,9 @@ def _call(index: int) -> Any:
 class BackgroundMap(Generic[Item, Result]):
     """``function(item)`` for every item, started at once in worker processes.
 
-    Use as a context manager; ``results()`` waits and returns them in the items' order.
-    Leaving the block early stops the workers.
+    Use as a context manager; ``results()`` waits and returns them in the items' order
+    (``results(n)`` the first n only). Leaving the block stops the workers: ask for every
+    result before it ends.
     """
 
     def __init__(self, function: Callable[[Item], Result], items: Sequence[Item]):
@@ -50,6 +51,7 @@ class BackgroundMap(Generic[Item, Result]):
         self._items = list(items)
         self._pool: Any = None
         self._pending: Any = None
+        self._done: list[Result] = []
         workers = min(len(self._items), usable_cores())
         # Fork only on Linux: macOS offers it, but system frameworks are not fork-safe.
         if workers > 1 and sys.platform.startswith("linux"):
@@ -58,14 +60,20 @@ class BackgroundMap(Generic[Item, Result]):
                 self._pool = multiprocessing.get_context("fork").Pool(
                     workers, initializer=_one_blas_thread
                 )
-                self._pending = self._pool.map_async(_call, range(len(self._items)), chunksize=1)
+                self._pending = self._pool.imap(_call, range(len(self._items)), chunksize=1)
             finally:
                 _WORK = None  # the workers have their copy; the parent needs none
 
-    def results(self) -> list[Result]:
-        if self._pending is None:
-            return [self._function(item) for item in self._items]
-        return list(self._pending.get())
+    def results(self, first: int | None = None) -> list[Result]:
+        """The results, in the items' order: all of them, or the ``first`` ones (the
+        others go on being made)."""
+        wanted = len(self._items) if first is None else min(first, len(self._items))
+        while len(self._done) < wanted:
+            if self._pending is None:
+                self._done.append(self._function(self._items[len(self._done)]))
+            else:
+                self._done.append(next(self._pending))
+        return self._done[:wanted]
 
     def __enter__(self) -> BackgroundMap[Item, Result]:
         return self

@@ -186,33 +186,29 @@ def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.Save
     formats = result.spec.report.figure_formats
     tasks = _figure_tasks(result)
     tables = _tables(result)
-    # The Excel workbook, the PRISMA checklist's Word file and the figures not drawn yet
-    # are made in worker processes while the rest is written here.
+    # The figures not drawn yet, the Excel workbook, the CSV files, results.json and the
+    # PRISMA checklist's Word file are made in worker processes while the Word and HTML
+    # reports are written here; the figures come first, as these reports need them.
+    late = [partial(_render, make) for name, make in tasks if name not in drawn]
     side: list[Callable[[], Any]] = [
+        *late,
         partial(write_tables_xlsx, tables, folder / "tables.xlsx"),
+        partial(_write_csvs, tables, folder / "tables"),
+        partial(_write_results_json, result, folder / "results.json"),
         partial(
             write_checklist_docx,
             folder / "prisma_checklist.docx",
             tables["prisma_checklist"],
             result.spec.report.title,
         ),
-        *(partial(_render, make) for name, make in tasks if name not in drawn),
     ]
     with BackgroundMap(call, side) as working:
-        for name, frame in tables.items():
-            shown = (
-                frame
-                if name in _AS_ANALYSED
-                else rounded_as_shown(frame, _DECIMALS.get(name, ESTIMATE_DECIMALS))
-            )
-            write_csv(shown, folder / "tables" / f"{name}.csv")
         methods = methods_paragraph(result)
         paragraphs: dict[str, Any] = {
             "methods": methods,
             "findings": results_paragraph(result),
             "references": references_in(methods),
         }
-        write_text(folder / "results.json", results_json(result))
         document = start_report_docx(
             title=result.spec.report.title,
             authors=result.spec.report.authors,
@@ -222,18 +218,34 @@ def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.Save
             tables=tables,
             models=list(result.models),
         )
-        late = iter(working.results()[2:])
-    saved = {name: drawn[name] if name in drawn else next(late) for name, _ in tasks}
-    for name, figure in saved.items():
-        figures.write_figure(figure, folder / "figures", name, formats)
-    svgs = {name: Markup(figure.svg) for name, figure in saved.items()}
-    write_text(folder / "report.html", render_report(_context(result, tables, svgs, paragraphs)))
-    finish_report_docx(
-        document,
-        folder / "report.docx",
-        figures={name: (f.png, f.placed_width_inches) for name, f in saved.items()},
-        figure_captions={name: figure_caption(name, list(result.models)) for name in saved},
-    )
+        rendered = iter(working.results(len(late)))
+        saved = {name: drawn[name] if name in drawn else next(rendered) for name, _ in tasks}
+        for name, figure in saved.items():
+            figures.write_figure(figure, folder / "figures", name, formats)
+        svgs = {name: Markup(figure.svg) for name, figure in saved.items()}
+        html = render_report(_context(result, tables, svgs, paragraphs))
+        write_text(folder / "report.html", html)
+        finish_report_docx(
+            document,
+            folder / "report.docx",
+            figures={name: (f.png, f.placed_width_inches) for name, f in saved.items()},
+            figure_captions={name: figure_caption(name, list(result.models)) for name in saved},
+        )
+        working.results()  # the files the workers write
+
+
+def _write_csvs(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
+    for name, frame in tables.items():
+        shown = (
+            frame
+            if name in _AS_ANALYSED
+            else rounded_as_shown(frame, _DECIMALS.get(name, ESTIMATE_DECIMALS))
+        )
+        write_csv(shown, folder / f"{name}.csv")
+
+
+def _write_results_json(result: ReviewRun, path: Path) -> None:
+    write_text(path, results_json(result))
 
 
 def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
