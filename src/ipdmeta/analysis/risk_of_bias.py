@@ -38,11 +38,26 @@ def high_risk_studies(quality: pd.DataFrame | None, spec: SensitivitySpec) -> Hi
         parts.append(f"fewer than {100 * below:g} % of the applicable items answered yes")
     if items:
         parts.append(f"'no' to {', '.join(repr(i) for i in items)}")
+    # Counted for all studies at once: a loop over studies' rows took 0.1-0.2 s.
+    judgement = quality["judgement"]
+    counts = pd.DataFrame(
+        {
+            "study": quality["study_id"],
+            "applicable": judgement != "not applicable",
+            "yes": judgement == "yes",
+            "refused": quality["item"].isin(items) & (judgement == "no"),
+        }
+    )
+    grouped = counts.groupby("study", sort=False)
+    applicable = grouped["applicable"].sum()
+    yes = (counts["yes"] & counts["applicable"]).groupby(counts["study"], sort=False).sum()
+    refused = quality.loc[counts["refused"].to_numpy()].groupby("study_id", sort=False)["item"]
+    refused_items = {study: set(values) for study, values in refused}
     reasons: dict[str, str] = {}
-    for study, rows in quality.groupby("study_id", sort=False):
-        applicable = rows[rows["judgement"] != "not applicable"]
-        share = (applicable["judgement"] == "yes").mean() if len(applicable) else 1.0
-        failed = [i for i in items if (rows.loc[rows["item"] == i, "judgement"] == "no").any()]
+    for study in applicable.index:
+        n = int(applicable[study])
+        share = yes[study] / n if n else 1.0
+        failed = [i for i in items if i in refused_items.get(study, set())]
         why = []
         if below > 0 and share < below:
             why.append(f"{100 * share:.0f} % yes")

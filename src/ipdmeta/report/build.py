@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from ipdmeta._parallel import BackgroundMap, parallel_map
+from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.models import FittedModel
 from ipdmeta.analysis.pipeline import (
     STAGES,
@@ -36,9 +36,10 @@ from ipdmeta.analysis.robustness import ContrastRobustness
 from ipdmeta.data.writers import temporary_folder, write_csv, write_text
 from ipdmeta.errors import ReportError
 from ipdmeta.report import figures
+from ipdmeta.report.canvas import load_fonts
 from ipdmeta.report.citations import references_in
 from ipdmeta.report.findings import results_paragraph
-from ipdmeta.report.html import render_report
+from ipdmeta.report.html import render_report, report_template
 from ipdmeta.report.methods import methods_paragraph
 from ipdmeta.report.prisma_checklist import prisma_checklist
 from ipdmeta.report.progress import StageReporter
@@ -124,14 +125,27 @@ def _robustness_and_figures(
     workers: they fill the cores that the longest refits leave free."""
     jobs = robustness_jobs(analysed)
     tasks = _figure_tasks(analysed.run)  # no robustness panels yet: theirs come later
+    load_fonts()  # once, before the workers are forked
     work: list[Callable[[], Any]] = [
         *jobs.values(),
         *(partial(_render, make) for _, make in tasks),
     ]
-    results = parallel_map(call, work)
+    with BackgroundMap(call, work) as running:
+        _prepare_writers()  # while the workers run
+        results = running.results()
     result = with_robustness(analysed, dict(zip(jobs, results[: len(jobs)], strict=True)))
     drawn = dict(zip((name for name, _ in tasks), results[len(jobs) :], strict=True))
     return result, drawn
+
+
+def _prepare_writers() -> None:
+    """Import the Word and Excel writers and load the HTML template: the report needs
+    them once the refits are done, and the workers forked then inherit them."""
+    import docx
+    import xlsxwriter
+
+    del docx, xlsxwriter
+    report_template()
 
 
 def _render(make: Callable[[], Any]) -> figures.SavedFigure:

@@ -251,6 +251,13 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 # ---- text metrics ------------------------------------------------------------------------
 
 
+def load_fonts() -> None:
+    """Import Skia and read the fonts now: worker processes forked afterwards inherit them
+    instead of each doing it again (about 0.1 s each)."""
+    _typeface(False)
+    _typeface(True)
+
+
 def _font_file(bold: bool) -> str:
     spec = importlib.util.find_spec("matplotlib")  # its data, without importing it
     if spec is None or spec.origin is None:

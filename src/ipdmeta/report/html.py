@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from typing import Any
@@ -75,7 +76,9 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     return jinja2.FileSystemBytecodeCache(folder) if os.access(folder, os.W_OK) else None
 
 
-def render_report(context: dict[str, Any]) -> str:
+@functools.cache
+def report_template() -> jinja2.Template:
+    """The report's template, loaded once per process (from its compiled cache)."""
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("ipdmeta.report", "templates"),
         bytecode_cache=_bytecode_cache(),
@@ -87,4 +90,8 @@ def render_report(context: dict[str, Any]) -> str:
     environment.filters.update(
         fmt=fmt, pvalue=pvalue, p_equals=p_equals, percent=percent, table=table
     )
-    return environment.get_template("report.html.j2").render(**context)
+    return environment.get_template("report.html.j2")
+
+
+def render_report(context: dict[str, Any]) -> str:
+    return report_template().render(**context)
