@@ -5,7 +5,7 @@ Run from the repository root after `make demo` (which writes examples/imcs-cnop/
     .venv/bin/python docs/make_screenshots.py
 
 It opens the report in Debian's Chromium (headless, through Playwright) and saves one
-PNG per section below into docs/.
+PNG per section below into docs/, and the README's picture (docs/report.png).
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ def main() -> None:
                 section,
             )
             page.screenshot(path=str(Path("docs") / name), clip=box, full_page=True)
+        # The README's picture: the first robustness panel, as a 1000 x 800 window shows it.
+        page.set_viewport_size({"width": 1000, "height": 800})
+        page.evaluate("document.getElementById('robustness').scrollIntoView()")
+        page.screenshot(path=str(Path("docs") / "report.png"))
         browser.close()
 
 
