@@ -127,7 +127,7 @@ def _significance_contours(
         )
     from matplotlib.patches import Rectangle
 
-    labels = _contour_labels(levels)
+    labels = contour_labels(levels)
     handles = [
         Rectangle((0, 0), 1, 1, facecolor=str(shade), edgecolor="0.5", lw=0.5)
         for shade in [1.0, *shades[::-1].tolist()]
@@ -145,7 +145,8 @@ def _significance_contours(
     ax.set_xlim(left, right)
 
 
-def _contour_labels(levels: list[float]) -> list[str]:
+def contour_labels(levels: list[float]) -> list[str]:
+    """The legend of a contour-enhanced funnel plot: the p-value band of each shade."""
     alphas = [round(1.0 - level, 6) for level in levels]  # e.g. 0.1, 0.05, 0.01
     labels = [f"p ≥ {alphas[0]:g}"]
     for high, low in itertools.pairwise(alphas):

@@ -345,6 +345,8 @@ def funnel(res: Any, contours: Sequence[float], refline: float = 0.0) -> Canvas:
     top), shaded where a study's own test against ``refline`` has p >= 0.10, 0.05 to
     0.10 and so on (Peters et al. 2008), with the pseudo-confidence region around the
     pooled estimate as lines (as metafor's ``funnel(res, level = c(90, 95, 99))``)."""
+    from ipdmeta.meta.plots import contour_labels  # the same legend as the user's plot
+
     levels = sorted(contours)
     canvas = Canvas.inches(6.0, 5.0)
     se = np.sqrt(res.vi)
@@ -362,7 +364,7 @@ def funnel(res: Any, contours: Sequence[float], refline: float = 0.0) -> Canvas:
     shades = np.linspace(0.70, 0.90, len(levels))  # darker for smaller p; points stay clear
     entries = [
         LegendEntry(label, _grey(shade), None, "#808080")
-        for label, shade in zip(_contour_labels(levels), [1.0, *shades[::-1].tolist()], strict=True)
+        for label, shade in zip(contour_labels(levels), [1.0, *shades[::-1].tolist()], strict=True)
     ]
     size = 8.0
     x = axis_between(left, right, "mean % relief per study (dotted line: no relief)")
@@ -386,15 +388,6 @@ def funnel(res: Any, contours: Sequence[float], refline: float = 0.0) -> Canvas:
     frame.points(res.yi, se, size=4.2)
     draw_legend(canvas, frame.right + 10.0, frame.top, entries, "study's own p", size)
     return canvas
-
-
-def _contour_labels(levels: list[float]) -> list[str]:
-    alphas = [round(1.0 - level, 6) for level in levels]  # e.g. 0.1, 0.05, 0.01
-    labels = [f"p ≥ {alphas[0]:g}"]
-    for high, low in itertools.pairwise(alphas):
-        labels.append(f"{low:g} ≤ p < {high:g}")
-    labels.append(f"p < {alphas[-1]:g}")
-    return labels
 
 
 def subgroup_forest(cells: pd.DataFrame, result: Any, factor: str) -> Canvas:
