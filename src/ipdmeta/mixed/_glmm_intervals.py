@@ -139,7 +139,8 @@ def _profiled_deviance(
 
     def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
         p = full(params)
-        return problem.deviance(p[0], p[1:]), problem.gradient(p[0], p[1:])[free]
+        deviance, gradient = problem.deviance_and_gradient(p[0], p[1:])  # one pass for both
+        return deviance, gradient[free]
 
     bounds = [(0.0, None) if i == 0 else (None, None) for i in free]
     result = optimize.minimize(
