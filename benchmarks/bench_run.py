@@ -53,7 +53,7 @@ def one_run(out: Path) -> tuple[float, float, dict[str, float]]:
 
 
 def _row(name: str, values: list[float]) -> str:
-    return f"{name:44}{statistics.median(values):10.2f}{min(values):10.2f}{max(values):10.2f}"
+    return f"{name:66}{statistics.median(values):10.2f}{min(values):10.2f}{max(values):10.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         for i, (wall, start, imported) in enumerate(zip(walls, interpreter, imports, strict=True))
     ]
     print(f"ipdmeta run examples/imcs-cnop ({args.repeats} runs, fresh process each)")
-    print(f"{'':44}{'median':>10}{'min':>10}{'max':>10}")
+    print(f"{'':66}{'median':>10}{'min':>10}{'max':>10}")
     print(_row("wall seconds", walls))
     print(_row("CPU seconds (all processes)", cpus))
     print("where the wall-clock seconds go:")
