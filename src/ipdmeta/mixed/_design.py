@@ -319,17 +319,28 @@ def _simple_terms(fixed: str, kinds: dict[str, str], frame: ColumnFrame) -> list
 
 class SimpleEncoder:
     """Treatment-coded main effects, named and ordered exactly as formulaic would:
-    ``Intercept``, then per variable ``v`` (numeric) or ``v[T.level]`` (factor)."""
+    ``Intercept``, then per variable ``v`` (numeric) or ``v[T.level]`` (factor).
 
-    def __init__(self, variables: list[str], levels: dict[str, tuple[Any, ...]]) -> None:
+    Without the intercept (``intercept=False``, formulaic's ``0 + ...``), the first factor
+    is coded in full, ``v[level]`` for every level, as formulaic codes it."""
+
+    def __init__(
+        self, variables: list[str], levels: dict[str, tuple[Any, ...]], intercept: bool = True
+    ) -> None:
         self.variables = variables
         self.levels = levels
-        names = ["Intercept"]
-        self.structure: list[tuple[tuple[str, ...], list[int]]] = [((), [0])]
+        self.intercept = intercept
+        names = ["Intercept"] if intercept else []
+        self.structure: list[tuple[tuple[str, ...], list[int]]] = [((), [0])] if intercept else []
+        # The level each factor's first column stands for (1: the first is the reference).
+        self._first: dict[str, int] = {}
         for v in variables:
             start = len(names)
             if v in levels:
-                names += [f"{v}[T.{lv}]" for lv in levels[v][1:]]
+                full = not intercept and not self._first
+                self._first[v] = 0 if full else 1
+                pattern = "{v}[{lv}]" if full else "{v}[T.{lv}]"
+                names += [pattern.format(v=v, lv=lv) for lv in levels[v][self._first[v] :]]
             else:
                 names.append(v)
             self.structure.append(((v,), list(range(start, len(names)))))
@@ -340,8 +351,10 @@ class SimpleEncoder:
         # Filled row by row as its transpose: contiguous writes; X itself is Fortran-ordered.
         Xt = np.empty((len(self.column_names), n))
         X = Xt.T
-        X[:, 0] = 1.0
-        for (vars_, cols), v in zip(self.structure[1:], self.variables, strict=True):
+        if self.intercept:
+            X[:, 0] = 1.0
+        terms = self.structure[1:] if self.intercept else self.structure
+        for (vars_, cols), v in zip(terms, self.variables, strict=True):
             if v in self.levels:
                 lv = self.levels[v]
                 col = frame[v]
@@ -355,7 +368,7 @@ class SimpleEncoder:
                         raise ModelSpecError(
                             f"{v} has level(s) {', '.join(bad)} that the model was not fitted to"
                         )
-                Xt[cols, :] = codes[None, :] == np.arange(1, len(lv))[:, None]
+                Xt[cols, :] = codes[None, :] == np.arange(self._first[v], len(lv))[:, None]
             else:
                 X[:, cols[0]] = frame[v].to_numpy(dtype=float)
             del vars_
