@@ -18,9 +18,9 @@ import struct
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any, Literal
-from xml.sax.saxutils import escape
 
 Anchor = Literal["start", "middle", "end"]
 VAlign = Literal["baseline", "top", "center", "bottom"]
@@ -321,10 +321,15 @@ def first_baseline(lines: int, size: float, valign: VAlign) -> float:
     return top[valign] + ascent * size
 
 
+def _anchored(anchor: Anchor, width: float) -> float:
+    """Where a text of ``width`` starts, relative to its anchor point."""
+    return {"start": 0.0, "middle": -width / 2, "end": -width}[anchor]
+
+
 def _text_box(text: _Text) -> tuple[float, float, float, float]:
     width = text_width(text.text, text.size, text.bold)
     ascent, descent = _metrics(text.bold)
-    shift = {"start": 0.0, "middle": -width / 2, "end": -width}[text.anchor]
+    shift = _anchored(text.anchor, width)
     # Unrotated box relative to the baseline point, then turned with the text.
     left, right = shift, shift + width
     top, bottom = -ascent * text.size, descent * text.size
@@ -384,7 +389,7 @@ def _svg(shape: Shape) -> str:
                 f' transform="rotate({_num(-shape.rotate)} {_num(shape.x)} {_num(shape.y)})"'
             )
         # Leading spaces indent list items in a box; SVG would collapse them.
-        return f'<text {attributes} xml:space="preserve">{escape(shape.text)}</text>'
+        return f'<text {attributes} xml:space="preserve">{escape(shape.text, quote=False)}</text>'
     if isinstance(shape, _Path):
         d = "M" + " L".join(f"{_num(x)} {_num(y)}" for x, y in shape.points)
         if shape.closed:
@@ -478,8 +483,7 @@ def _draw(canvas: Any, shape: Shape) -> None:
     if isinstance(shape, _Text):
         paint = skia.Paint(AntiAlias=True, Color=_colour(shape.colour))
         font = _font(shape.size, shape.bold)
-        width = font.measureText(shape.text)
-        shift = {"start": 0.0, "middle": -width / 2, "end": -width}[shape.anchor]
+        shift = _anchored(shape.anchor, font.measureText(shape.text))
         canvas.save()
         canvas.translate(shape.x, shape.y)
         if shape.rotate:

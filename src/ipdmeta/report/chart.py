@@ -117,10 +117,17 @@ def axis_between(
     return Axis(Scale(lo, hi, inverted=inverted), ticks, tick_labels(ticks), title)
 
 
-def category_axis(labels: Sequence[str], title: str = "", *, tick_size: float = FONT_SIZE) -> Axis:
-    """Categories at 0, 1, ... with the first at the top (for a vertical axis)."""
+def category_axis(
+    labels: Sequence[str],
+    title: str = "",
+    *,
+    tick_size: float = FONT_SIZE,
+    first_at_top: bool = True,
+) -> Axis:
+    """Categories at 0, 1, ..., the first at the top of a vertical axis (or the bottom)."""
     n = len(labels)
-    return Axis(Scale(-0.6, n - 0.4, inverted=True), list(range(n)), list(labels), title, tick_size)
+    scale = Scale(-0.6, n - 0.4, inverted=first_at_top)
+    return Axis(scale, list(range(n)), list(labels), title, tick_size)
 
 
 @dataclass(frozen=True)
@@ -161,14 +168,10 @@ class Panel:
         self.canvas.line(xx, top, xx, bottom, stroke)
 
     def segments(self, x0: object, x1: object, y0: object, y1: object, stroke: Stroke) -> None:
-        for a, b, c, d in zip(
-            np.broadcast_to(self.x(x0), np.shape(self.y(y0))),
-            np.broadcast_to(self.x(x1), np.shape(self.y(y0))),
-            self.y(y0),
-            np.broadcast_to(self.y(y1), np.shape(self.y(y0))),
-            strict=True,
-        ):
-            self.canvas.line(float(a), float(c), float(b), float(d), stroke)
+        """A line from (x0, y0) to (x1, y1) for each element (scalars are repeated)."""
+        ends = np.broadcast_arrays(self.x(x0), self.y(y0), self.x(x1), self.y(y1))
+        for a, b, c, d in zip(*(np.atleast_1d(e) for e in ends), strict=True):
+            self.canvas.line(float(a), float(b), float(c), float(d), stroke)
 
     def points(
         self,

@@ -446,8 +446,7 @@ def emmeans_plot(
     canvas = Canvas.inches(5.5, 0.45 * len(emmeans) + 1.2)
     lower, upper = emmeans["ci_lower"].to_numpy(float), emmeans["ci_upper"].to_numpy(float)
     x = linear_axis([*lower, *upper], xlabel, length=canvas.width)
-    y = category_axis([str(v) for v in emmeans["level"]])
-    y = Axis(y.scale, y.ticks, y.labels, factor.replace("_", " "))
+    y = category_axis([str(v) for v in emmeans["level"]], factor.replace("_", " "))
     frame = panel(canvas, x, y)
     _error_bars(frame, emmeans["emmean"].to_numpy(float), lower, upper, cap=3.0, size=6.0)
     return canvas
@@ -602,10 +601,10 @@ def _caterpillar(canvas: Canvas, region: Region, ranef: pd.DataFrame, xlabel: st
     data = ranef.sort_values("value").reset_index(drop=True)
     value = data["value"].to_numpy(float)
     half = 1.96 * data["sd"].to_numpy(float)
-    y = category_axis([str(g) for g in data["group"]], tick_size=7.0)
+    # Sorted from the smallest at the bottom, as a caterpillar plot reads.
+    y = category_axis([str(g) for g in data["group"]], tick_size=7.0, first_at_top=False)
     frame = panel(
-        canvas, linear_axis([*(value - half), *(value + half), 0.0], xlabel),
-        Axis(Scale(y.scale.lo, y.scale.hi), y.ticks, y.labels, tick_size=7.0),
+        canvas, linear_axis([*(value - half), *(value + half), 0.0], xlabel), y,
         region=region, title="study random effects",
     )  # fmt: skip
     frame.vline(0.0, BLACK_LINE)
