@@ -50,7 +50,7 @@ def high_risk_studies(quality: pd.DataFrame | None, spec: SensitivitySpec) -> Hi
     )
     grouped = counts.groupby("study", sort=False)
     applicable = grouped["applicable"].sum()
-    yes = (counts["yes"] & counts["applicable"]).groupby(counts["study"], sort=False).sum()
+    yes = grouped["yes"].sum()  # a "yes" is always applicable
     refused = quality.loc[counts["refused"].to_numpy()].groupby("study_id", sort=False)["item"]
     refused_items = {study: set(values) for study, values in refused}
     reasons: dict[str, str] = {}

@@ -72,7 +72,7 @@ def _grid_key(
             tuple(map(repr, dtype.categories)) if isinstance(dtype, pd.CategoricalDtype) else ()
         )
         variables.append((v, str(dtype), categories, tuple(map(repr, values))))
-    terms = (tuple(spec.variables), tuple(spec.column_names), repr(sorted(spec.levels.items())))
+    terms = (tuple(spec.column_names), repr(sorted(spec.levels.items())), spec.intercept)
     return (terms, design.response, factor, tuple(design.x_names), tuple(variables))
 
 
