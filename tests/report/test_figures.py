@@ -77,3 +77,29 @@ def test_no_figure_of_the_example_report_is_clipped():
                 overlap_x = min(a[3], b[3]) - max(a[1], b[1])
                 overlap_y = min(a[4], b[4]) - max(a[2], b[2])
                 assert overlap_x <= 0.5 or overlap_y <= 0.5, (name, a[0], b[0])
+
+
+def test_long_labels_push_the_plot_aside_but_nothing_leaves_the_figure():
+    """Study labels as reviewers write them ("Hosomi et al. 2008 – Ōsaka cohort") make the
+    tick labels wide and the plot narrow: the axis titles are kept inside the figure
+    (moved from the plot's centre, or wrapped), not cut at its edge."""
+    import numpy as np
+    import pandas as pd
+
+    from ipdmeta import meta
+
+    names = [f"Author{i} et al. {1990 + i} – Ōsaka/Zürich cohort" for i in range(12)]
+    rng = np.random.default_rng(2)
+    res = meta.random_effects(rng.normal(60, 15, 12), rng.uniform(20, 90, 12), labels=names)
+    long_title = "mean % relief per study (95% CI), diamond: pooled mean; " * 3
+    ranef = pd.DataFrame({"group": names, "value": rng.normal(0, 10, 12), "sd": 5.0})
+    drawn = {
+        "forest": figures.forest(res, "mean % relief per study (95% CI)\n" + long_title),
+        "diagnostics": figures.diagnostics_panel(
+            rng.normal(60, 10, 50), rng.normal(0, 10, 50), ranef
+        ),
+    }
+    for name, figure in drawn.items():
+        left, top, right, bottom = figure.bounds()
+        assert left >= 0 and top >= 0, name
+        assert right <= figure.width and bottom <= figure.height, name

@@ -259,6 +259,10 @@ def panel(
     points kept free on the right (for a legend)."""
     left0, top0, right0, bottom0 = region or (0.0, 0.0, canvas.width, canvas.height)
     left0, top0, right0, bottom0 = left0 + EDGE, top0 + EDGE, right0 - EDGE, bottom0 - EDGE
+    # Titles longer than the region are wrapped at spaces, so that they fit it.
+    xaxis = dataclasses.replace(xaxis, title=wrapped(xaxis.title, FONT_SIZE, right0 - left0))
+    yaxis = dataclasses.replace(yaxis, title=wrapped(yaxis.title, FONT_SIZE, bottom0 - top0))
+    title = wrapped(title, title_size, right0 - left0)
     tick = TICK_LENGTH if spines else 0.0
     ysize, xsize = yaxis.tick_size, xaxis.tick_size
     ytick_width = max((text_width(t, ysize) for t in yaxis.labels), default=0.0)
@@ -281,8 +285,29 @@ def panel(
     frame = Panel(canvas, left, top, right, bottom, xaxis, yaxis)
     if len(xaxis.labels) > 2:
         frame = _thinned(frame, widths)
-    _draw_frame(frame, title, title_size, spines, left0, bottom0)
+    _draw_frame(frame, title, title_size, spines, (left0, top0, right0, bottom0))
     return frame
+
+
+def wrapped(text: str, size: float, width: float) -> str:
+    """``text`` with its lines broken at spaces where they are wider than ``width``."""
+    lines = []
+    for line in text.split("\n"):
+        current = ""
+        for word in line.split(" "):
+            trial = f"{current} {word}" if current else word
+            if current and text_width(trial, size) > width:
+                lines.append(current)
+                current = word
+            else:
+                current = trial
+        lines.append(current)
+    return "\n".join(lines)
+
+
+def _centred(centre: float, width: float, low: float, high: float) -> float:
+    """``centre`` moved as little as needed for a text of ``width`` to lie in [low, high]."""
+    return min(max(centre, low + width / 2), max(high - width / 2, low + width / 2))
 
 
 def _thinned(frame: Panel, widths: list[float]) -> Panel:
@@ -304,8 +329,15 @@ def _thinned(frame: Panel, widths: list[float]) -> Panel:
 
 
 def _draw_frame(
-    frame: Panel, title: str, title_size: float, spines: bool, left0: float, bottom0: float
+    frame: Panel,
+    title: str,
+    title_size: float,
+    spines: bool,
+    region: tuple[float, float, float, float],
 ) -> None:
+    """Axes, ticks and labels around ``frame``; titles are centred on the data's box, or as
+    near it as keeps them inside ``region`` (long tick labels can push the box aside)."""
+    left0, top0, right0, bottom0 = region
     canvas = frame.canvas
     tick = TICK_LENGTH if spines else 0.0
     if spines:
@@ -329,18 +361,22 @@ def _draw_frame(
             frame.left - tick - TICK_PAD, float(y), label, size=frame.yaxis.tick_size,
             anchor="end", valign="center",
         )  # fmt: skip
+    middle = (frame.left + frame.right) / 2
     if frame.xaxis.title:
+        width = text_width(frame.xaxis.title, FONT_SIZE)
         canvas.text(
-            (frame.left + frame.right) / 2, bottom0, frame.xaxis.title, anchor="middle",
-            valign="bottom",
+            _centred(middle, width, left0, right0), bottom0, frame.xaxis.title,
+            anchor="middle", valign="bottom",
         )  # fmt: skip
     if frame.yaxis.title:
+        height = text_width(frame.yaxis.title, FONT_SIZE)  # its length, turned upright
         canvas.text(
-            left0, (frame.top + frame.bottom) / 2, frame.yaxis.title, anchor="middle",
-            valign="top", rotate=90.0,
+            left0, _centred((frame.top + frame.bottom) / 2, height, top0, bottom0),
+            frame.yaxis.title, anchor="middle", valign="top", rotate=90.0,
         )  # fmt: skip
     if title:
+        width = text_width(title, title_size)
         canvas.text(
-            (frame.left + frame.right) / 2, frame.top - 6.0, title, size=title_size,
+            _centred(middle, width, left0, right0), frame.top - 6.0, title, size=title_size,
             anchor="middle", valign="bottom",
         )  # fmt: skip
