@@ -6,8 +6,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
+from ipdmeta._brent import find_root
 from ipdmeta.meta._core import qe_statistic
 
 __all__ = ["QProfile", "q_profile"]
@@ -46,12 +47,12 @@ def q_profile(
         t_max *= 10.0
         q_max = qe_statistic(X, yi, vi, t_max)
         widen += 1
-    # Q(tau2) is smooth and decreasing; brentq to near machine precision on the tau2 scale
+    # Q(tau2) is smooth and decreasing; Brent's method to near machine precision on the tau2 scale
     xtol = 1e-14 * max(vt, 1e-300)
 
     def solve(target: float) -> float:
         return float(
-            optimize.brentq(
+            find_root(
                 lambda t: qe_statistic(X, yi, vi, t) - target,
                 t_min,
                 t_max,

@@ -24,9 +24,9 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg as sla
-import scipy.optimize as sopt
 import scipy.sparse as sp
 
+from ipdmeta._brent import find_root
 from ipdmeta.errors import ConvergenceError, EstimationError
 from ipdmeta.mixed._blocked import BlockedSystem, conditional_variances, term_factor
 from ipdmeta.mixed._design import Design, ReTerm
@@ -257,7 +257,7 @@ class ScalarTermModel:
             def g1(t: float) -> float:
                 return self._gradient_one(t, Xty1, yty1, zy1, reml)
 
-            tau[act[0]] = sopt.brentq(g1, lo[0], hi[0], xtol=1e-300, rtol=TAU_RTOL)
+            tau[act[0]] = find_root(g1, lo[0], hi[0], xtol=1e-300, rtol=TAU_RTOL)
             return np.sqrt(tau)
         # Illinois variant of regula falsi: keeps the bracket and converges superlinearly.
         side = np.zeros(act.size, dtype=int)
@@ -586,6 +586,8 @@ class GeneralModel:
         return start
 
     def _minimise_from(self, x0: np.ndarray, reml: bool) -> np.ndarray:
+        import scipy.optimize as sopt  # here: the random-intercept path does without it
+
         bounds = [(lo if np.isfinite(lo) else None, None) for lo in self.lower]
         best = x0
         # A second L-BFGS-B run from the first one's end catches an early stop; the Newton

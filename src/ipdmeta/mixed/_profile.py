@@ -17,9 +17,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.optimize as sopt
 from scipy import special
 
+from ipdmeta._brent import find_root
 from ipdmeta.errors import EstimationError
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ def _min_1d(fun: Callable[[float], float], lower: float, scale: float) -> tuple[
 
     The profiled deviance is even in a relative SD, so theta = 0 is always stationary and
     can be a local maximum with the minimum inside; a grid finds the basin first."""
+    import scipy.optimize as sopt  # imported when a profile is asked for: a fit needs none
+
     grid = lower + scale * np.concatenate([[0.0], np.logspace(-3.0, 1.5, GRID_1D)])
     vals = np.array([fun(float(x)) for x in grid])
     i = int(np.argmin(vals))
@@ -149,6 +151,8 @@ class _Profiler:
         return out
 
     def variance_profile(self, k: int) -> Callable[[float], float]:
+        import scipy.optimize as sopt
+
         free = [i for i in range(len(self.psi_hat)) if i != k]
         start = {"x": self.psi_hat[free].copy()}
         bounds = self._bounds(free)
@@ -190,6 +194,8 @@ class _Profiler:
         return dev
 
     def fixed_profile(self, j: int) -> Callable[[float], float]:
+        import scipy.optimize as sopt
+
         model = self.model
         n = self.n
         lower = model.lower
@@ -275,7 +281,7 @@ def _bound(
         if direction * zv >= z:
             a, b = (prev, v) if prev < v else (v, prev)
             xtol = ROOT_RTOL * max(abs(v_hat), abs(step))
-            return float(sopt.brentq(lambda x: zeta(x) - target, a, b, xtol=xtol, rtol=1e-10))
+            return float(find_root(lambda x: zeta(x) - target, a, b, xtol=xtol, rtol=1e-10))
         at_limit = v in (lo_limit, hi_limit)
         if at_limit:
             # lme4 reports the boundary for an SD whose profile stays below the cutoff.
