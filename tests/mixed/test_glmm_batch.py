@@ -208,3 +208,56 @@ def test_a_refit_from_a_nearby_fit_reaches_the_same_optimum(nagq):
         assert quick.theta == pytest.approx(alone.theta, rel=1e-8)
         np.testing.assert_allclose(quick.vcov, alone.vcov, rtol=1e-6)
         assert quick.deviance == pytest.approx(alone.deviance, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("family", "formula", "nagq", "seed"),
+    [
+        ("binomial", "y ~ x + arm + (1 | site)", 1, 3),
+        ("binomial", "y ~ x + arm + (1 | site)", 7, 5),
+        ("poisson", "y ~ x + arm + (1 | site)", 5, 3),
+        ("binomial", "y ~ x + (0 + z | site)", 1, 6),
+        ("binomial", "y ~ x + arm + (1 | site)", 7, 0),  # its SD ends at 0
+    ],
+)
+def test_a_fit_by_quasi_newton_steps_is_the_fit_by_l_bfgs_b(
+    family, formula, nagq, seed, monkeypatch
+):
+    """A fit starts with quasi-Newton steps from the Hessian at its start; where they fail
+    it searches by L-BFGS-B as it always did. Newton steps below 1e-10 end both."""
+    from ipdmeta.mixed import _glmm_fit
+
+    data = _sites(seed, family)
+    quick = mixed.glmm(formula, data, family=family, nagq=nagq)
+    monkeypatch.setattr(_glmm_fit, "_quasi_newton", lambda *args: None)
+    searched = mixed.glmm(formula, data, family=family, nagq=nagq)
+    np.testing.assert_allclose(quick.coef, searched.coef, rtol=1e-8, atol=1e-10)
+    assert quick.theta == pytest.approx(searched.theta, rel=1e-8, abs=1e-10)
+    assert quick.deviance == pytest.approx(searched.deviance, rel=1e-12)
+
+
+@pytest.mark.parametrize("nagq", [1, 7])
+def test_a_refit_with_one_parameter_held_reaches_the_profiled_minimum(nagq, monkeypatch):
+    """A profile's points hold one parameter and minimise the deviance over the others:
+    by quasi-Newton steps from the optimum (refit_batch with ``fixed``), or by L-BFGS-B
+    where those fail. Both reach the same minimum, for the SD and for a coefficient."""
+    from ipdmeta.mixed import _glmm_intervals
+
+    fit = mixed.glmm("y ~ x + arm + (1 | site)", _sites(3, "binomial"), nagq=nagq)
+    optimum = np.concatenate([[fit.theta], fit.coef.to_numpy()])
+    points = [(0, 0.0), (0, 2.0 * fit.theta), (2, optimum[2] - 1.0), (1, optimum[1] + 0.4)]
+    quick = [
+        _glmm_intervals._profiled_deviance(fit.problem, optimum, fit._fit.hessian, i, v)
+        for i, v in points
+    ]
+    monkeypatch.setattr(
+        _glmm_intervals, "refit_batch", lambda *args, **kwargs: np.full((1, optimum.size), np.nan)
+    )
+    searched = [
+        _glmm_intervals._profiled_deviance(fit.problem, optimum, fit._fit.hessian, i, v)
+        for i, v in points
+    ]
+    assert all(d > fit.deviance for d in quick)
+    # Quasi-Newton stops once a step moves no parameter by 1e-7 (relative): the deviance
+    # is then within about 1e-12 of its minimum, which L-BFGS-B reaches with ftol 1e-15.
+    np.testing.assert_allclose(quick, searched, rtol=1e-10)

@@ -116,6 +116,9 @@ def _modes(
     return u, converged
 
 
+# A trial point far from the optimum can overflow; its deviance is then not finite, which
+# the line search and the callers check, so numpy's warnings would only alarm the user.
+@np.errstate(over="ignore", invalid="ignore", divide="ignore")
 def _deviance_and_gradient(
     batch: _Batch, params: np.ndarray, u: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -198,17 +201,22 @@ def gradients_at(problem: GlmmProblem, points: np.ndarray) -> np.ndarray | None:
 
 
 def refit_batch(
-    problem: GlmmProblem, Y: np.ndarray, start: np.ndarray, hessian: np.ndarray
+    problem: GlmmProblem,
+    Y: np.ndarray,
+    start: np.ndarray,
+    hessian: np.ndarray,
+    fixed: int | None = None,
 ) -> np.ndarray:
     """(theta, beta) of the fit to each row of ``Y`` (refits x rows), by the Laplace
     approximation or quadrature as ``problem.nagq`` says: refits x (1 + p), a row of NaN
     for a refit that did not converge. Each refit starts at ``start`` with ``hessian``
     (of the deviance there) as its first curvature; below SD 0.1, at SD 0.1.
+    ``fixed``: the index of a parameter held at its value in ``start`` (a profile).
 
     As fit_glmm with ``diverging=True``, a refit whose estimate runs off to infinity
     (separation in the simulated responses) stops where its steps stop lowering the
     deviance, and keeps the large value it reached."""
-    if start[0] < _SINGULAR_START:
+    if start[0] < _SINGULAR_START and fixed != 0:
         # The deviance is even in theta, so its slope in theta is 0 at theta = 0: a refit
         # started there would never leave it. Refits of a singular fit start at a small
         # positive SD instead, with the curvature there.
@@ -216,31 +224,42 @@ def refit_batch(
         hessian = glmm_hessian(problem, start)
     per_batch = max(1, _CELLS_PER_BATCH // max(1, problem.y.size * problem.nagq))
     parts = [
-        _refit(problem, Y[i : i + per_batch], start, hessian)
+        _refit(problem, Y[i : i + per_batch], start, hessian, fixed)
         for i in range(0, Y.shape[0], per_batch)
     ]
     return np.concatenate(parts) if parts else np.empty((0, start.size))
 
 
-def _first_inverse(hessian: np.ndarray, k: int) -> np.ndarray:
+def _first_inverse(hessian: np.ndarray, k: int, fixed: int | None) -> np.ndarray:
     """The inverse of the start's Hessian, its eigenvalues kept positive (at a variance
-    on its bound the Hessian in theta can be 0)."""
+    on its bound the Hessian in theta can be 0). With a ``fixed`` parameter, the inverse
+    of the others' block, and 0 in its row and column: no step moves it, and BFGS
+    updates by such steps keep those zeros."""
+    free = np.arange(k) if fixed is None else np.delete(np.arange(k), fixed)
+    out = np.zeros((k, k))
     if hessian.shape != (k, k) or not np.all(np.isfinite(hessian)):
-        return np.eye(k)
-    values, vectors = np.linalg.eigh((hessian + hessian.T) / 2.0)
+        out[free, free] = 1.0
+        return out
+    block = hessian[np.ix_(free, free)]
+    values, vectors = np.linalg.eigh((block + block.T) / 2.0)
     floor = max(float(np.max(np.abs(values))), 1.0) * 1e-6
     values = np.maximum(values, floor)
-    return np.asarray((vectors / values) @ vectors.T)
+    out[np.ix_(free, free)] = (vectors / values) @ vectors.T
+    return out
 
 
 def _refit(
-    problem: GlmmProblem, Y: np.ndarray, start: np.ndarray, hessian: np.ndarray
+    problem: GlmmProblem,
+    Y: np.ndarray,
+    start: np.ndarray,
+    hessian: np.ndarray,
+    fixed: int | None,
 ) -> np.ndarray:
     B, k = Y.shape[0], start.size
     constant = problem.family.constant(Y, problem.trials).sum(axis=1)
     batch = _Batch(problem, Y, constant)
     params = np.tile(start, (B, 1))
-    inverse = np.tile(_first_inverse(hessian, k), (B, 1, 1))
+    inverse = np.tile(_first_inverse(hessian, k, fixed), (B, 1, 1))
     f, g, u, ok = _deviance_and_gradient(batch, params, np.zeros((B, problem.q)))
     failed = ~ok | ~np.isfinite(f)
     done = failed.copy()
@@ -276,8 +295,9 @@ def _refit(
         g[idx], u[idx] = found.g[keep], found.u[keep]
         done[idx[diverging]] = True
     failed |= ~done  # out of iterations
-    params[:, 0] = np.abs(params[:, 0])
-    params[params[:, 0] < 1e-4, 0] = 0.0  # lme4's isSingular tolerance on theta
+    if fixed != 0:
+        params[:, 0] = np.abs(params[:, 0])
+        params[params[:, 0] < 1e-4, 0] = 0.0  # lme4's isSingular tolerance on theta
     params[failed] = np.nan
     return params
 

@@ -379,11 +379,12 @@ def _quasi_newton(problem: GlmmProblem, start: np.ndarray, hessian: np.ndarray) 
     """BFGS steps from ``start``, the inverse of ``hessian`` as the first curvature: from
     a nearby fit's estimates (a refit without one study) they reach the optimum in a few
     gradients where L-BFGS-B, starting from the identity, took about 16. None where they
-    fail or end at SD 0, which the search and its boundary check handle."""
+    fail. An SD below lme4's isSingular tolerance comes back as 0, for fit_glmm's check
+    of the boundary."""
     from ipdmeta.mixed._glmm_batch import refit_batch
 
     found = refit_batch(problem, problem.y[None, :], start, hessian)[0]
-    if not np.all(np.isfinite(found)) or found[0] < 1e-4:
+    if not np.all(np.isfinite(found)):
         return None
     return _Found(found, problem.deviance(float(found[0]), found[1:]))
 
@@ -402,10 +403,10 @@ def fit_glmm(
     ``polish=False`` stops after L-BFGS-B, without the Newton steps and the Hessian: a
     bootstrap replicate needs only estimates, and to the digits a percentile shows.
     ``start_hessian``: the Hessian of the fit ``start`` comes from (a refit to other
-    rows): quasi-Newton steps from there replace L-BFGS-B, then the same Newton steps.
+    rows). Polished fits start with quasi-Newton steps from ``start``, whose first
+    curvature is ``start_hessian`` or the Hessian at ``start``; L-BFGS-B searches where
+    they fail, end at SD 0, or the fit may diverge; the same Newton steps follow.
     """
-    from scipy import optimize
-
     if start is None:
         start = np.concatenate([[1.0], glm_fit(problem)])
     start = np.asarray(start, dtype=float)
@@ -419,6 +420,8 @@ def fit_glmm(
     def search(start: np.ndarray) -> Any:
         # Near the optimum, Newton steps below take over: they converge much faster.
         # Unpolished (a bootstrap replicate), the estimates need 4-5 digits, not 8.
+        from scipy import optimize  # here: most fits need only the quasi-Newton steps
+
         return optimize.minimize(
             lambda p: problem.deviance_and_gradient(float(p[0]), p[1:]),
             start,
@@ -428,17 +431,22 @@ def fit_glmm(
             options=options,
         )
 
-    quick = None
-    if start_hessian is not None and polish and not diverging:
-        quick = _quasi_newton(problem, start, start_hessian)
-    first = quick if quick is not None else search(start)
+    def minimise(start: np.ndarray, hessian: np.ndarray | None = None) -> Any:
+        if polish:
+            curvature = glmm_hessian(problem, start) if hessian is None else hessian
+            found = _quasi_newton(problem, start, curvature)
+            if found is not None:
+                return found
+        return search(start)
+
+    first = minimise(start, start_hessian)
     if first.x[0] < 1e-4:
         # The deviance is even in theta, so its slope in theta is 0 at theta = 0 whatever
         # the curvature: a search that reaches the bound stops there even where the
         # deviance falls as theta grows. Where it does, search on from just inside.
         inside = np.concatenate([[_BOUNDARY_PROBE], first.x[1:]])
         if problem.gradient(_BOUNDARY_PROBE, first.x[1:])[0] < 0:
-            again = search(inside)
+            again = minimise(inside)
             if again.fun < first.fun:
                 first = again
     params = np.asarray(first.x, dtype=float)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from ipdmeta._brent import find_root
 from ipdmeta.errors import ConvergenceError, ModelSpecError
 from ipdmeta.mixed._glmm_batch import refit_batch
 from ipdmeta.mixed._glmm_fit import GlmmProblem
@@ -56,8 +57,6 @@ def profile_intervals(
     fit: GlmmResult, level: float, terms: Sequence[str] | None = None
 ) -> pd.DataFrame:
     """Profile-likelihood intervals of every parameter, or of those named in ``terms``."""
-    from scipy import optimize
-
     names = parameter_names(fit)
     indices = parameter_indices(fit, terms)
     optimum = _estimates(fit)
@@ -82,10 +81,13 @@ def profile_intervals(
                         out[index] = 0.0
                         break
                 if direction * (zeta(far) - target) >= 0:
-                    out[index] = optimize.brentq(
-                        lambda v, t=target: zeta(v) - t, min(near, far), max(near, far),
-                        xtol=1e-10, rtol=1e-10,
-                    )  # fmt: skip
+
+                    def crossing(v: float, t: float = target) -> float:
+                        return zeta(v) - t
+
+                    out[index] = find_root(
+                        crossing, min(near, far), max(near, far), xtol=1e-10, rtol=1e-10
+                    )
                     break
                 near = far
             else:
@@ -107,7 +109,7 @@ def profile_pvalue(fit: GlmmResult, term: str) -> float:
 
 def _zeta(fit: GlmmResult, optimum: np.ndarray, index: int, value: float) -> float:
     """The signed square root of the deviance increase with parameter ``index`` fixed."""
-    deviance = _profiled_deviance(fit.problem, optimum, index, value)
+    deviance = _profiled_deviance(fit.problem, optimum, fit._fit.hessian, index, value)
     return float(np.sign(value - optimum[index]) * np.sqrt(max(deviance - fit.deviance, 0.0)))
 
 
@@ -124,9 +126,16 @@ def parameter_indices(fit: GlmmResult, terms: Sequence[str] | None) -> list[int]
 
 
 def _profiled_deviance(
-    problem: GlmmProblem, optimum: np.ndarray, index: int, value: float
+    problem: GlmmProblem, optimum: np.ndarray, hessian: np.ndarray, index: int, value: float
 ) -> float:
-    """The deviance minimised over every parameter but ``index``, which is ``value``."""
+    """The deviance minimised over every parameter but ``index``, which is ``value``:
+    quasi-Newton steps from the optimum, whose ``hessian`` is their first curvature;
+    L-BFGS-B where they fail."""
+    start = optimum.copy()
+    start[index] = value
+    found = refit_batch(problem, problem.y[None, :], start, hessian, fixed=index)[0]
+    if np.all(np.isfinite(found)):
+        return problem.deviance(float(found[0]), found[1:])
     from scipy import optimize
 
     free = np.array([i for i in range(optimum.size) if i != index])
