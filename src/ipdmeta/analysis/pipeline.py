@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ipdmeta._display import result_html
-from ipdmeta._parallel import parallel_map
+from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
@@ -54,11 +54,14 @@ Progress = Callable[[str], None]
 # The leave-one-study-out refits of a logistic model run in this many parts.
 LEAVE_ONE_OUT_PARTS = 3
 
+# The robustness refits start once the mixed models are fitted: they run in worker
+# processes while this one does the two-stage meta-analysis, and that stage's time is the
+# wait for them once the two-stage analysis is done.
 STAGES = (
     "reading the data",
     "describing the data",
-    "two-stage meta-analysis",
     "mixed models",
+    "two-stage meta-analysis",
     "confounder screening and robustness refits",
 )
 
@@ -217,33 +220,54 @@ def run_review(
     "responder_thresholds": (50,)}``), as ``ipdmeta run --worsening --thresholds`` do; the
     run records them in ``overrides``. ``strict`` turns data warnings into errors.
     """
-    analysed = analyse_review(path, progress, outcome=outcome, strict=strict)
-    jobs = robustness_jobs(analysed)
-    results = parallel_map(call, list(jobs.values()))
+    fitted = fit_review(path, progress, outcome=outcome, strict=strict)
+    jobs = robustness_jobs(fitted)
+    with BackgroundMap(call, list(jobs.values())) as running:
+        analysed = analyse_two_stage(fitted, progress)
+        results = running.results()
     return with_robustness(analysed, dict(zip(jobs, results, strict=True)))
 
 
 @dataclass(frozen=True)
+class FittedReview:
+    """A review read, described and fitted by its mixed models: what the robustness refits
+    (:func:`robustness_jobs`) need, and what :func:`analyse_two_stage` completes into a
+    run. :func:`run_review` starts the refits in worker processes and does the two-stage
+    meta-analysis meanwhile; ``ipdmeta run`` draws some of the report's figures as well."""
+
+    spec: ReviewSpec
+    data: ReviewData
+    summary: DataSummary
+    analysis_data: pd.DataFrame
+    relief_kept: pd.Series  # relief before worsening is floored (the robustness panel's)
+    models: dict[str, FittedModel]
+    high_risk: HighRisk | None
+    overrides: dict[str, tuple[Any, Any]]
+    prisma_source: str
+    prisma_notes: tuple[str, ...]
+    screening: dict[str, Any] | None
+    seconds: dict[str, float]
+    fitted_at: float  # time.perf_counter() when the mixed models were done
+
+
+@dataclass(frozen=True)
 class AnalysedReview:
-    """A review analysed up to its models: the run so far (without the robustness panels
-    and the confounder screen, which :func:`robustness_jobs` computes), and what those
-    jobs need besides. :func:`run_review` is the three steps in a row; ``ipdmeta run``
-    runs the jobs side by side with drawing the report's figures."""
+    """A review analysed but for its robustness panels and confounder screen: the run so
+    far, and what :func:`with_robustness` needs besides."""
 
     run: ReviewRun
-    relief_kept: pd.Series
-    high_risk: HighRisk | None
-    started: float  # time.perf_counter() when the robustness stage began
+    started: float  # time.perf_counter() when the wait for the robustness jobs began
 
 
-def analyse_review(
+def fit_review(
     path: str | Path,
     progress: Progress | None = None,
     *,
     outcome: Mapping[str, Any] | None = None,
     strict: bool = False,
-) -> AnalysedReview:
-    """Stages 1-4 of :func:`run_review`, which takes the same arguments."""
+) -> FittedReview:
+    """The first stages of :func:`run_review`, which takes the same arguments: read the
+    data, describe them, fit the mixed models."""
     folder = Path(path)
     spec = load_spec(folder)
     overrides = _overrides(spec, outcome or {})
@@ -277,16 +301,6 @@ def analyse_review(
     lap(STAGES[1])
 
     say(STAGES[2])
-    meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
-    subgroups = {
-        m.factor: factor_subgroups(
-            analysis_data, m.factor, spec.heterogeneity, spec.inference.level
-        )
-        for m in spec.models
-    }
-    lap(STAGES[2])
-
-    say(STAGES[3])
     for m in spec.models:
         check_outcome(m, analysis_data, where=data.sources.get("patients"))
     models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
@@ -297,35 +311,66 @@ def analyse_review(
             f"{spec.confounders.model!r} has a 0/1 outcome; the confounder screen runs on a "
             "model of % relief. Name a relief model there"
         )
-    lap(STAGES[3])
-
-    say(STAGES[4])
     high_risk = high_risk_studies(data.quality, spec.sensitivity)
-    run = ReviewRun(
+    lap(STAGES[2])
+    return FittedReview(
         spec=spec,
         data=data,
         summary=summary,
         analysis_data=analysis_data,
-        two_stage=meta_analysis,
-        subgroups=subgroups,
+        relief_kept=relief_kept,
         models=models,
-        confounders=None,
-        robustness=[],
-        grade=grade_relief(meta_analysis, data.studies, analysis_data, high_risk, spec.grade),
-        pooled_responders=pool_responders(
-            data.patients, spec.outcome.responder_thresholds, spec.inference.level
-        ),
-        software=software_versions(),
-        seconds=seconds,
+        high_risk=high_risk,
         overrides=overrides,
         prisma_source=prisma_source,
         prisma_notes=prisma_notes,
         screening=screening,
+        seconds=seconds,
+        fitted_at=time.perf_counter(),
     )
-    return AnalysedReview(run, relief_kept, high_risk, time.perf_counter())
 
 
-def robustness_jobs(analysed: AnalysedReview) -> dict[Any, Callable[[], Any]]:
+def analyse_two_stage(fitted: FittedReview, progress: Progress | None = None) -> AnalysedReview:
+    """The two-stage meta-analysis and what follows from it (subgroups, GRADE): the run
+    but for the robustness jobs, which run meanwhile."""
+    say = progress or (lambda stage: None)
+    spec, data, analysis_data = fitted.spec, fitted.data, fitted.analysis_data
+    say(STAGES[3])
+    meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
+    subgroups = {
+        m.factor: factor_subgroups(
+            analysis_data, m.factor, spec.heterogeneity, spec.inference.level
+        )
+        for m in spec.models
+    }
+    run = ReviewRun(
+        spec=spec,
+        data=data,
+        summary=fitted.summary,
+        analysis_data=analysis_data,
+        two_stage=meta_analysis,
+        subgroups=subgroups,
+        models=fitted.models,
+        confounders=None,
+        robustness=[],
+        grade=grade_relief(
+            meta_analysis, data.studies, analysis_data, fitted.high_risk, spec.grade
+        ),
+        pooled_responders=pool_responders(
+            data.patients, spec.outcome.responder_thresholds, spec.inference.level
+        ),
+        software=software_versions(),
+        seconds={**fitted.seconds, STAGES[3]: time.perf_counter() - fitted.fitted_at},
+        overrides=fitted.overrides,
+        prisma_source=fitted.prisma_source,
+        prisma_notes=fitted.prisma_notes,
+        screening=fitted.screening,
+    )
+    say(STAGES[4])
+    return AnalysedReview(run, time.perf_counter())
+
+
+def robustness_jobs(fitted: FittedReview) -> dict[Any, Callable[[], Any]]:
     """The robustness stage's independent parts, by key, for :func:`with_robustness`.
 
     The confounder screen and each model's robustness refits are independent: they run
@@ -334,9 +379,8 @@ def robustness_jobs(analysed: AnalysedReview) -> dict[Any, Callable[[], Any]]:
     afterwards. Longest first, so that no core is left with a long job at the end: the
     logistic panels, their bootstrap chunks, the linear panels, then the short jobs.
     """
-    run = analysed.run
-    spec, models, analysis_data = run.spec, run.models, run.analysis_data
-    relief_kept, high_risk = analysed.relief_kept, analysed.high_risk
+    spec, models, analysis_data = fitted.spec, fitted.models, fitted.analysis_data
+    relief_kept, high_risk = fitted.relief_kept, fitted.high_risk
     n_boot = spec.sensitivity.bootstrap
     ordered = sorted(models.values(), key=lambda m: not m.binary)
     # A logistic model's leave-one-study-out refits are the other long part of its panel:
@@ -488,7 +532,7 @@ def _prisma_from_store(
 
 
 def call(job: Callable[[], Any]) -> Any:
-    """``job()``: what parallel_map calls for each job."""
+    """``job()``: what a BackgroundMap of robustness jobs calls for each."""
     return job()
 
 

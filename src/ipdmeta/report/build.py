@@ -25,10 +25,11 @@ from ipdmeta._parallel import BackgroundMap
 from ipdmeta.analysis.models import FittedModel
 from ipdmeta.analysis.pipeline import (
     STAGES,
-    AnalysedReview,
+    FittedReview,
     ReviewRun,
-    analyse_review,
+    analyse_two_stage,
     call,
+    fit_review,
     robustness_jobs,
     with_robustness,
 )
@@ -103,8 +104,8 @@ def run(
         reporter = None
         say = progress or (lambda stage: None)
     try:
-        analysed = analyse_review(folder, say, outcome=outcome, strict=strict)
-        result, drawn = _robustness_and_figures(analysed)
+        fitted = fit_review(folder, say, outcome=outcome, strict=strict)
+        result, drawn = _analysis_and_figures(fitted, say)
         say("writing the report")
         write_report(result, target, drawn=drawn)
     except BaseException:
@@ -118,23 +119,29 @@ def run(
     return dataclasses.replace(result, output=target)
 
 
-def _robustness_and_figures(
-    analysed: AnalysedReview,
+def _analysis_and_figures(
+    fitted: FittedReview, say: Progress
 ) -> tuple[ReviewRun, dict[str, figures.SavedFigure]]:
-    """The robustness stage, with the figures that do not depend on it drawn in the same
-    workers: they fill the cores that the longest refits leave free."""
-    jobs = robustness_jobs(analysed)
-    tasks = _figure_tasks(analysed.run)  # no robustness panels yet: theirs come later
+    """The rest of the analysis, and the figures that do not need the robustness panels.
+
+    The robustness jobs, and the figures of the data and the models, run in worker
+    processes; this one meanwhile does the two-stage meta-analysis, draws its figures and
+    readies the writers. The refits are most of the work, and the cores stay busy.
+    """
+    jobs = robustness_jobs(fitted)
+    early = _fitted_figure_tasks(fitted)
     load_fonts()  # once, before the workers are forked
     work: list[Callable[[], Any]] = [
         *jobs.values(),
-        *(partial(_render, make) for _, make in tasks),
+        *(partial(_render, make) for _, make in early),
     ]
     with BackgroundMap(call, work) as running:
-        _prepare_writers()  # while the workers run
+        analysed = analyse_two_stage(fitted, say)
+        drawn = {name: _render(make) for name, make in _two_stage_figure_tasks(analysed.run)}
+        _prepare_writers()
         results = running.results()
     result = with_robustness(analysed, dict(zip(jobs, results[: len(jobs)], strict=True)))
-    drawn = dict(zip((name for name, _ in tasks), results[len(jobs) :], strict=True))
+    drawn.update(zip((name for name, _ in early), results[len(jobs) :], strict=True))
     return result, drawn
 
 
@@ -367,17 +374,35 @@ def small_study_sentence(result: ReviewRun) -> str:
 
 
 def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
+    """Every figure of the report, in its order, by name."""
+    return [
+        *_fitted_figure_tasks(result),
+        *_two_stage_figure_tasks(result),
+        *(
+            (f"robustness_{i}", partial(figures.robustness_dot_plot, panel.table, panel.alpha))
+            for i, panel in enumerate(result.robustness)
+        ),
+    ]
+
+
+def _fitted_figure_tasks(fitted: FittedReview | ReviewRun) -> list[FigureTask]:
+    """The figures of the data and of the mixed models."""
     tasks: list[FigureTask] = []
-    if result.spec.prisma.given:
-        counts = _prisma_counts(result)
+    if fitted.spec.prisma.given:
+        counts = _prisma_counts(fitted)
         tasks.append(("prisma", lambda: figures.prisma_diagram(counts)))
-    quality = result.data.quality
+    quality = fitted.data.quality
     if quality is not None:
         tasks.append(("quality", lambda: figures.quality_traffic_light(quality)))
-    for model in result.models.values():
+    for model in fitted.models.values():
         # Two models of one factor share its relief-by-category figure.
         drawn = {name for name, _ in tasks}
-        tasks += [t for t in _model_figure_tasks(result, model) if t[0] not in drawn]
+        tasks += [t for t in _model_figure_tasks(fitted.analysis_data, model) if t[0] not in drawn]
+    return tasks
+
+
+def _two_stage_figure_tasks(result: ReviewRun) -> list[FigureTask]:
+    tasks: list[FigureTask] = []
     two_stage = result.two_stage.result
     if two_stage is not None:
         tasks.append(
@@ -400,14 +425,10 @@ def _figure_tasks(result: ReviewRun) -> list[FigureTask]:
                     partial(figures.subgroup_forest, groups.cells, groups.result, factor),
                 )
             )
-    for i, panel in enumerate(result.robustness):
-        tasks.append(
-            (f"robustness_{i}", partial(figures.robustness_dot_plot, panel.table, panel.alpha))
-        )
     return tasks
 
 
-def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTask]:
+def _model_figure_tasks(analysis_data: pd.DataFrame, model: FittedModel) -> list[FigureTask]:
     factor = model.spec.factor
 
     def diagnostics() -> Any:
@@ -429,7 +450,7 @@ def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTas
     return [
         (
             f"relief_by_{factor}",
-            lambda: figures.relief_by_category(result.analysis_data, factor),
+            lambda: figures.relief_by_category(analysis_data, factor),
         ),
         (
             f"emmeans_{model.spec.name}",
@@ -439,7 +460,7 @@ def _model_figure_tasks(result: ReviewRun, model: FittedModel) -> list[FigureTas
     ]
 
 
-def _prisma_counts(result: ReviewRun) -> dict[str, Any]:
+def _prisma_counts(result: FittedReview | ReviewRun) -> dict[str, Any]:
     counts = dataclasses.asdict(result.spec.prisma)
     if counts["patients_included"] is None and result.prisma_source == "review store":
         counts["patients_included"] = result.summary.n_patients  # the patients analysed
