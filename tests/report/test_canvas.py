@@ -102,3 +102,43 @@ def test_png_writer_round_trips_every_pixel():
         assert image.mode == mode and image.size == (53, 37)
         assert np.array_equal(np.asarray(image), pixels)
         assert image.info["dpi"] == pytest.approx((300.0, 300.0), abs=0.05)
+
+
+def test_a_tall_png_is_compressed_in_many_pieces_and_decodes_to_what_was_drawn():
+    """Rows go to the compressor a few hundred kB at a time: a 300 dpi figure is dozens
+    of pieces, and every row must come back in its place."""
+    canvas = Canvas.inches(6.5, 9.0)
+    for i in range(0, 648, 36):  # a stripe every half inch, alternating colours
+        canvas.rect(0, i, 468, 18, fill="#0072B2" if i % 72 else "#D55E00")
+    pixels = _pixels(canvas, 300.0)
+    assert pixels.shape[0] == 2700
+    per_inch = 300 // 2  # half an inch of rows
+    for stripe in range(18):
+        middle = stripe * per_inch + per_inch // 4  # inside the stripe's coloured half
+        expected = (0x00, 0x72, 0xB2) if stripe % 2 else (0xD5, 0x5E, 0x00)
+        assert tuple(pixels[middle, 975]) == expected
+        assert tuple(pixels[middle + per_inch // 2, 975]) == (255, 255, 255)
+
+
+def test_a_figure_drawn_after_a_larger_one_keeps_nothing_of_it():
+    """Figures are drawn into one reused buffer; each starts on white."""
+    large = Canvas(300.0, 300.0)
+    large.rect(0, 0, 300, 300, fill="#000000")
+    large.to_png(144.0)
+    small = Canvas(100.0, 50.0)
+    small.rect(10, 10, 30, 20, fill="#0072B2")
+    pixels = _pixels(small, 72.0)
+    assert tuple(pixels[45, 95]) == (255, 255, 255)
+    assert tuple(pixels[20, 25]) == (0x00, 0x72, 0xB2)
+
+
+def test_pngs_compressed_by_zlib_where_isal_is_not_installed(monkeypatch):
+    import zlib
+
+    from ipdmeta.report import canvas as module
+
+    canvas = Canvas(100.0, 50.0)
+    canvas.rect(10, 10, 30, 20, fill="#0072B2")
+    with_isal = _pixels(canvas, 150.0)
+    monkeypatch.setattr(module, "_deflate", lambda: zlib)
+    assert np.array_equal(_pixels(canvas, 150.0), with_isal)

@@ -15,6 +15,7 @@ import functools
 import importlib.util
 import math
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -196,13 +197,11 @@ class Canvas:
 
     def to_png(self, dpi: float) -> bytes:
         """The figure drawn at ``dpi`` on white: a PNG that records its resolution."""
-        import numpy as np
         import skia
 
         scale = dpi / 72.0
         width, height = math.ceil(self.width * scale), math.ceil(self.height * scale)
-        # Skia draws straight into this array.
-        pixels = np.empty((height, width, 4), dtype=np.uint8)
+        pixels = _scratch_pixels(height, width)  # Skia draws straight into this array
         surface = skia.Surface(pixels, colorType=skia.kRGBA_8888_ColorType)
         canvas = surface.getCanvas()
         canvas.clear(skia.ColorWHITE)
@@ -213,24 +212,49 @@ class Canvas:
         return _png(pixels, dpi)
 
 
+# Each thread's pixel buffer, reused from figure to figure. A new 300 dpi buffer of 10-20
+# MB is a page fault per 4 kB page when first written, which cost more than drawing: the
+# example's 17 figures took 0.38 s to draw into new arrays and 0.05 s into one reused.
+_SCRATCH = threading.local()
+
+
+def _scratch_pixels(height: int, width: int) -> Any:
+    """A height x width x 4 array of this thread's buffer, grown when too small."""
+    import numpy as np
+
+    size = height * width * 4
+    buffer = getattr(_SCRATCH, "pixels", None)
+    if buffer is None or buffer.size < size:
+        buffer = _SCRATCH.pixels = np.empty(size, dtype=np.uint8)
+    return buffer[:size].reshape(height, width, 4)
+
+
 def _png(pixels: Any, dpi: float) -> bytes:
     """An 8-bit PNG of the height x width x 3 (RGB) or x 4 (RGBA) array ``pixels`` that
     records ``dpi``.
 
     Written here rather than by Pillow, whose encoder tries each of PNG's row filters on
-    every row: 1.13 s for the example's figures against 0.4 s here (every row "Up"
-    filtered, which turns the many rows equal to the one above into zeros, then zlib at
-    level 1); the files are about as large. Skia's pixels are RGBA, written as they are:
-    dropping the (opaque) alpha first would copy them, which took longer than the rest.
+    every row (1.13 s for the example's figures). Every row is unfiltered (PNG's filter
+    0), and the rows go to the compressor a few at a time through one small buffer that
+    adds each row's filter byte: the pixels are not copied whole. The compressor is
+    ISA-L's deflate (isal) where installed, zlib otherwise: both at level 1, which ISA-L
+    does six times faster than zlib, to files about as large. Skia's pixels are RGBA,
+    written as they are: dropping the (opaque) alpha would be another copy.
     """
     import numpy as np
 
     height, width, channels = pixels.shape
     flat = np.ascontiguousarray(pixels).reshape(height, width * channels)
-    rows = np.empty((height, width * channels + 1), dtype=np.uint8)
-    rows[:, 0] = 2  # the Up filter: each byte minus the byte above it, modulo 256
-    rows[0, 1:] = flat[0]
-    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])
+    per_chunk = max(1, _ROWS_BYTES // (width * channels + 1))
+    rows = np.empty((min(per_chunk, height), width * channels + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # each row's filter: none
+    compressor = _deflate().compressobj(1)
+    parts = []
+    for start in range(0, height, per_chunk):
+        count = min(per_chunk, height - start)
+        rows[:count, 1:] = flat[start : start + count]
+        parts.append(compressor.compress(rows[:count].data))
+    parts.append(compressor.flush())
     per_metre = round(dpi / 0.0254)
     colour_type = {3: 2, 4: 6}[channels]  # truecolour, truecolour with alpha
     return b"".join(
@@ -238,10 +262,23 @@ def _png(pixels: Any, dpi: float) -> bytes:
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)),
             _chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
-            _chunk(b"IDAT", zlib.compress(rows.data, 1)),
+            _chunk(b"IDAT", b"".join(parts)),
             _chunk(b"IEND", b""),
         ]
     )
+
+
+_ROWS_BYTES = 1 << 18  # the rows handed to the compressor at a time: a few hundred kB
+
+
+@functools.cache
+def _deflate() -> Any:
+    """The zlib-compatible module that compresses PNGs: isal_zlib, or zlib."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib
+    return isal_zlib
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
