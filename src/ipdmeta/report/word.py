@@ -7,12 +7,12 @@ decimals to 2); tables.xlsx and results.json keep full precision.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pandas as pd
 
@@ -283,6 +283,11 @@ def _xml_text(text: str) -> str:
     return _NOT_IN_XML.sub("", text)
 
 
+def _escaped(text: str) -> str:
+    """Text for an XML element: &, < and > escaped, characters XML forbids left out."""
+    return html.escape(_xml_text(text), quote=False)
+
+
 def _column_widths(header: Sequence[str], body: Sequence[Sequence[str]], total: int) -> list[int]:
     """Each column first gets room for its longest word (so that no word is broken when
     the page allows), then a share of what is left by the length of its texts."""
@@ -300,7 +305,7 @@ def _row_xml(texts: Sequence[str], widths: Sequence[int], *, header: bool) -> st
     run = f'<w:rPr><w:sz w:val="{_TABLE_FONT_HALF_POINTS}"/></w:rPr>'
     cells = "".join(
         f'<w:tc><w:tcPr><w:tcW w:type="dxa" w:w="{width}"/></w:tcPr><w:p><w:r>{run}'
-        f'<w:t xml:space="preserve">{escape(_xml_text(text))}</w:t></w:r></w:p></w:tc>'
+        f'<w:t xml:space="preserve">{_escaped(text)}</w:t></w:r></w:p></w:tc>'
         for text, width in zip(texts, widths, strict=True)
     )
     properties = "<w:trPr><w:tblHeader/></w:trPr>" if header else ""
