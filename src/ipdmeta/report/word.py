@@ -224,7 +224,7 @@ def _save_package(package: Any, file: io.BytesIO) -> None:
     for part in parts:
         part.before_marshal()
     with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        writer = _StoredImages(archive)
+        writer: Any = _StoredImages(archive)  # the interface of its PhysPkgWriter
         PackageWriter._write_content_types_stream(writer, parts)
         PackageWriter._write_pkg_rels(writer, package.rels)
         PackageWriter._write_parts(writer, parts)
