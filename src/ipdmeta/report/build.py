@@ -205,14 +205,22 @@ def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.Save
     (folder / "tables").mkdir()
     (folder / "figures").mkdir()
     formats = result.spec.report.figure_formats
-    tasks = _figure_tasks(result)
     tables = _tables(result)
-    # The figures not drawn yet, the Excel workbook, the CSV files, results.json and the
-    # PRISMA checklist's Word file are made in worker processes while the Word and HTML
-    # reports are written here; the figures come first, as these reports need them.
-    late = [partial(_render, make) for name, make in tasks if name not in drawn]
+    saved = {
+        name: drawn[name] if name in drawn else _render(make)
+        for name, make in _figure_tasks(result)
+    }
+    methods = methods_paragraph(result)
+    paragraphs: dict[str, Any] = {
+        "methods": methods,
+        "findings": results_paragraph(result),
+        "references": references_in(methods),
+    }
+    # The Word report, the Excel workbook, the CSV files, results.json and the PRISMA
+    # checklist's Word file are written in worker processes, the Word report first (the
+    # longest); the figures' files and the HTML report here meanwhile.
     side: list[Callable[[], Any]] = [
-        *late,
+        partial(_write_report_docx, result, folder / "report.docx", tables, paragraphs, saved),
         partial(write_tables_xlsx, tables, folder / "tables.xlsx"),
         partial(_write_csvs, tables, folder / "tables"),
         partial(_write_results_json, result, folder / "results.json"),
@@ -224,35 +232,37 @@ def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.Save
         ),
     ]
     with BackgroundMap(call, side) as working:
-        methods = methods_paragraph(result)
-        paragraphs: dict[str, Any] = {
-            "methods": methods,
-            "findings": results_paragraph(result),
-            "references": references_in(methods),
-        }
-        document = start_report_docx(
-            title=result.spec.report.title,
-            authors=result.spec.report.authors,
-            methods=paragraphs["methods"],
-            findings=paragraphs["findings"],
-            references=paragraphs["references"],
-            tables=tables,
-            models=list(result.models),
-        )
-        rendered = iter(working.results(len(late)))
-        saved = {name: drawn[name] if name in drawn else next(rendered) for name, _ in tasks}
         for name, figure in saved.items():
             figures.write_figure(figure, folder / "figures", name, formats)
         svgs = {name: Markup(figure.svg) for name, figure in saved.items()}
         html = render_report(_context(result, tables, svgs, paragraphs))
         write_text(folder / "report.html", html)
-        finish_report_docx(
-            document,
-            folder / "report.docx",
-            figures={name: (f.png, f.placed_width_inches) for name, f in saved.items()},
-            figure_captions={name: figure_caption(name, list(result.models)) for name in saved},
-        )
-        working.results()  # the files the workers write
+        working.results()
+
+
+def _write_report_docx(
+    result: ReviewRun,
+    path: Path,
+    tables: Mapping[str, pd.DataFrame],
+    paragraphs: Mapping[str, Any],
+    saved: Mapping[str, figures.SavedFigure],
+) -> None:
+    models = list(result.models)
+    document = start_report_docx(
+        title=result.spec.report.title,
+        authors=result.spec.report.authors,
+        methods=paragraphs["methods"],
+        findings=paragraphs["findings"],
+        references=paragraphs["references"],
+        tables=tables,
+        models=models,
+    )
+    finish_report_docx(
+        document,
+        path,
+        figures={name: (f.png, f.placed_width_inches) for name, f in saved.items()},
+        figure_captions={name: figure_caption(name, models) for name in saved},
+    )
 
 
 def _write_csvs(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
