@@ -338,10 +338,8 @@ def analyse_two_stage(fitted: FittedReview, progress: Progress | None = None) ->
     say(STAGES[3])
     meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
     subgroups = {
-        m.factor: factor_subgroups(
-            analysis_data, m.factor, spec.heterogeneity, spec.inference.level
-        )
-        for m in spec.models
+        factor: factor_subgroups(analysis_data, factor, spec.heterogeneity, spec.inference.level)
+        for factor in dict.fromkeys(m.factor for m in spec.models)  # each factor once
     }
     run = ReviewRun(
         spec=spec,
