@@ -293,9 +293,9 @@ def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
         tables[f"{name}_emmeans"] = model.emmeans
         tables[f"{name}_pairwise"] = pd.concat(list(model.pairwise.values()), ignore_index=True)
         tables[f"{name}_variance_components"] = model.fit.variance_components
-        tables[f"relief_by_{model.spec.factor}"] = relief_by_category(
-            result.analysis_data, model.spec.factor
-        )
+        by_factor = f"relief_by_{model.spec.factor}"
+        if by_factor not in tables:  # two models of one factor share it
+            tables[by_factor] = relief_by_category(result.analysis_data, model.spec.factor)
     if result.two_stage.egger is not None:
         tables["small_study_effects"] = _egger_table(result.two_stage.egger)
     if result.two_stage.sensitivity is not None:
