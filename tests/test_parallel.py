@@ -54,3 +54,29 @@ def test_the_first_results_come_while_the_others_are_still_made(
         assert work.results(1) == [1]
         with pytest.raises(ModelSpecError, match="three is refused"):
             work.results()
+
+
+def add_one(x: int) -> int:
+    return x + 1
+
+
+@pytest.mark.parametrize("cores", [1, 2])
+def test_more_work_goes_to_the_same_workers(monkeypatch: pytest.MonkeyPatch, cores: int) -> None:
+    """more() sends further items to the workers already forked (pickled, since they did
+    not exist at the fork); without workers it makes them here when asked."""
+    import os
+
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: cores)
+    with BackgroundMap(lambda _: os.getpid(), [None, None]) as work:
+        work.results()
+        forked = {p.pid for p in work._pool._pool} if cores > 1 else {os.getpid()}
+        more = work.more(_pid_plus, [0, 10])
+        pids = {p - offset for p, offset in zip(more.results(), [0, 10], strict=True)}
+        assert pids <= forked
+        assert work.more(add_one, [1, 2, 3]).results() == [2, 3, 4]
+
+
+def _pid_plus(offset: int) -> int:
+    import os
+
+    return os.getpid() + offset

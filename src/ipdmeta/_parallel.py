@@ -37,6 +37,11 @@ def _call(index: int) -> Any:
     return function(items[index])
 
 
+def _apply(work: tuple[Callable[[Any], Any], Any]) -> Any:
+    function, item = work
+    return function(item)
+
+
 class BackgroundMap(Generic[Item, Result]):
     """``function(item)`` for every item, started at once in worker processes.
 
@@ -74,6 +79,19 @@ class BackgroundMap(Generic[Item, Result]):
             else:
                 self._done.append(next(self._pending))
         return self._done[:wanted]
+
+    def more(self, function: Callable[[Any], Any], items: Sequence[Any]) -> BackgroundMap[Any, Any]:
+        """``function(item)`` for more items, started at once in the same workers: a fork
+        of new ones would copy this process's memory again. Unlike the first work, which
+        the workers inherited when forked, ``function`` and the items are pickled to
+        reach them. The results come from the map returned; the workers stop when this
+        map's block ends, so ask for them within it."""
+        other: BackgroundMap[Any, Any] = BackgroundMap(function, [])
+        other._items = list(items)
+        if self._pool is not None:
+            work = [(function, item) for item in other._items]
+            other._pending = self._pool.imap(_apply, work, chunksize=1)
+        return other
 
     def __enter__(self) -> BackgroundMap[Item, Result]:
         return self

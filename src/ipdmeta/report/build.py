@@ -12,7 +12,8 @@ import dataclasses
 import datetime as dt
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -105,9 +106,9 @@ def run(
         say = progress or (lambda stage: None)
     try:
         fitted = fit_review(folder, say, outcome=outcome, strict=strict)
-        result, drawn = _analysis_and_figures(fitted, say)
-        say("writing the report")
-        write_report(result, target, drawn=drawn)
+        with _analysis_and_figures(fitted, say) as (result, drawn, workers):
+            say("writing the report")
+            write_report(result, target, drawn=drawn, workers=workers)
     except BaseException:
         if isinstance(progress, StageReporter):
             progress.close()
@@ -119,10 +120,12 @@ def run(
     return dataclasses.replace(result, output=target)
 
 
+@contextmanager
 def _analysis_and_figures(
     fitted: FittedReview, say: Progress
-) -> tuple[ReviewRun, dict[str, figures.SavedFigure]]:
-    """The rest of the analysis, and the figures that do not need the robustness panels.
+) -> Iterator[tuple[ReviewRun, dict[str, figures.SavedFigure], BackgroundMap[Any, Any]]]:
+    """The rest of the analysis, and the figures that do not need the robustness panels;
+    then the workers, for the report's files.
 
     The robustness jobs, and the figures of the data and the models, run in worker
     processes; this one meanwhile does the two-stage meta-analysis, draws its figures and
@@ -140,9 +143,9 @@ def _analysis_and_figures(
         drawn = {name: _render(make) for name, make in _two_stage_figure_tasks(analysed.run)}
         _prepare_writers()
         results = running.results()
-    result = with_robustness(analysed, dict(zip(jobs, results[: len(jobs)], strict=True)))
-    drawn.update(zip((name for name, _ in early), results[len(jobs) :], strict=True))
-    return result, drawn
+        result = with_robustness(analysed, dict(zip(jobs, results[: len(jobs)], strict=True)))
+        drawn.update(zip((name for name, _ in early), results[len(jobs) :], strict=True))
+        yield result, drawn, running
 
 
 def _prepare_writers() -> None:
@@ -173,14 +176,18 @@ def _check_target(folder: Path, target: Path) -> None:
 
 
 def write_report(
-    result: ReviewRun, target: Path, drawn: Mapping[str, figures.SavedFigure] | None = None
+    result: ReviewRun,
+    target: Path,
+    drawn: Mapping[str, figures.SavedFigure] | None = None,
+    workers: BackgroundMap[Any, Any] | None = None,
 ) -> None:
     """Write everything into a new folder, then swap it in for ``target``. ``drawn``:
-    figures already rendered, by name (the others are drawn here)."""
+    figures already rendered, by name (the others are drawn here). ``workers``: worker
+    processes to write files in (by default, new ones are forked)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = temporary_folder(target.parent, f".{target.name}.building-")
     try:
-        _write_all(result, building, drawn or {})
+        _write_all(result, building, drawn or {}, workers)
         (building / MARKER).write_text("made by ipdmeta run; safe to replace\n")
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -201,7 +208,12 @@ _AS_ANALYSED = {"analysis_data"}
 _DECIMALS = {"responders": 3}
 
 
-def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.SavedFigure]) -> None:
+def _write_all(
+    result: ReviewRun,
+    folder: Path,
+    drawn: Mapping[str, figures.SavedFigure],
+    workers: BackgroundMap[Any, Any] | None,
+) -> None:
     (folder / "tables").mkdir()
     (folder / "figures").mkdir()
     formats = result.spec.report.figure_formats
@@ -216,41 +228,50 @@ def _write_all(result: ReviewRun, folder: Path, drawn: Mapping[str, figures.Save
         "findings": results_paragraph(result),
         "references": references_in(methods),
     }
-    # The Word report, the Excel workbook, the CSV files, results.json and the PRISMA
-    # checklist's Word file are written in worker processes, the Word report first (the
-    # longest); the figures' files and the HTML report here meanwhile.
+    # The Word report, the Excel workbook and the CSV files are written in worker
+    # processes, the Word report first (the longest); the figures' files, the HTML report,
+    # results.json and the PRISMA checklist's Word file here meanwhile. What the workers
+    # need is passed to them whole (pickled, when they were forked before).
+    report = result.spec.report
     side: list[Callable[[], Any]] = [
-        partial(_write_report_docx, result, folder / "report.docx", tables, paragraphs, saved),
+        partial(
+            _write_report_docx,
+            folder / "report.docx",
+            (report.title, report.authors, list(result.models)),
+            tables,
+            paragraphs,
+            saved,
+        ),
         partial(write_tables_xlsx, tables, folder / "tables.xlsx"),
         partial(_write_csvs, tables, folder / "tables"),
-        partial(_write_results_json, result, folder / "results.json"),
-        partial(
-            write_checklist_docx,
-            folder / "prisma_checklist.docx",
-            tables["prisma_checklist"],
-            result.spec.report.title,
-        ),
     ]
-    with BackgroundMap(call, side) as working:
+    writing = (
+        BackgroundMap(call, side) if workers is None else nullcontext(workers.more(call, side))
+    )
+    with writing as working:
         for name, figure in saved.items():
             figures.write_figure(figure, folder / "figures", name, formats)
         svgs = {name: Markup(figure.svg) for name, figure in saved.items()}
         html = render_report(_context(result, tables, svgs, paragraphs))
         write_text(folder / "report.html", html)
+        write_text(folder / "results.json", results_json(result))
+        write_checklist_docx(
+            folder / "prisma_checklist.docx", tables["prisma_checklist"], report.title
+        )
         working.results()
 
 
 def _write_report_docx(
-    result: ReviewRun,
     path: Path,
+    report: tuple[str, Sequence[str], list[str]],
     tables: Mapping[str, pd.DataFrame],
     paragraphs: Mapping[str, Any],
     saved: Mapping[str, figures.SavedFigure],
 ) -> None:
-    models = list(result.models)
+    title, authors, models = report
     document = start_report_docx(
-        title=result.spec.report.title,
-        authors=result.spec.report.authors,
+        title=title,
+        authors=authors,
         methods=paragraphs["methods"],
         findings=paragraphs["findings"],
         references=paragraphs["references"],
@@ -273,10 +294,6 @@ def _write_csvs(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
             else rounded_as_shown(frame, _DECIMALS.get(name, ESTIMATE_DECIMALS))
         )
         write_csv(shown, folder / f"{name}.csv")
-
-
-def _write_results_json(result: ReviewRun, path: Path) -> None:
-    write_text(path, results_json(result))
 
 
 def _tables(result: ReviewRun) -> dict[str, pd.DataFrame]:
