@@ -475,8 +475,11 @@ def _separation_notes(design: Design, y: np.ndarray, trials: np.ndarray) -> list
     for variable, kind in design.kinds.items():
         if kind != "factor":
             continue
+        # Codes once per factor: comparing the column with each level took longer.
+        codes, found = pd.factorize(frame[variable])
+        position = {value: i for i, value in enumerate(found)}
         for level in design.levels.get(variable, ()):
-            rows = (frame[variable] == level).to_numpy()
+            rows = codes == position.get(level, -2)
             if not rows.any():
                 continue
             if np.all(y[rows] == 0) or np.all(y[rows] == trials[rows]):
