@@ -4,6 +4,7 @@ loses no acknowledged (201) decision and leaves the store intact."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
@@ -88,7 +89,8 @@ def _burst(
                     acknowledged.append((name, record))
                 else:
                     errors.append(AssertionError(f"{name} record {record}: {status}"))
-        except (OSError, ConnectionError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
+            # A kill -9 can cut a response short: IncompleteRead is not an OSError.
             if stop is None:
                 errors.append(exc)
         finally:
