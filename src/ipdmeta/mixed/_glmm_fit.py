@@ -32,6 +32,7 @@ __all__ = ["Family", "GlmmFit", "GlmmProblem", "fit_glmm", "glm_fit", "glmm_hess
 _MODE_TOL = 1e-12  # Newton on each group's mode: |step| below this
 _MODE_ITERATIONS = 100
 _NEWTON_ITERATIONS = 50
+_QUADRATIC_STEP = 1e-7  # a whole Newton step below this (relative) ends the polish
 # Up to this many cells (8 MB), the group indicator is a dense matrix.
 _DENSE_INDICATOR_CELLS = 1_000_000
 # A coefficient this large on the link scale (odds of e^10 = 22,000) is running off to
@@ -474,6 +475,7 @@ def fit_glmm(
         current, gradient = problem.deviance_and_gradient(float(params[0]), params[1:])
         g, H = gradient[free], full[np.ix_(free, free)]
         step = np.zeros_like(params)
+        taken = 0.0  # the share of the step taken
         try:
             step[free] = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
@@ -487,6 +489,7 @@ def fit_glmm(
             while _objective(problem, params - t * step) > current + slack and t > 1e-6:
                 t /= 2.0
             params = params - t * step
+            taken = t
             # Under separation the deviance falls towards its infimum ever more slowly
             # (by exp(-beta)) while beta grows without end: stop once a step gains nothing
             # the deviance can resolve.
@@ -496,8 +499,12 @@ def fit_glmm(
                 and current - _objective(problem, params) < 1e-9 * max(1.0, current)
             ):
                 break
-        if np.max(np.abs(step) / np.maximum(np.abs(params), 1.0)) < 1e-10:
-            # A step this small leaves the Hessian as it was (to ~1e-10 relative).
+        relative = np.max(np.abs(step) / np.maximum(np.abs(params), 1.0))
+        if relative < 1e-10 or (relative < _QUADRATIC_STEP and taken == 1.0):
+            # A step this small leaves the Hessian as it was (to about the step, relative).
+            # A whole Newton step below 1e-7 ends about its square from the optimum, as
+            # Newton's method converges quadratically: far inside 1e-10, without another
+            # Hessian (each is 2 (1 + p) gradients).
             hessian = full if params[0] >= 0 else None
             break
     else:
