@@ -94,8 +94,8 @@ def relief_by_category(patients: pd.DataFrame, column: str) -> pd.DataFrame:
 def _descriptive(run: ReviewRun) -> dict[str, Any]:
     out = run.summary.to_dict()
     out["relief_by_category"] = {
-        model.spec.factor: records(relief_by_category(run.analysis_data, model.spec.factor))
-        for model in run.models.values()
+        factor: records(relief_by_category(run.analysis_data, factor))
+        for factor in dict.fromkeys(model.spec.factor for model in run.models.values())
     }
     out["pooled_responders"] = records(run.pooled_responders.table)
     return out
