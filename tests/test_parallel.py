@@ -80,3 +80,21 @@ def _pid_plus(offset: int) -> int:
     import os
 
     return os.getpid() + offset
+
+
+def test_this_process_keeps_to_one_blas_thread_while_workers_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The workers use every core; BLAS threads here would take cores from them. The
+    limit ends with the map."""
+    from threadpoolctl import threadpool_info
+
+    from ipdmeta._threads import _controller
+
+    _controller()  # NumPy's and SciPy's BLAS both loaded
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: 2)
+    before = [pool["num_threads"] for pool in threadpool_info()]
+    with BackgroundMap(square_unless_three, [1, 2]) as work:
+        assert all(pool["num_threads"] == 1 for pool in threadpool_info())
+        assert work.results() == [1, 4]
+    assert [pool["num_threads"] for pool in threadpool_info()] == before

@@ -57,10 +57,18 @@ class BackgroundMap(Generic[Item, Result]):
         self._pool: Any = None
         self._pending: Any = None
         self._done: list[Result] = []
+        self._single: Any = None  # the BLAS thread limit held while workers run
         workers = min(len(self._items), usable_cores())
         # Fork only on Linux: macOS offers it, but system frameworks are not fork-safe.
         if workers > 1 and sys.platform.startswith("linux"):
             _WORK = (function, self._items)
+            # This process too keeps to one BLAS thread while the workers run: NumPy's
+            # BLAS threads spin after each product, and here they took cores from the
+            # workers (15 % of ipdmeta run's CPU time on the example).
+            from ipdmeta._threads import single_threaded
+
+            self._single = single_threaded()
+            self._single.__enter__()
             try:
                 self._pool = multiprocessing.get_context("fork").Pool(
                     workers, initializer=_one_blas_thread
@@ -100,6 +108,9 @@ class BackgroundMap(Generic[Item, Result]):
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
+        if self._single is not None:
+            self._single.__exit__(None, None, None)
+            self._single = None
 
 
 def parallel_map(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:

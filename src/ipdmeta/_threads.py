@@ -25,7 +25,10 @@ SMALL_ROWS = 20_000
 def _controller() -> Any:
     """The loaded thread pools, found once: finding them takes 0.5 ms, which a model's
     hundreds of refits (robustness panels, bootstraps) would pay each time."""
-    import numpy  # noqa: F401  (its BLAS is loaded before the pools are listed)
+    # NumPy and SciPy each load a BLAS of their own (two OpenBLAS libraries): both are
+    # loaded before the pools are listed, or the one loaded later would keep its threads.
+    import numpy  # noqa: F401
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

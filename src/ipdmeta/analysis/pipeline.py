@@ -21,6 +21,7 @@ import pandas as pd
 
 from ipdmeta._display import result_html
 from ipdmeta._parallel import BackgroundMap
+from ipdmeta._threads import threads_for
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
 from ipdmeta.analysis.grade import Certainty, grade_relief
 from ipdmeta.analysis.heterogeneity import TwoStage, two_stage
@@ -303,7 +304,8 @@ def fit_review(
     say(STAGES[2])
     for m in spec.models:
         check_outcome(m, analysis_data, where=data.sources.get("patients"))
-    models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
+    with threads_for(len(analysis_data)):  # a small data set's fits: one BLAS thread
+        models = {m.name: fit_model(m, analysis_data, spec.inference) for m in spec.models}
     screened = models.get(spec.confounders.model)
     if spec.confounders.candidates and screened is not None and screened.binary:
         raise SpecError(
