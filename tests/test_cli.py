@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import EXAMPLE
 
@@ -98,3 +101,23 @@ def test_vocabulary_none_maps_no_labels(tmp_path, run_cli):
     result = run_cli("validate", tmp_path / "p.csv", "--vocabulary", "none")
     assert result.code == 0, result.err
     assert "trigeminal neuralgia 1" in result.out  # kept as typed: no built-in map
+
+
+@pytest.mark.parametrize("environment, threads", [({}, 1), ({"OPENBLAS_NUM_THREADS": "2"}, 2)])
+def test_run_starts_blas_with_one_thread_unless_set(tmp_path, environment, threads):
+    """ipdmeta run loads OpenBLAS with one thread: its threads spin after starting and
+    after each product, taking the cores the worker processes use. A user's own setting
+    stands."""
+    code = (
+        "import sys\n"
+        "from ipdmeta.cli import main\n"
+        f"main(['run', {str(EXAMPLE)!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"} | environment
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"[{threads}]"
