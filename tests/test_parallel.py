@@ -98,3 +98,21 @@ def test_this_process_keeps_to_one_blas_thread_while_workers_run(
         assert all(pool["num_threads"] == 1 for pool in threadpool_info())
         assert work.results() == [1, 4]
     assert [pool["num_threads"] for pool in threadpool_info()] == before
+
+
+def test_a_pool_that_cannot_start_leaves_blas_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_info
+
+    from ipdmeta._threads import _controller
+
+    _controller()
+    monkeypatch.setattr(_parallel, "usable_cores", lambda: 2)
+    before = [pool["num_threads"] for pool in threadpool_info()]
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(_parallel.multiprocessing.get_context("fork"), "Pool", refused)
+    with pytest.raises(OSError, match="no more processes"):
+        BackgroundMap(square_unless_three, [1, 2])
+    assert [pool["num_threads"] for pool in threadpool_info()] == before

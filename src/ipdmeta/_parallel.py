@@ -4,8 +4,9 @@
 model, the confounder screen, the report's figures. Where processes can be forked (Linux),
 :class:`BackgroundMap` shares them out among worker processes. The workers are forked
 after the work is set up, so they inherit the function and its inputs; only the results
-travel back (pickled). Elsewhere, or with a single core, the parts run in turn, in this
-process, when the results are asked for.
+travel back (pickled). Further work for the same workers (``BackgroundMap.more``: the
+report's files, once the refits are done) is pickled to them. Elsewhere, or with a single
+core, the parts run in turn, in this process, when the results are asked for.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class BackgroundMap(Generic[Item, Result]):
                     workers, initializer=_one_blas_thread
                 )
                 self._pending = self._pool.imap(_call, range(len(self._items)), chunksize=1)
+            except BaseException:
+                self.__exit__()
+                raise
             finally:
                 _WORK = None  # the workers have their copy; the parent needs none
 
