@@ -10,6 +10,7 @@ read differently from what the sheet shows without saying so.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -62,7 +63,7 @@ def find_header(grid: Grid, recognise: Recognise) -> Header:
     go to the earlier row. Without any recognised name, the first non-blank row.
     """
     filled = _merge_filler(grid)
-    recognise = _remembered(recognise)  # data rows repeat their values: "TN", "yes", "1"
+    recognise = functools.cache(recognise)  # data rows repeat values: "TN", "yes", "1"
     candidates = [i for i, row in enumerate(grid.rows) if not row.blank][:_HEADER_SEARCH_ROWS]
     if not candidates:
         raise ReadError(f"{grid.where}: the sheet is empty")
@@ -81,17 +82,6 @@ def find_header(grid: Grid, recognise: Recognise) -> Header:
     if best is None:  # unreachable: there is at least one candidate
         raise ReadError(f"{grid.where}: no header row found")
     return best[1]
-
-
-def _remembered(recognise: Recognise) -> Recognise:
-    seen: dict[str, str | None] = {}
-
-    def remembered(name: str) -> str | None:
-        if name not in seen:
-            seen[name] = recognise(name)
-        return seen[name]
-
-    return remembered
 
 
 def _score(names: list[str], recognise: Recognise) -> int:
