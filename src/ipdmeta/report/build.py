@@ -149,12 +149,12 @@ def _analysis_and_figures(
 
 
 def _prepare_writers() -> None:
-    """Import the Word and Excel writers and load the HTML template: the report needs
-    them once the refits are done, and the workers forked then inherit them."""
+    """Import the Word writer and load the HTML template while the refits run: this
+    process writes the HTML report and the PRISMA checklist once they are done. (The
+    workers, forked before, import what their files need themselves.)"""
     import docx
-    import xlsxwriter
 
-    del docx, xlsxwriter
+    del docx
     report_template()
 
 
