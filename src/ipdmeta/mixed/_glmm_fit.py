@@ -377,11 +377,11 @@ class _Found:
 
 
 def _quasi_newton(problem: GlmmProblem, start: np.ndarray, hessian: np.ndarray) -> _Found | None:
-    """BFGS steps from ``start``, the inverse of ``hessian`` as the first curvature: from
-    a nearby fit's estimates (a refit without one study) they reach the optimum in a few
-    gradients where L-BFGS-B, starting from the identity, took about 16. None where they
-    fail. An SD below lme4's isSingular tolerance comes back as 0, for fit_glmm's check
-    of the boundary."""
+    """BFGS steps from ``start``, the inverse of ``hessian`` as the first curvature: with
+    the exact curvature to begin with they need fewer gradients than L-BFGS-B starting
+    from the identity (about 16 from a nearby fit's estimates). None where they fail. An
+    SD below lme4's isSingular tolerance comes back as 0, for fit_glmm's check of the
+    boundary."""
     from ipdmeta.mixed._glmm_batch import refit_batch
 
     found = refit_batch(problem, problem.y[None, :], start, hessian)[0]
@@ -405,8 +405,9 @@ def fit_glmm(
     bootstrap replicate needs only estimates, and to the digits a percentile shows.
     ``start_hessian``: the Hessian of the fit ``start`` comes from (a refit to other
     rows). Polished fits start with quasi-Newton steps from ``start``, whose first
-    curvature is ``start_hessian`` or the Hessian at ``start``; L-BFGS-B searches where
-    they fail, end at SD 0, or the fit may diverge; the same Newton steps follow.
+    curvature is ``start_hessian`` or the Hessian at ``start``, and L-BFGS-B searches
+    only where those fail; Newton steps follow. A fit that ends at SD 0 searches on from
+    just inside the bound where the deviance falls there.
     """
     if start is None:
         start = np.concatenate([[1.0], glm_fit(problem)])
