@@ -306,6 +306,22 @@ def test_included_studies_table_as_papers_print_it(example_report):
     assert s01["quality"] == "3/10 yes"
 
 
+def test_included_studies_leave_every_kind_of_missing_value_out():
+    """Table 1's per-study summaries skip None, NaN and pandas' NA alike: a nullable text
+    or integer column (an Excel sheet read with its types) must not print '<NA> 1'."""
+    from ipdmeta.report.study_table import _by_study, _counts
+
+    studies = pd.Series(["S1", "S1", "S1", "S2"])
+    for values in (
+        pd.Series(["TN", pd.NA, "TN", "DPS"], dtype="string"),
+        pd.Series(["TN", None, "TN", "DPS"]),
+        pd.Series(["TN", float("nan"), "TN", "DPS"]),
+    ):
+        assert _by_study(studies, values, _counts).to_dict() == {"S1": "TN 2", "S2": "DPS 1"}
+    months = pd.Series([6, pd.NA, 12, 3], dtype="Int64")
+    assert _by_study(studies, months, list).to_dict() == {"S1": [6, 12], "S2": [3]}
+
+
 def test_pooled_mean_sensitivity(example_report):
     from ipdmeta import meta
 

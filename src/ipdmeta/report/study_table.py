@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import Counter
 from typing import Any
@@ -54,7 +53,7 @@ def _by_study(
     lists: dict[Any, list[Any]] = {}
     for study, value in zip(studies.tolist(), values.tolist(), strict=True):
         kept = lists.setdefault(study, [])
-        if not (value is None or (isinstance(value, float) and math.isnan(value))):
+        if not pd.isna(value):  # None, NaN, NaT and pandas' NA alike
             kept.append(value)
     out = pd.Series({study: summary(kept) for study, kept in lists.items()})
     return out if index is None else out.reindex(index)
