@@ -209,17 +209,21 @@ def _save(document: Any, path: str | Path) -> Path:
     document itself.
     """
     buffer = io.BytesIO()
-    try:
-        _save_package(document.part.package, buffer)
-    except AttributeError:
-        buffer = io.BytesIO()
+    if not _save_package(document.part.package, buffer):
         document.save(buffer)
     return write_bytes(path, buffer.getvalue())
 
 
-def _save_package(package: Any, file: io.BytesIO) -> None:
+_WRITER_STEPS = ("_write_content_types_stream", "_write_pkg_rels", "_write_parts")
+
+
+def _save_package(package: Any, file: io.BytesIO) -> bool:
+    """Write the package into ``file``; False, with nothing written, where python-docx's
+    writer has other steps than these."""
     from docx.opc.pkgwriter import PackageWriter
 
+    if not all(hasattr(PackageWriter, step) for step in _WRITER_STEPS):
+        return False
     parts = package.parts
     for part in parts:
         part.before_marshal()
@@ -228,6 +232,7 @@ def _save_package(package: Any, file: io.BytesIO) -> None:
         PackageWriter._write_content_types_stream(writer, parts)
         PackageWriter._write_pkg_rels(writer, package.rels)
         PackageWriter._write_parts(writer, parts)
+    return True
 
 
 class _StoredImages:
