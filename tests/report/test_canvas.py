@@ -90,8 +90,8 @@ def test_ticks_are_round_numbers_with_the_decimals_they_need():
 
 
 def test_png_writer_round_trips_every_pixel():
-    """The PNG is written by ipdmeta (row filter "Up", zlib); Pillow reads it back as the
-    same pixels, with the resolution recorded."""
+    """The PNG is written by ipdmeta (unfiltered rows, deflate); Pillow reads it back as
+    the same pixels, with the resolution recorded."""
     from ipdmeta.report.canvas import _png
 
     rng = np.random.default_rng(1)
