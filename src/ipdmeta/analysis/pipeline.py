@@ -341,7 +341,7 @@ def analyse_two_stage(fitted: FittedReview, progress: Progress | None = None) ->
     meta_analysis = two_stage(analysis_data, spec.heterogeneity, spec.inference.level)
     subgroups = {
         factor: factor_subgroups(analysis_data, factor, spec.heterogeneity, spec.inference.level)
-        for factor in dict.fromkeys(m.factor for m in spec.models)  # each factor once
+        for factor in spec.factors
     }
     run = ReviewRun(
         spec=spec,

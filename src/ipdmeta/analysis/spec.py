@@ -192,6 +192,12 @@ class ReviewSpec:
     # Column -> the words the report calls it by ([labels] lesion_location = "cause").
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """The models' factors, each once, in the models' order (two models can compare
+        the levels of one factor: relief and responding by diagnosis)."""
+        return tuple(dict.fromkeys(m.factor for m in self.models))
+
     def model(self, name: str) -> ModelSpec:
         for model in self.models:
             if model.name == name:

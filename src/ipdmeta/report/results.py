@@ -95,7 +95,7 @@ def _descriptive(run: ReviewRun) -> dict[str, Any]:
     out = run.summary.to_dict()
     out["relief_by_category"] = {
         factor: records(relief_by_category(run.analysis_data, factor))
-        for factor in dict.fromkeys(model.spec.factor for model in run.models.values())
+        for factor in run.spec.factors
     }
     out["pooled_responders"] = records(run.pooled_responders.table)
     return out
