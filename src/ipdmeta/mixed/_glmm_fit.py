@@ -405,9 +405,10 @@ def fit_glmm(
     bootstrap replicate needs only estimates, and to the digits a percentile shows.
     ``start_hessian``: the Hessian of the fit ``start`` comes from (a refit to other
     rows). Polished fits start with quasi-Newton steps from ``start``, whose first
-    curvature is ``start_hessian`` or the Hessian at ``start``, and L-BFGS-B searches
-    only where those fail; Newton steps follow. A fit that ends at SD 0 searches on from
-    just inside the bound where the deviance falls there.
+    curvature is ``start_hessian`` or the Hessian at ``start``; L-BFGS-B searches where
+    those fail and where an estimate may run off to infinity (``diverging``); Newton steps
+    follow. A fit that ends at SD 0 searches on from just inside the bound where the
+    deviance falls there.
     """
     if start is None:
         start = np.concatenate([[1.0], glm_fit(problem)])
@@ -434,7 +435,9 @@ def fit_glmm(
         )
 
     def minimise(start: np.ndarray, hessian: np.ndarray | None = None) -> Any:
-        if polish:
+        # Under separation the deviance only approaches its infimum, and where a search
+        # stops decides the likelihood-ratio tests: L-BFGS-B, as the tests were made with.
+        if polish and not diverging:
             curvature = glmm_hessian(problem, start) if hessian is None else hessian
             found = _quasi_newton(problem, start, curvature)
             if found is not None:

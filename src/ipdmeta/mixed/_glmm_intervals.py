@@ -109,7 +109,10 @@ def profile_pvalue(fit: GlmmResult, term: str) -> float:
 
 def _zeta(fit: GlmmResult, optimum: np.ndarray, index: int, value: float) -> float:
     """The signed square root of the deviance increase with parameter ``index`` fixed."""
-    deviance = _profiled_deviance(fit.problem, optimum, fit._fit.hessian, index, value)
+    # Under separation (fit.notes) the batched steps' conditional modes can fail slowly
+    # at the huge estimates: L-BFGS-B, which says so at once.
+    hessian = None if fit.notes else fit._fit.hessian
+    deviance = _profiled_deviance(fit.problem, optimum, hessian, index, value)
     return float(np.sign(value - optimum[index]) * np.sqrt(max(deviance - fit.deviance, 0.0)))
 
 
@@ -126,16 +129,21 @@ def parameter_indices(fit: GlmmResult, terms: Sequence[str] | None) -> list[int]
 
 
 def _profiled_deviance(
-    problem: GlmmProblem, optimum: np.ndarray, hessian: np.ndarray, index: int, value: float
+    problem: GlmmProblem,
+    optimum: np.ndarray,
+    hessian: np.ndarray | None,
+    index: int,
+    value: float,
 ) -> float:
     """The deviance minimised over every parameter but ``index``, which is ``value``:
     quasi-Newton steps from the optimum, whose ``hessian`` is their first curvature;
-    L-BFGS-B where they fail."""
-    start = optimum.copy()
-    start[index] = value
-    found = refit_batch(problem, problem.y[None, :], start, hessian, fixed=index)[0]
-    if np.all(np.isfinite(found)):
-        return problem.deviance(float(found[0]), found[1:])
+    L-BFGS-B where they fail, or without a Hessian."""
+    if hessian is not None:
+        start = optimum.copy()
+        start[index] = value
+        found = refit_batch(problem, problem.y[None, :], start, hessian, fixed=index)[0]
+        if np.all(np.isfinite(found)):
+            return problem.deviance(float(found[0]), found[1:])
     from scipy import optimize
 
     free = np.array([i for i in range(optimum.size) if i != index])
