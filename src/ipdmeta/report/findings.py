@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import pandas as pd
 from scipy import special
 
@@ -142,10 +143,10 @@ def _odds_ratio_sentence(run: ReviewRun, model_name: str, contrast: str, panel: 
     half = float(special.ndtri(0.5 + level / 2)) * float(row["se"])
     first, second = (part.replace("_", " ") for part in contrast_levels(contrast))
     text = (
-        f"The odds of {_responding(model.outcome)} were {_ratio(np.exp(log_or))} times as "
-        f"high with {first} as with {second} (odds ratio {_ratio(np.exp(log_or))}, "
-        f"{100 * level:g}% CI {_ratio(np.exp(log_or - half))} to "
-        f"{_ratio(np.exp(log_or + half))}; {p_equals(row['pvalue'])})"
+        f"The odds of {_responding(model.outcome)} were {_ratio(log_or)} times as "
+        f"high with {first} as with {second} (odds ratio {_ratio(log_or)}, "
+        f"{100 * level:g}% CI {_ratio(log_or - half)} to "
+        f"{_ratio(log_or + half)}; {p_equals(row['pvalue'])})"
     )
     verdict = getattr(panel, "verdict", None)
     return text + (f", a finding that {verdict()}." if callable(verdict) else ".")
@@ -158,7 +159,14 @@ def _responding(outcome: str) -> str:
     return f"responding (at least {threshold:g} % relief)"
 
 
-def _ratio(value: float) -> str:
-    if not np.isfinite(value) or value > 1e4:
+def _ratio(log: float) -> str:
+    """An odds ratio, from its log, as the sentence shows it. Compared on the log scale:
+    the log odds ratio of a separated factor is far past what exp() can return (it
+    overflowed, and numpy warned the user)."""
+    if math.isnan(log) or log > _LOG_10000:
         return "more than 10,000"
+    value = math.exp(log)
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+_LOG_10000 = math.log(1e4)
