@@ -121,3 +121,17 @@ def test_report_lists_the_references_in_html_and_word(example_report):
     assert "<h3>References</h3>" in html and "Fitting linear mixed-effects models" in html
     text = [p.text for p in docx.Document(str(example_report / "report.docx")).paragraphs]
     assert "References" in text and REFERENCES["lme4"].entry in text
+
+
+def test_an_odds_ratio_past_what_exp_returns_is_shown_without_a_warning():
+    import warnings
+
+    from ipdmeta.report.findings import _ratio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _ratio(29.6) == "more than 10,000"  # a separated factor's log odds ratio
+        assert _ratio(1e6) == "more than 10,000"
+        assert _ratio(float("nan")) == "more than 10,000"
+        assert _ratio(0.0) == "1.00"
+        assert _ratio(-50.0) == "0.00"
