@@ -236,6 +236,22 @@ def test_bad_quadrature_and_bootstrap_settings(tmp_path, section, line, message)
         run_review(folder)
 
 
+def test_a_main_model_under_separation_is_tested_by_likelihood_ratio(example_run):
+    """The methods paragraph says a likelihood-ratio test replaces Wald's under separation:
+    the main model's headline contrast too, not only the refits'. Tried as a new user
+    would (a small review where no DPS patient responded), the headline read 'odds ratio
+    more than 10,000 ... p = 1.000' while the refits' rows said p < 0.001."""
+    responders = example_run.models["responders"]
+    spec = dataclasses.replace(responders.spec, formula=FORMULA.replace("_50", "_30"))
+    model = fit_model(spec, example_run.analysis_data, example_run.spec.inference)
+    assert "likelihood-ratio test instead of Wald" in model.test_note
+    main = contrast_summary(model.pairwise[example_run.spec.inference.adjust], "TN / DPS")
+    panel = next(p for p in example_run.robustness if p.model == "responders")
+    refit = panel.table[panel.table["choice"] == "responders at 30 % relief"].iloc[0]
+    assert main["pvalue"] == pytest.approx(refit["pvalue"], rel=1e-9)  # one LR test
+    assert not responders.test_note  # no separation at 50 %: Wald, as before
+
+
 def test_laplace_review(tmp_path):
     """nagq = 1: the main analysis is Laplace's, and the panel compares 7 nodes."""
     folder = copy_example(tmp_path)

@@ -8,15 +8,17 @@ verdicts work as for differences), with the odds ratios beside them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from ipdmeta.analysis.models import FittedModel, contrast_levels, outcome_of
+from ipdmeta.analysis.models import FittedModel, contrast_levels, find_contrast, outcome_of
 from ipdmeta.analysis.spec import InferenceSpec, ModelSpec
-from ipdmeta.errors import ModelSpecError
+from ipdmeta.errors import IpdmetaError, ModelSpecError
 
 __all__ = ["fit_logistic", "logistic_pairwise", "refit_logistic", "releveled_fit"]
 
@@ -49,6 +51,7 @@ def fit_logistic(
     emmeans = fit.emmeans(spec.factor, level).rename(
         columns={"estimate": "probability", "emmean_link": "log_odds", "se_link": "se_log_odds"}
     )
+    pairwise, note = _pairwise_tables(fit, spec, data, formula, adjusts, inference)
     return FittedModel(
         spec=spec,
         formula=formula,
@@ -57,9 +60,54 @@ def fit_logistic(
         fixed_effects=fixed,
         anova=fit.anova(),
         emmeans=emmeans,
-        pairwise={a: logistic_pairwise(fit, spec.factor, a, level) for a in adjusts},
+        pairwise=pairwise,
         family="binomial",
+        test_note=note,
     )
+
+
+def _pairwise_tables(
+    fit: Any,
+    spec: ModelSpec,
+    data: pd.DataFrame,
+    formula: str,
+    adjusts: tuple[str, ...],
+    inference: InferenceSpec,
+) -> tuple[dict[str, pd.DataFrame], str]:
+    """Each adjustment's pairwise table, and a note: under separation, the main one's
+    headline contrasts are tested by likelihood ratio, as the methods paragraph says and
+    the robustness refits do. Where that test cannot be made either, Wald's stays."""
+    tables = {a: logistic_pairwise(fit, spec.factor, a, inference.level) for a in adjusts}
+    main, note = adjusts[0], ""
+    with contextlib.suppress(IpdmetaError):
+        tables[main], note = with_lr_tests(
+            tables[main], fit, formula, spec.factor, data, spec.headline, inference.nagq
+        )
+    return tables, note
+
+
+def with_lr_tests(
+    table: pd.DataFrame,
+    fit: Any,
+    formula: str,
+    factor: str,
+    data: pd.DataFrame,
+    contrasts: Sequence[str],
+    nagq: int,
+) -> tuple[pd.DataFrame, str]:
+    """``table`` (of ``fit``), and a note when it had to change it.
+
+    Under separation (a level where every patient responded, or none) the Wald test cannot
+    show anything: the estimate and its SE run off together and p goes to 1. The
+    likelihood-ratio test (unadjusted) then replaces it for ``contrasts``."""
+    if not fit.notes:
+        return table, ""
+    table = table.copy()
+    for contrast in contrasts:
+        row, _ = find_contrast(table, contrast)
+        refit, term = releveled_fit(formula, factor, data, contrast, nagq)
+        table.loc[table["contrast"] == row["contrast"], "pvalue"] = refit.profile_pvalue(term)
+    return table, f"{fit.notes[0].split(', so ')[0]}: likelihood-ratio test instead of Wald"
 
 
 def logistic_pairwise(fit: Any, factor: str, adjust: str, level: float) -> pd.DataFrame:

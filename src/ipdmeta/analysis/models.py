@@ -37,6 +37,8 @@ class FittedModel(ResultDisplay):
     ``family`` is ``"gaussian"`` for a linear mixed model (differences in the outcome's
     units, t and F tests) or ``"binomial"`` for a 0/1 outcome's logistic mixed model
     (odds ratios, z and chi-square tests; see :mod:`ipdmeta.analysis.binary`).
+    ``test_note``: how the main table's headline contrasts were tested, where not as
+    usual (a logistic model under separation: by likelihood ratio).
     """
 
     spec: ModelSpec
@@ -48,6 +50,7 @@ class FittedModel(ResultDisplay):
     emmeans: pd.DataFrame
     pairwise: dict[str, pd.DataFrame]
     family: str = "gaussian"
+    test_note: str = ""
 
     @property
     def binary(self) -> bool:

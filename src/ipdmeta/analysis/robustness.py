@@ -132,10 +132,10 @@ def assess_robustness(
         if model.binary:
             from ipdmeta.analysis.robustness_binary import main_label
 
-            label = main_label(fit.nagq, main_adjust)
+            label = main_label(fit.nagq, main_adjust, model.test_note)
         else:
             label = f"{DDF_LABELS[inference.ddf]}, {main_adjust} (main analysis)"
-        rows = [_row("main analysis", label, main, sign, alpha)]
+        rows = [_row("main analysis", label, main, sign, alpha, model.test_note)]
         if not model.binary:
             for ddf in sensitivity.ddf:
                 if ddf == inference.ddf:

@@ -20,8 +20,9 @@ from ipdmeta.analysis.binary import (
     outcome_threshold,
     refit_logistic,
     releveled_fit,
+    with_lr_tests,
 )
-from ipdmeta.analysis.models import FittedModel, contrast_summary, find_contrast
+from ipdmeta.analysis.models import FittedModel, contrast_summary
 from ipdmeta.analysis.spec import InferenceSpec, SensitivitySpec
 from ipdmeta.data.outcomes import responder_column
 from ipdmeta.errors import IpdmetaError
@@ -49,8 +50,9 @@ _COMPARED_NODES = 7
 Row = tuple[str, str, dict[str, float], str]
 
 
-def main_label(nagq: int, adjust: str) -> str:
-    return f"Wald z, {_approximation(nagq)}, {adjust} (main analysis)"
+def main_label(nagq: int, adjust: str, test_note: str = "") -> str:
+    test = "likelihood-ratio test" if test_note else "Wald z"
+    return f"{test}, {_approximation(nagq)}, {adjust} (main analysis)"
 
 
 def _approximation(nagq: int) -> str:
@@ -104,22 +106,12 @@ def pairwise_with_lr_tests(
     inference: InferenceSpec,
     start: Any = None,
 ) -> tuple[pd.DataFrame, str]:
-    """The refit's pairwise table, and a note when it had to change it.
-
-    Under separation (a level where every patient responded, or none) the Wald test cannot
-    show anything: the estimate and its SE run off together and p goes to 1. The
-    likelihood-ratio test (unadjusted) then replaces it for ``contrasts``. ``start``: a
-    fit whose estimates the refit starts from."""
+    """The refit's pairwise table, and a note when it had to change it (under separation,
+    :func:`~ipdmeta.analysis.binary.with_lr_tests`). ``start``: a fit whose estimates the
+    refit starts from."""
     fit = refit_logistic(formula, data, nagq, start)
     table = logistic_pairwise(fit, factor, inference.adjust, inference.level)
-    if not fit.notes:
-        return table, ""
-    table = table.copy()
-    for contrast in contrasts:
-        row, _ = find_contrast(table, contrast)
-        refit, term = releveled_fit(formula, factor, data, contrast, nagq)
-        table.loc[table["contrast"] == row["contrast"], "pvalue"] = refit.profile_pvalue(term)
-    return table, f"{fit.notes[0].split(', so ')[0]}: likelihood-ratio test instead of Wald"
+    return with_lr_tests(table, fit, formula, factor, data, contrasts, nagq)
 
 
 def _refitted(
