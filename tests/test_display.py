@@ -404,3 +404,15 @@ def test_the_review_results_show_as_tables_and_a_one_line_repr():
     assert "I2 = 92.9 %" in repr(run.two_stage)
     assert "Certainty of the evidence (GRADE) for" in run.grade._repr_html_()
     assert "TN - DPS" in run._repr_html_()  # the headlines
+
+
+def test_odds_ratios_past_10000_are_shown_as_such() -> None:
+    """A factor under separation: its odds ratio runs off and stops where the fit did;
+    the headline, the summary and the results paragraph say 'more than 10,000' alike."""
+    from ipdmeta._display import odds_ratio_text
+
+    assert odds_ratio_text(18.2357) == "18.24"
+    assert odds_ratio_text(250.4) == "250"
+    assert odds_ratio_text(5.76e12) == "more than 10,000"
+    assert odds_ratio_text(float("inf")) == "more than 10,000"
+    assert odds_ratio_text(float("nan")) == "more than 10,000"

@@ -27,9 +27,22 @@ __all__ = [
     "SummaryText",
     "format_float",
     "frame_html",
+    "odds_ratio_text",
     "pre_html",
     "result_html",
 ]
+
+
+def odds_ratio_text(value: float) -> str:
+    """An odds ratio as summaries and sentences show it. Past 10,000 it is a factor under
+    separation, whose estimate runs off towards infinity and stops where the fit did:
+    shown as "more than 10,000", not as those digits."""
+    if math.isnan(value) or value > _ODDS_RATIO_SHOWN:
+        return "more than 10,000"
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+_ODDS_RATIO_SHOWN = 1e4
 
 # Rows shown per HTML table: a longer table (a batch of thousands of simulated
 # meta-analyses, a bootstrap) shows its first and last rows with "..." between.

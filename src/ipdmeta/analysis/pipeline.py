@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ipdmeta._display import result_html
+from ipdmeta._display import odds_ratio_text, result_html
 from ipdmeta._parallel import BackgroundMap
 from ipdmeta._threads import threads_for
 from ipdmeta.analysis.confounders import ConfounderScreen, screen_confounders
@@ -164,7 +164,7 @@ class ReviewRun:
             main = panel.table.iloc[0]
             p = "p < 0.001" if main["pvalue"] < 0.001 else f"p = {main['pvalue']:.3f}"
             value = (
-                f"odds ratio {main['estimate']:.2f}"
+                f"odds ratio {odds_ratio_text(main['estimate'])}"
                 if panel.effect == "odds ratio"
                 else f"{main['estimate']:.1f}"
             )

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 from scipy import special
 
+from ipdmeta._display import odds_ratio_text
 from ipdmeta.analysis.binary import outcome_threshold
 from ipdmeta.analysis.models import contrast_levels, find_contrast
 from ipdmeta.analysis.pipeline import ReviewRun
@@ -163,10 +164,7 @@ def _ratio(log: float) -> str:
     """An odds ratio, from its log, as the sentence shows it. Compared on the log scale:
     the log odds ratio of a separated factor is far past what exp() can return (it
     overflowed, and numpy warned the user)."""
-    if math.isnan(log) or log > _LOG_10000:
-        return "more than 10,000"
-    value = math.exp(log)
-    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+    return odds_ratio_text(math.exp(log) if log <= _LOG_10000 else math.inf)
 
 
 _LOG_10000 = math.log(1e4)

@@ -11,6 +11,8 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
+from ipdmeta._display import odds_ratio_text
+
 __all__ = ["render_report"]
 
 
@@ -88,7 +90,12 @@ def report_template() -> jinja2.Template:
         lstrip_blocks=True,
     )
     environment.filters.update(
-        fmt=fmt, pvalue=pvalue, p_equals=p_equals, percent=percent, table=table
+        fmt=fmt,
+        pvalue=pvalue,
+        p_equals=p_equals,
+        percent=percent,
+        table=table,
+        odds_ratio=odds_ratio_text,
     )
     return environment.get_template("report.html.j2")
 
