@@ -252,6 +252,17 @@ def test_a_main_model_under_separation_is_tested_by_likelihood_ratio(example_run
     assert not responders.test_note  # no separation at 50 %: Wald, as before
 
 
+def test_a_separated_models_report_section_says_how_its_headline_was_tested(example_run):
+    from ipdmeta.report.build import _model_context
+
+    responders = example_run.models["responders"]
+    spec = dataclasses.replace(responders.spec, formula=FORMULA.replace("_50", "_30"))
+    model = fit_model(spec, example_run.analysis_data, example_run.spec.inference)
+    section = _model_context("responders", model)
+    assert "TN / DPS, none: separation: all of the" in section["adjust_caption"]
+    assert np.isinf(section["pairwise"]["odds_ratio"]).any()  # run off: shown as such
+
+
 def test_laplace_review(tmp_path):
     """nagq = 1: the main analysis is Laplace's, and the panel compares 7 nodes."""
     folder = copy_example(tmp_path)

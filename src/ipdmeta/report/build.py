@@ -650,6 +650,8 @@ def _model_context(name: str, model: FittedModel) -> dict[str, Any]:
     else:
         columns = ["contrast", "estimate", "se", "df", "t", "pvalue"]
     pairwise = model.pairwise[adjusts[0]][columns]
+    if model.binary:
+        pairwise = pairwise.assign(odds_ratio=_runaway_as_infinite(pairwise["odds_ratio"]))
     for adjust in adjusts[1:]:
         pairwise = pairwise.assign(
             **{f"pvalue_{adjust}": model.pairwise[adjust]["pvalue"].to_numpy()}
@@ -661,6 +663,9 @@ def _model_context(name: str, model: FittedModel) -> dict[str, Any]:
         caption = (
             f"Odds ratios of responding with their unadjusted 95% CIs; z-tests, p-values {caption}."
         )
+        if model.test_note:  # under separation the headline's p is a likelihood-ratio test's
+            headline = ", ".join(model.spec.headline)
+            caption += f" {headline}, {adjusts[0]}: {model.test_note}."
         fixed = model.fixed_effects[
             ["term", "estimate", "se", "z", "pvalue", "odds_ratio", "or_ci_lower", "or_ci_upper"]
         ]
@@ -700,10 +705,14 @@ def robustness_display(panel: ContrastRobustness) -> pd.DataFrame:
     """A panel's table with readable headers; a 0/1 outcome's estimate is an odds ratio."""
     table = panel.table[list(ROBUSTNESS_COLUMNS)].copy()
     if panel.effect == "odds ratio":
-        estimate = table["estimate"].to_numpy(float)
-        table["estimate"] = np.where(estimate > _RUNAWAY_ODDS_RATIO, np.inf, estimate)
+        table["estimate"] = _runaway_as_infinite(table["estimate"])
         return table.rename(columns={**ROBUSTNESS_COLUMNS, "estimate": "odds ratio"})
     return table.rename(columns=ROBUSTNESS_COLUMNS)
+
+
+def _runaway_as_infinite(odds_ratios: pd.Series) -> np.ndarray:
+    values = odds_ratios.to_numpy(float)
+    return np.where(values > _RUNAWAY_ODDS_RATIO, np.inf, values)
 
 
 class _Figures(dict[str, Markup]):
