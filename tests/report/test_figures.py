@@ -33,6 +33,25 @@ def test_prisma_shows_other_reasons_when_given(tmp_path):
     assert "Other reasons (n = 4)" in svg
 
 
+def test_each_prisma_phase_label_lies_within_its_band():
+    """Upright along its band: with a single source the identification row alone was
+    shorter than the word "Identification", which stuck out of its band (seen in the web
+    app's dashboard of a review with one database export)."""
+    one_source = {**COUNTS, "records_identified": {"Embase": 4}}
+    canvas = figures.prisma_diagram(one_source)
+    bands = sorted(
+        (shape.y, shape.y + shape.height)
+        for shape in canvas.shapes
+        if getattr(shape, "fill", None) == "#d6e4f0"
+    )
+    labels = {"Identification", "Screening", "Included"}
+    extents = sorted((top, bottom) for text, _, top, _, bottom in canvas.text_extents()
+                     if text in labels)  # fmt: skip
+    assert len(bands) == len(extents) == 3
+    for (band_top, band_bottom), (top, bottom) in zip(bands, extents, strict=True):
+        assert band_top <= top and bottom <= band_bottom
+
+
 def test_p_value_axis_labels_are_plain_numbers(tmp_path):
     """Decades as a reader writes them (0.001), not matplotlib's 10^-3 in mathtext."""
     import pandas as pd

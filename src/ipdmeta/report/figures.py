@@ -190,6 +190,7 @@ def quality_traffic_light(quality: pd.DataFrame) -> Canvas:
 # ---- the PRISMA 2020 flow diagram --------------------------------------------------------
 
 _BOX_SIZE = 8.5  # points, the boxes' text
+_PHASE_SIZE = 9.0  # points, the phases' labels (bold, upright along their band)
 _BOX_PAD = 6.0
 _ROW_GAP = 22.0
 _ARROW_GAP = 36.0
@@ -217,6 +218,13 @@ def prisma_diagram(counts: dict[str, Any]) -> Canvas:
     heights = [
         max(text_height(text, _BOX_SIZE) for text in row if text) + 2 * _BOX_PAD for row in rows
     ]
+    phases = [("Identification", 0, 0), ("Screening", 1, 3), ("Included", 4, len(rows) - 1)]
+    for name, first, last in phases:
+        # A phase's band holds its label upright: with one source the identification row
+        # alone was shorter than "Identification", which stuck out of its band.
+        span = sum(heights[first : last + 1]) + _ROW_GAP * (last - first)
+        needed = text_width(name, _PHASE_SIZE, bold=True) + 2 * _BOX_PAD
+        heights[last] += max(0.0, needed - span)
     edge = 8.0
     left = edge + _BAND + 10.0
     right = left + box_width[0] + _ARROW_GAP
@@ -224,12 +232,11 @@ def prisma_diagram(counts: dict[str, Any]) -> Canvas:
     height = 2 * edge + sum(heights) + _ROW_GAP * (len(rows) - 1)
     canvas = Canvas(width, height)
     tops = [edge + sum(heights[:i]) + _ROW_GAP * i for i in range(len(rows))]
-    phases = [("Identification", 0, 0), ("Screening", 1, 3), ("Included", 4, len(rows) - 1)]
     for name, first, last in phases:
         top, bottom = tops[first], tops[last] + heights[last]
         canvas.rect(edge, top, _BAND, bottom - top, fill="#d6e4f0", radius=4.0)
         canvas.text(
-            edge + _BAND / 2, (top + bottom) / 2, name, size=9.0, anchor="middle",
+            edge + _BAND / 2, (top + bottom) / 2, name, size=_PHASE_SIZE, anchor="middle",
             valign="center", bold=True, rotate=90.0,
         )  # fmt: skip
     for i, (main, side) in enumerate(rows):
